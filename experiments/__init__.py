@@ -1,0 +1,36 @@
+"""One module per experiment of the catalog (``../shared/EXPERIMENTS.md``), in catalog order.
+
+Each module defines ``ID`` (catalog id), ``TITLE``, ``DESCRIPTION``, a frozen ``Config``
+dataclass with the notes' settings as defaults, and ``run(config, out_dir) -> dict`` that
+trains, plots into ``out_dir`` and returns history, metrics, checks and divergence.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+MODULES = (
+    "thumbtack_mle",
+    "overfitting",
+    "learning_rate",
+    "standardization",
+    "regularization",
+    "quadratic_sgd",
+    "linear_regression",
+)
+
+
+def load(name: str) -> ModuleType:
+    """The experiment module for a module name ("overfitting") or catalog id ("A2", "a2")."""
+    key = name.strip().lower().replace("-", "_")
+    for module_name in MODULES:
+        module = importlib.import_module(f"experiments.{module_name}")
+        if key in (module_name, module.ID.lower()):
+            return module
+    raise KeyError(f"unknown experiment {name!r}; run `python -m experiments list` to see the ids and names")
+
+
+def all_modules() -> list[ModuleType]:
+    """Every experiment module, in catalog order."""
+    return [importlib.import_module(f"experiments.{m}") for m in MODULES]

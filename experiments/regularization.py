@@ -1,0 +1,201 @@
+"""A5 (lab 07-1): the notes' remedies for overfitting, shown on a real task.
+
+A 784-512-512-10 net on 2,400 MNIST images (a 0.8/0.1/0.1 split of a 3,000-image subset)
+drives its training loss to ~0 while its validation loss turns upward: overfitting. Then:
+early stopping on the validation loss, an L2 penalty λ·ΣW² added to the cost, a smaller
+network, and "online learning" (training on chunk A, then going on with B, C, D).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from jaxnets import data, models, optim, plots
+from jaxnets.results import check, tagged
+from jaxnets.train import classification_metrics, early_stopping, evaluate, fit, train_model
+
+ID = "A5"
+TITLE = "Regularization, data splits, early stopping, online learning"
+DESCRIPTION = "MNIST subset: overfitting, then early stopping, L2, a smaller net, online learning"
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    subset: int = 3000
+    epochs: int = 60
+    lr: float = 1e-3
+    batch_size: int = 100
+    hidden: tuple[int, ...] = (512, 512)
+    small_hidden: tuple[int, ...] = (32,)
+    l2: float = 1e-3
+    patience: int = 5
+    chunks: int = 4
+    chunk_epochs: int = 10
+    data_dir: str | None = None
+
+
+def _gap(history: list[dict]) -> float:
+    return history[-1]["valid_loss"] - history[-1]["train_loss"]
+
+
+def run(cfg: Config, out: Path) -> dict:
+    (images, labels), _ = data.load("mnist", cfg.data_dir)
+    pick = np.random.default_rng(cfg.seed).permutation(len(images))[: cfg.subset]
+    train, valid, test = (
+        (jnp.asarray(data.to_float(x)), jnp.asarray(y))
+        for x, y in data.split((images[pick], labels[pick]), (0.8, 0.1, 0.1), cfg.seed)
+    )
+
+    def train_net(hidden, epochs, l2=0.0, **kw):
+        return train_model(
+            models.MLP((*hidden, 10)),
+            optim.optimizer("adam", cfg.lr),
+            train,
+            epochs,
+            cfg.batch_size,
+            cfg.seed,
+            metrics_fn=classification_metrics,
+            l2=l2,
+            valid=valid,
+            **kw,
+        )
+
+    base = train_net(cfg.hidden, cfg.epochs, desc="baseline")
+    stopper = early_stopping(cfg.patience)
+    stopped = train_net(cfg.hidden, cfg.epochs, on_epoch=stopper, desc="early stopping")
+    best_state = jax.device_put(stopper.best["state"])
+    l2 = train_net(cfg.hidden, cfg.epochs, l2=cfg.l2, desc="L2")
+    small = train_net(cfg.small_hidden, cfg.epochs, desc="small net")
+
+    # Online learning: the same net meets the training data one chunk at a time.
+    chunk_size = len(train[0]) // cfg.chunks
+    chunks = [tuple(a[i * chunk_size : (i + 1) * chunk_size] for a in train) for i in range(cfg.chunks)]
+    online_acc, online_hist, state = [], [], None
+    for i, chunk in enumerate(chunks):
+        if state is None:
+            result = train_model(
+                models.MLP((*cfg.hidden, 10)),
+                optim.optimizer("adam", cfg.lr),
+                chunk,
+                cfg.chunk_epochs,
+                cfg.batch_size,
+                cfg.seed,
+                metrics_fn=classification_metrics,
+                valid=valid,
+            )
+        else:
+            result = fit(
+                state, chunk, cfg.chunk_epochs, cfg.batch_size, jax.random.key(cfg.seed + i), valid=valid
+            )
+        state = result.state
+        online_acc.append(result.history[-1]["valid_accuracy"])
+        online_hist += tagged(result.history, run="online", chunk="ABCDEFGH"[i])
+
+    base_min = min(h["valid_loss"] for h in base.history)
+    base_test = evaluate(base.state, test)
+    best_test = evaluate(best_state, test)
+    gaps = {"baseline": _gap(base.history), "L2": _gap(l2.history), "small": _gap(small.history)}
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    ep = [h["epoch"] for h in base.history]
+    ax = axes[0, 0]
+    ax.plot(ep, [h["train_loss"] for h in base.history], label="train")
+    ax.plot(ep, [h["valid_loss"] for h in base.history], label="validation")
+    ax.axvline(stopper.best["epoch"], color="green", ls=":", label="best epoch (early stopping)")
+    ax.set(
+        title=f"Overfitting: {'-'.join(map(str, (784, *cfg.hidden, 10)))}",
+        xlabel="epoch",
+        ylabel="cross-entropy",
+        yscale="log",
+    )
+    ax.legend()
+    for ax, (name, other) in zip(axes.flat[1:3], (("L2 penalty", l2), ("smaller net", small)), strict=True):
+        for label, run_ in (("baseline", base), (name, other)):
+            h = run_.history
+            (line,) = ax.plot(ep[: len(h)], [r["valid_loss"] for r in h], label=f"{label}: valid")
+            ax.plot(
+                ep[: len(h)],
+                [r["train_loss"] for r in h],
+                ls="--",
+                color=line.get_color(),
+                label=f"{label}: train",
+            )
+        ax.set(title=f"Baseline vs {name}", xlabel="epoch", ylabel="cross-entropy", yscale="log")
+        ax.legend(fontsize=8)
+    ax = axes[1, 1]
+    ax.plot(range(1, cfg.chunks + 1), online_acc, "o-")
+    ax.set(
+        title="Online learning: validation accuracy after each chunk",
+        xlabel="chunks seen",
+        ylabel="validation accuracy",
+        xticks=range(1, cfg.chunks + 1),
+    )
+    plots.save(fig, out / "regularization.png")
+
+    return {
+        "history": tagged(base.history, run="baseline")
+        + tagged(stopped.history, run="early_stop")
+        + tagged(l2.history, run="l2")
+        + tagged(small.history, run="small")
+        + online_hist,
+        "metrics": {
+            "baseline_test": base_test,
+            "early_stopped_test": best_test,
+            "best_epoch": stopper.best["epoch"],
+            "stopped_at": len(stopped.history),
+            "gaps_valid_minus_train": gaps,
+            "online_valid_accuracy": online_acc,
+        },
+        "checks": [
+            check(
+                "baseline overfits: last / lowest validation loss",
+                base.history[-1]["valid_loss"] / base_min,
+                "(text only)",
+                "> 1.1 while train loss < 1 % of validation loss",
+                base.history[-1]["valid_loss"] > 1.1 * base_min
+                and base.history[-1]["train_loss"] < 0.01 * base.history[-1]["valid_loss"],
+            ),
+            check(
+                "early stopping: test loss at best epoch vs baseline's last",
+                [best_test["loss"], base_test["loss"]],
+                "(text only)",
+                "lower, stopped early",
+                best_test["loss"] < base_test["loss"] and len(stopped.history) < cfg.epochs,
+            ),
+            check(
+                "L2 penalty: validation - train loss gap vs baseline",
+                [gaps["L2"], gaps["baseline"]],
+                "(text only)",
+                "smaller",
+                gaps["L2"] < gaps["baseline"],
+            ),
+            check(
+                "smaller net: validation - train loss gap vs baseline",
+                [gaps["small"], gaps["baseline"]],
+                "(text only)",
+                "smaller",
+                gaps["small"] < gaps["baseline"],
+            ),
+            check(
+                "online learning: validation accuracy after first → last chunk",
+                [online_acc[0], online_acc[-1]],
+                "(text only)",
+                "rises",
+                online_acc[-1] > online_acc[0],
+            ),
+        ],
+    }
+
+
+if __name__ == "__main__":
+    from experiments.cli import main
+
+    sys.exit(main([ID, *sys.argv[1:]]))

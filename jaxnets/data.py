@@ -1,0 +1,283 @@
+"""Data sets of the labs as NumPy arrays, and helpers to batch and split them.
+
+Small data sets are written out as in the notes. MNIST and Fashion-MNIST come from the standard
+IDX ``.gz`` files, found in this order: the ``data_dir`` argument (``--data-dir``), the
+``JAXNETS_DATA_DIR`` environment variable (a root with one sub-folder per data set, e.g.
+``../shared/data``), Debian's ``/usr/share/datasets``, and finally tensorflow-datasets' catalog,
+whose download manager fetches the files from their registered URLs and verifies their registered
+checksums. No TensorFlow is needed on any path.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import socket
+import urllib.parse
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+# --- the small data sets of the notes -------------------------------------------------------
+
+A2_X_TRAIN = [[1, 2, 1], [1, 3, 2], [1, 3, 4], [1, 5, 5], [1, 7, 5], [1, 2, 5], [1, 6, 6], [1, 7, 7]]
+A2_Y_TRAIN = [2, 2, 2, 1, 1, 1, 0, 0]
+A2_X_TEST = [[2, 1, 1], [3, 1, 2], [3, 3, 4]]
+A2_Y_TEST = [2, 2, 2]
+
+
+def softmax_toy() -> tuple[Arrays, Arrays]:
+    """Lab 07-1's 3-class toy problem: 8 training and 3 test points with 3 features."""
+    return (
+        (np.array(A2_X_TRAIN, np.float32), np.array(A2_Y_TRAIN, np.int32)),
+        (np.array(A2_X_TEST, np.float32), np.array(A2_Y_TEST, np.int32)),
+    )
+
+
+def exam_scores() -> Arrays:
+    """Lab 07-1's regression data: three quiz scores → final score (5 students)."""
+    x = np.array([[73, 80, 75], [93, 88, 93], [89, 91, 90], [96, 98, 100], [73, 66, 70]], np.float32)
+    y = np.array([[152], [185], [180], [196], [142]], np.float32)
+    return x, y
+
+
+def logic_gate(name: str) -> Arrays:
+    """The four points of AND, OR or XOR with 0/1 targets of shape (4, 1)."""
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    ops = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
+    if name not in ops:
+        raise ValueError(f"unknown gate {name!r}; choose one of and, or, xor")
+    return x, ops[name](x[:, 0], x[:, 1]).astype(np.float32)[:, None]
+
+
+def speed_curve(seed: int) -> Arrays:
+    """fastai's roller-coaster speeds: t = 0..19, speed = 3·N(0,1) + 0.75(t - 9.5)² + 1."""
+    t = np.arange(20, dtype=np.float32)
+    noise = np.random.default_rng(seed).standard_normal(20).astype(np.float32)
+    return t, 3 * noise + 0.75 * (t - 9.5) ** 2 + 1
+
+
+def noisy_line(seed: int, n: int = 20, slope: float = 2.0, intercept: float = 1.0) -> Arrays:
+    """Points y = slope·x + intercept + N(0, 1) noise for x evenly spaced in [0, 5]."""
+    x = np.linspace(0, 5, n, dtype=np.float32)
+    noise = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+    return x[:, None], (slope * x + intercept + noise)[:, None]
+
+
+def standardize(x: np.ndarray) -> np.ndarray:
+    """(x - μ) / σ per column, σ with n - 1 degrees of freedom as ``torch.std``."""
+    return (x - x.mean(0)) / x.std(0, ddof=1)
+
+
+# --- batching and splitting --------------------------------------------------------------------
+
+
+def batches(
+    data: Arrays, batch_size: int, rng: np.random.Generator | None = None, drop_last: bool = True
+) -> Iterator[Arrays]:
+    """Yield (x, y) batches in order, or shuffled when ``rng`` is given; drop the remainder."""
+    x, y = data
+    n = len(x)
+    if batch_size <= 0:
+        raise ValueError(f"batch size must be > 0, got {batch_size}")
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        idx = order[start : start + batch_size]
+        yield x[idx], y[idx]
+
+
+def split(data: Arrays, fractions: tuple[float, ...], seed: int) -> list[Arrays]:
+    """Shuffle ``data`` and cut it into parts of the given fractions (they must sum to 1)."""
+    if not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"split fractions must sum to 1, got {fractions}")
+    x, y = data
+    order = np.random.default_rng(seed).permutation(len(x))
+    cuts = np.round(np.cumsum(fractions)[:-1] * len(x)).astype(int)
+    return [(x[idx], y[idx]) for idx in np.split(order, cuts)]
+
+
+# --- MNIST-style IDX files ---------------------------------------------------------------------
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+# Folder names a data set may have under a data root, and its tensorflow-datasets name.
+DATASETS = {
+    "mnist": {"folders": ("mnist",), "tfds": "mnist", "counts": (60000, 10000)},
+    "fashion_mnist": {
+        "folders": ("fashion-mnist", "fashion_mnist"),
+        "tfds": "fashion_mnist",
+        "counts": (60000, 10000),
+    },
+}
+DEBIAN_DATASETS = Path("/usr/share/datasets")
+ENV_VAR = "JAXNETS_DATA_DIR"
+
+
+class DataError(RuntimeError):
+    """A data set cannot be found or its files are not valid; the message says how to fix it."""
+
+
+def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode an IDX file (unsigned-byte data): magic 0x0000 08 NDIM, NDIM big-endian sizes, data."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
+        raise DataError(f"{name}: not an IDX file of unsigned bytes (bad magic number {raw[:4]!r})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{name}: truncated IDX header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DataError(
+            f"{name}: IDX header says shape {shape} ({expected} bytes) but the file has "
+            f"{len(raw)} bytes; the file is truncated or corrupt, download it again"
+        )
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+
+
+def read_idx_gz(path: Path) -> np.ndarray:
+    """Read one gzip-compressed IDX file, with an error that names the file when it is bad."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: not a valid gzip file ({e}); download it again") from None
+    return parse_idx(raw, str(path))
+
+
+def _validate(name: str, arrays: dict[str, np.ndarray], where: Path) -> None:
+    n_train, n_test = DATASETS[name]["counts"]
+    for split_name, n in (("train", n_train), ("test", n_test)):
+        images, labels = arrays[f"{split_name}_images"], arrays[f"{split_name}_labels"]
+        if images.shape != (n, 28, 28) or labels.shape != (n,):
+            raise DataError(
+                f"{where}: {name} {split_name} should hold {n} images of 28x28 and {n} labels, "
+                f"found images {images.shape} and labels {labels.shape}"
+            )
+        if labels.max() > 9:
+            raise DataError(f"{where}: {name} {split_name} labels must be 0..9")
+
+
+def _find_folder(name: str, data_dir: str | os.PathLike | None) -> Path | None:
+    roots = [Path(data_dir)] if data_dir else []
+    if os.environ.get(ENV_VAR):
+        roots.append(Path(os.environ[ENV_VAR]))
+    roots.append(DEBIAN_DATASETS)
+    for root in roots:
+        # The root may be the data set's own folder as well as the parent of one.
+        for folder in (root, *(root / sub for sub in DATASETS[name]["folders"])):
+            if all((folder / f).is_file() for f in IDX_FILES.values()):
+                return folder
+    if data_dir:
+        raise DataError(
+            f"no {name} files in {data_dir}: expected the four files {', '.join(IDX_FILES.values())}"
+            f" in {data_dir} or in a sub-folder named {' or '.join(DATASETS[name]['folders'])}"
+        )
+    return None
+
+
+def _download_with_tfds(name: str) -> dict[str, Path]:
+    """Fetch the IDX files with tensorflow-datasets' download manager and registered checksums."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download import checksums
+
+    tfds_name = DATASETS[name]["tfds"]
+    builder = tfds.builder_cls(tfds_name)
+    infos = {
+        url: info
+        for path in checksums._checksum_paths().values()
+        if path.name == f"{tfds_name}.txt"
+        for url, info in checksums.load_url_infos(path).items()
+    }
+    download_dir = Path(os.environ.get("TFDS_DATA_DIR", Path.home() / "tensorflow_datasets"))
+    fix = (
+        f"Fix: put the four files {', '.join(IDX_FILES.values())} in a folder and pass it with "
+        f"--data-dir or set {ENV_VAR} (e.g. {ENV_VAR}=../shared/data)"
+    )
+    cached = download_dir / "downloads"
+    if not any(cached.glob("*")) and not _reachable(builder.URL):
+        raise DataError(f"{name} is not on this machine and {builder.URL} cannot be reached.\n{fix}")
+    manager = tfds.download.DownloadManager(
+        download_dir=download_dir / "downloads", url_infos=infos, dataset_name=tfds_name
+    )
+    try:
+        paths = manager.download({k: builder.URL + f for k, f in IDX_FILES.items()})
+    except Exception as e:  # network errors, checksum mismatches: one message with the fix
+        raise DataError(
+            f"could not get {name} through tensorflow-datasets ({type(e).__name__}: {e}).\n{fix}"
+        ) from None
+    return {k: Path(p) for k, p in paths.items()}
+
+
+def _reachable(url: str, timeout: float = 5.0) -> bool:
+    """Whether the host of ``url`` accepts a connection (so an offline machine fails fast)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+@functools.cache
+def _load_idx_dataset(name: str, data_dir: str | None) -> dict[str, np.ndarray]:
+    folder = _find_folder(name, data_dir)
+    if folder is not None:
+        paths = {k: folder / f for k, f in IDX_FILES.items()}
+    else:
+        paths = _download_with_tfds(name)
+    arrays = {k: read_idx_gz(p) for k, p in paths.items()}
+    _validate(name, arrays, folder or next(iter(paths.values())).parent)
+    for a in arrays.values():
+        a.setflags(write=False)
+    return arrays
+
+
+def mnist_sample(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """fastai's MNIST_SAMPLE: the 3s and 7s of MNIST, labels 3 → 1 and 7 → 0 as in the book."""
+    out = {}
+    for split_name in ("train", "test"):
+        images, labels = arrays[f"{split_name}_images"], arrays[f"{split_name}_labels"]
+        keep = (labels == 3) | (labels == 7)
+        out[f"{split_name}_images"] = images[keep]
+        out[f"{split_name}_labels"] = (labels[keep] == 3).astype(np.int32)
+    return out
+
+
+LOADABLE = (*DATASETS, "mnist_sample")
+
+
+def load(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Arrays, Arrays]:
+    """``((train_images, train_labels), (test_images, test_labels))`` of an image data set.
+
+    ``name`` is "mnist", "fashion_mnist" or "mnist_sample" (3s and 7s; labels 1 for 3, 0 for 7).
+    Images are uint8 N×28×28, labels int32. Cached: a second call returns the same arrays.
+    """
+    if name not in LOADABLE:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(LOADABLE)}")
+    base = "mnist" if name == "mnist_sample" else name
+    arrays = _load_idx_dataset(base, str(data_dir) if data_dir else None)
+    if name == "mnist_sample":
+        arrays = mnist_sample(arrays)
+    return (
+        (arrays["train_images"], arrays["train_labels"].astype(np.int32)),
+        (arrays["test_images"], arrays["test_labels"].astype(np.int32)),
+    )
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 images → float32 in [0, 1] (the labs' ``ToTensor``)."""
+    return images.astype(np.float32) / 255.0

@@ -1,0 +1,86 @@
+"""Weight initializers by name, matching the PyTorch calls the lab notes use.
+
+Kernels are laid out (fan_in, fan_out) as in Flax. Biases follow PyTorch's ``nn.Linear``
+default, U(±1/√fan_in), because the labs only ever re-initialise the weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+Initializer = Callable[..., jax.Array]
+
+
+def uniform(bound: float) -> Initializer:
+    """U(-bound, bound)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def normal(std: float = 1.0) -> Initializer:
+    """N(0, std²) (``torch.nn.init.normal_`` has std 1 by default)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return std * jax.random.normal(key, shape, dtype)
+
+    return init
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    return shape[0], shape[-1] if len(shape) > 1 else 1
+
+
+def xavier_uniform(key, shape, dtype=jnp.float32):
+    """Glorot/Xavier uniform: U(±√(6/(fan_in+fan_out)))."""
+    fan_in, fan_out = _fans(shape)
+    return uniform(math.sqrt(6.0 / (fan_in + fan_out)))(key, shape, dtype)
+
+
+def xavier_normal(key, shape, dtype=jnp.float32):
+    """Glorot/Xavier normal: N(0, 2/(fan_in+fan_out)), untruncated as in PyTorch."""
+    fan_in, fan_out = _fans(shape)
+    return normal(math.sqrt(2.0 / (fan_in + fan_out)))(key, shape, dtype)
+
+
+def he_normal(key, shape, dtype=jnp.float32):
+    """He/Kaiming normal for ReLU (``kaiming_normal_``): N(0, 2/fan_in), untruncated."""
+    return normal(math.sqrt(2.0 / _fans(shape)[0]))(key, shape, dtype)
+
+
+def he_uniform(key, shape, dtype=jnp.float32):
+    """He/Kaiming uniform for ReLU (``kaiming_uniform_``): U(±√(6/fan_in))."""
+    return uniform(math.sqrt(6.0 / _fans(shape)[0]))(key, shape, dtype)
+
+
+def torch_default(key, shape, dtype=jnp.float32):
+    """PyTorch's ``nn.Linear`` weight default (kaiming_uniform with a=√5): U(±1/√fan_in)."""
+    return uniform(1.0 / math.sqrt(_fans(shape)[0]))(key, shape, dtype)
+
+
+KERNEL_INITS: dict[str, Callable[[float], Initializer]] = {
+    "torch": lambda std: torch_default,
+    "normal": normal,
+    "xavier_uniform": lambda std: xavier_uniform,
+    "xavier_normal": lambda std: xavier_normal,
+    "he_normal": lambda std: he_normal,
+    "he_uniform": lambda std: he_uniform,
+}
+
+
+def kernel_init(name: str, std: float = 1.0) -> Initializer:
+    """The kernel initializer called ``name`` (``std`` is used by "normal" only)."""
+    if name not in KERNEL_INITS:
+        raise ValueError(f"unknown init {name!r}; choose one of {', '.join(sorted(KERNEL_INITS))}")
+    return KERNEL_INITS[name](std)
+
+
+def torch_bias(fan_in: int) -> Initializer:
+    """PyTorch's ``nn.Linear`` bias default: U(±1/√fan_in)."""
+    return uniform(1.0 / math.sqrt(fan_in))

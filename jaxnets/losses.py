@@ -1,0 +1,85 @@
+"""Losses and metrics of the labs, each ``f(outputs, targets) -> scalar`` (batch mean)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.scipy.special import gammaln
+
+Loss = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Softmax cross-entropy with integer labels (``F.cross_entropy``)."""
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32)).mean()
+
+
+def _match(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Outputs of shape (N, 1) against targets of shape (N,) or (N, 1)."""
+    return outputs.reshape(-1), targets.reshape(-1).astype(outputs.dtype)
+
+
+def binary_cross_entropy(probs: jax.Array, targets: jax.Array) -> jax.Array:
+    """BCE on probabilities (``nn.BCELoss``; log clamped at -100 as PyTorch does)."""
+    p, y = _match(probs, targets)
+    log_p = jnp.maximum(jnp.log(p), -100.0)
+    log_1mp = jnp.maximum(jnp.log1p(-p), -100.0)
+    return -(y * log_p + (1 - y) * log_1mp).mean()
+
+
+def binary_cross_entropy_with_logits(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """BCE on logits, the numerically stable form (``nn.BCEWithLogitsLoss``)."""
+    z, y = _match(logits, targets)
+    return optax.sigmoid_binary_cross_entropy(z, y).mean()
+
+
+def mse(preds: jax.Array, targets: jax.Array) -> jax.Array:
+    """Mean squared error (``F.mse_loss``)."""
+    return jnp.mean((preds - targets.reshape(preds.shape)) ** 2)
+
+
+def rmse(preds: jax.Array, targets: jax.Array) -> jax.Array:
+    """Root mean squared error (the fastai chapter's ``mse``, which takes the square root)."""
+    return jnp.sqrt(mse(preds, targets))
+
+
+def l1(preds: jax.Array, targets: jax.Array) -> jax.Array:
+    """Mean absolute error."""
+    return jnp.mean(jnp.abs(preds - targets.reshape(preds.shape)))
+
+
+def mnist_loss(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """fastai's ``mnist_loss``: mean distance of sigmoid(logits) from the 0/1 target."""
+    p, y = _match(jax.nn.sigmoid(logits), targets)
+    return jnp.where(y == 1, 1 - p, p).mean()
+
+
+def binomial_log_likelihood(theta: jax.Array, n: int, k: int) -> jax.Array:
+    """log L(θ) = log C(n, k) + k log θ + (n - k) log(1 - θ)."""
+    log_comb = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+    return log_comb + k * jnp.log(theta) + (n - k) * jnp.log1p(-theta)
+
+
+def l2_penalty(params) -> jax.Array:
+    """Σ W² over the weight matrices (kernels) only, as the notes' λ·ΣW² regulariser."""
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    return sum(jnp.sum(leaf**2) for path, leaf in leaves if getattr(path[-1], "key", None) == "kernel")
+
+
+def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Fraction of argmax predictions equal to the integer labels."""
+    return jnp.mean(jnp.argmax(logits, -1) == labels.reshape(-1))
+
+
+def binary_accuracy(outputs: jax.Array, targets: jax.Array, threshold: float = 0.5) -> jax.Array:
+    """Fraction of (outputs > threshold) equal to the 0/1 targets (0.5 for probabilities)."""
+    p, y = _match(outputs, targets)
+    return jnp.mean((p > threshold) == (y > 0.5))
+
+
+def logit_accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """Binary accuracy of logits, i.e. of sigmoid(logits) > 0.5."""
+    return binary_accuracy(logits, targets, threshold=0.0)

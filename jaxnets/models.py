@@ -1,0 +1,108 @@
+"""Flax linen models of the labs: linear layers, MLPs (with BatchNorm/Dropout), polynomials.
+
+Every model takes ``train: bool`` so one train/eval step serves them all: BatchNorm uses batch
+statistics and Dropout is on only when ``train`` is True.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxnets import init as inits
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "identity": lambda x: x,
+    "sigmoid": nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": nn.relu,
+    "leaky_relu": lambda x: nn.leaky_relu(x, negative_slope=0.01),
+}
+
+
+def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The activation function called ``name``."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    return ACTIVATIONS[name]
+
+
+class Linear(nn.Module):
+    """y = x W + b, with W initialised by name (see ``jaxnets.init``) and a PyTorch-style bias."""
+
+    features: int
+    weight_init: str = "torch"
+    std: float = 1.0
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        fan_in = x.shape[-1]
+        kernel = self.param("kernel", inits.kernel_init(self.weight_init, self.std), (fan_in, self.features))
+        y = x @ kernel
+        if self.use_bias:
+            y = y + self.param("bias", inits.torch_bias(fan_in), (self.features,))
+        return y
+
+
+class MLP(nn.Module):
+    """Fully connected net: for each hidden width Linear → [BatchNorm] → activation → [Dropout].
+
+    ``widths`` lists every layer's output size, the last one being the output layer, which has no
+    BatchNorm, activation or Dropout unless ``output_activation`` names one. Inputs with more than
+    two dimensions (images) are flattened.
+    """
+
+    widths: Sequence[int]
+    activation: str = "relu"
+    weight_init: str = "torch"
+    std: float = 1.0
+    batch_norm: bool = False
+    dropout: float = 0.0
+    output_activation: str = "identity"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        act = activation(self.activation)
+        x = x.reshape((x.shape[0], -1))
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(jnp.float32)
+        for width in self.widths[:-1]:
+            x = Linear(width, self.weight_init, self.std)(x)
+            if self.batch_norm:
+                # PyTorch's BatchNorm1d defaults: momentum 0.1 (Flax counts 1 - 0.1), eps 1e-5.
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+            x = act(x)
+            if self.dropout > 0:
+                x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Linear(self.widths[-1], self.weight_init, self.std)(x)
+        return activation(self.output_activation)(x)
+
+
+def softmax_classifier(n_classes: int, weight_init: str = "torch") -> MLP:
+    """Linear layer producing class logits (softmax regression)."""
+    return MLP((n_classes,), weight_init=weight_init)
+
+
+def linear_regression(n_outputs: int = 1, weight_init: str = "torch") -> MLP:
+    """Linear layer producing real-valued predictions."""
+    return MLP((n_outputs,), weight_init=weight_init)
+
+
+def perceptron(weight_init: str = "torch") -> MLP:
+    """Single neuron with a sigmoid: Linear(d, 1) → sigmoid, outputs probabilities."""
+    return MLP((1,), weight_init=weight_init, output_activation="sigmoid")
+
+
+class Polynomial(nn.Module):
+    """p(t) = a_d t^d + … + a_1 t + a_0 with coefficients ~ N(0, 1), for 1-D inputs."""
+
+    degree: int = 2
+
+    @nn.compact
+    def __call__(self, t: jax.Array, train: bool = False) -> jax.Array:
+        coeffs = self.param("coeffs", inits.normal(1.0), (self.degree + 1,))
+        return jnp.polyval(coeffs, t)

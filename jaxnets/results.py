@@ -1,0 +1,96 @@
+"""Experiment results: ours-vs-notes checks, environment, and atomic JSON files."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def check(name: str, ours: Any, reported: Any, bar: str, passed: bool) -> dict[str, Any]:
+    """One reported number of the notes, ours beside it, the bar ours must meet, and whether it does."""
+    return {"name": name, "ours": ours, "reported": reported, "bar": bar, "pass": bool(passed)}
+
+
+def tagged(history: list[dict[str, Any]], **tags: Any) -> list[dict[str, Any]]:
+    """History rows with extra keys (e.g. ``run="lr=0.1"``) for experiments of several runs."""
+    return [{**tags, **row} for row in history]
+
+
+def env_info() -> dict[str, Any]:
+    """Versions and devices, so a result says where it was measured."""
+    import flax
+    import optax
+
+    return {
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON values: NumPy/JAX scalars and arrays become numbers and lists; non-finite
+    floats become the strings "nan", "inf" and "-inf" so the file stays strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray | jax.Array):
+        return jsonable(np.asarray(obj).tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON through a temporary file and a rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(jsonable(obj), f, indent=2, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float | np.floating):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def checks_table(checks: list[dict[str, Any]]) -> str:
+    """The "ours vs notes" table printed after each run."""
+    rows = [("check", "ours", "notes", "bar", "pass")]
+    rows += [
+        (c["name"], _fmt(c["ours"]), _fmt(c["reported"]), c["bar"], "PASS" if c["pass"] else "FAIL")
+        for c in checks
+    ]
+    widths = [min(max(len(r[i]) for r in rows), 48) for i in range(5)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

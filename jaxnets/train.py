@@ -1,0 +1,350 @@
+"""Training engine: one ``TrainState`` pytree, jitted ``train_step``/``eval_step``, a whole epoch
+in one compiled call (``lax.scan`` over shuffled batches), and ``fit`` to run epochs with a
+progress bar, validation and divergence detection.
+
+Usage on your own model and data::
+
+    state = create_train_state(model, optax.adam(1e-3), x[:1], key, loss_fn=losses.cross_entropy,
+                               metrics_fn=classification_metrics)
+    state, metrics = train_step(state, (x_batch, y_batch))
+    metrics = eval_step(state, (x_test, y_test))
+
+Models take ``(x, train: bool)``; the loss is ``loss_fn(outputs, targets)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import chex
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import linen as nn
+from flax.training import train_state
+from tqdm.auto import tqdm
+
+from jaxnets import losses
+
+Batch = tuple[jax.Array, jax.Array]
+Metrics = dict[str, jax.Array]
+MetricsFn = Callable[[jax.Array, jax.Array], Metrics]
+
+
+def no_metrics(outputs: jax.Array, targets: jax.Array) -> Metrics:
+    """No metrics beyond the loss (regression)."""
+    return {}
+
+
+def classification_metrics(logits: jax.Array, labels: jax.Array) -> Metrics:
+    """Accuracy of argmax predictions against integer labels."""
+    return {"accuracy": losses.accuracy(logits, labels)}
+
+
+def binary_metrics(probs: jax.Array, targets: jax.Array) -> Metrics:
+    """Accuracy of probabilities thresholded at 0.5 against 0/1 targets."""
+    return {"accuracy": losses.binary_accuracy(probs, targets)}
+
+
+class TrainState(train_state.TrainState):
+    """Everything a training run changes, as one pytree.
+
+    Adds to Flax's ``TrainState`` (step, params, opt_state, apply_fn, tx): the BatchNorm running
+    averages, a PRNG key from which each step's dropout key is derived, and (static) the loss,
+    metrics and L2 coefficient, so ``train_step(state, batch)`` needs nothing else.
+    """
+
+    batch_stats: Any = flax.struct.field(default_factory=dict)
+    key: jax.Array | None = None
+    loss_fn: losses.Loss = flax.struct.field(pytree_node=False, default=losses.cross_entropy)
+    metrics_fn: MetricsFn = flax.struct.field(pytree_node=False, default=no_metrics)
+    l2: float = flax.struct.field(pytree_node=False, default=0.0)
+
+
+def create_train_state(
+    model: nn.Module,
+    tx: optax.GradientTransformation,
+    example_input: jax.Array,
+    key: jax.Array,
+    loss_fn: losses.Loss = losses.cross_entropy,
+    metrics_fn: MetricsFn = no_metrics,
+    l2: float = 0.0,
+) -> TrainState:
+    """Initialise ``model`` on ``example_input`` and wrap it with optimizer ``tx``.
+
+    ``l2`` adds l2·ΣW² (kernels only) to the training loss, the notes' explicit regulariser.
+    """
+    init_key, state_key = jax.random.split(key)
+    variables = model.init({"params": init_key}, example_input, train=False)
+    return TrainState.create(
+        apply_fn=_apply_fn(model),
+        params=variables["params"],
+        tx=tx,
+        batch_stats=variables.get("batch_stats", {}),
+        key=state_key,
+        loss_fn=loss_fn,
+        metrics_fn=metrics_fn,
+        l2=l2,
+    )
+
+
+def _apply_fn(model: nn.Module) -> Callable:
+    """``model.apply``, the same object for equal modules: ``apply_fn`` is static under jit, and a
+    bound method equals another only for the very same module instance, so without this every
+    new (but equal) module would recompile the steps."""
+    try:
+        return _canonical_apply(model)
+    except TypeError:  # a module with unhashable fields (e.g. a list of widths)
+        return model.apply
+
+
+@functools.cache
+def _canonical_apply(model: nn.Module) -> Callable:
+    return model.apply
+
+
+def _variables(state: TrainState, params: Any) -> dict[str, Any]:
+    if state.batch_stats:
+        return {"params": params, "batch_stats": state.batch_stats}
+    return {"params": params}
+
+
+def _check_batch(batch: Batch) -> Batch:
+    """Fail early, at trace time, on a batch that is not (inputs, targets) of equal length."""
+    if not (isinstance(batch, tuple | list) and len(batch) == 2):
+        raise TypeError("a batch must be a tuple (inputs, targets)")
+    x, y = batch
+    if jnp.ndim(x) == 0 or jnp.ndim(y) == 0 or jnp.shape(x)[0] != jnp.shape(y)[0]:
+        raise ValueError(
+            f"inputs and targets must have the same leading (batch) size, got shapes "
+            f"{jnp.shape(x)} and {jnp.shape(y)}"
+        )
+    return x, y
+
+
+def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None):
+    x, y = _check_batch(batch)
+    if rng is None:
+        rng = jax.random.fold_in(state.key, state.step)
+
+    def loss_of(params):
+        outputs, updates = state.apply_fn(
+            _variables(state, params), x, train=True, rngs={"dropout": rng}, mutable=["batch_stats"]
+        )
+        loss = state.loss_fn(outputs, y)
+        total = loss + state.l2 * losses.l2_penalty(params) if state.l2 else loss
+        return total, (loss, outputs, updates)
+
+    (_, (loss, outputs, updates)), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
+    new_state = state.apply_gradients(grads=grads, batch_stats=updates.get("batch_stats", state.batch_stats))
+    return new_state, {"loss": loss, **state.metrics_fn(outputs, y)}
+
+
+train_step = jax.jit(_train_step, donate_argnums=0)
+train_step.__doc__ = """One optimizer step on ``batch = (inputs, targets)``: returns ``(state, metrics)``.
+
+BatchNorm uses (and updates) batch statistics; dropout is on, with key ``rng`` or, by default,
+``fold_in(state.key, state.step)``. Metrics (``loss`` and ``state.metrics_fn``'s) are those of the
+batch before the update. The input state is donated: use the returned one.
+"""
+
+
+@jax.jit
+def eval_step(state: TrainState, batch: Batch) -> Metrics:
+    """Metrics of ``batch`` in evaluation mode (BN running averages, no dropout); no state change."""
+    x, y = _check_batch(batch)
+    outputs = state.apply_fn(_variables(state, state.params), x, train=False)
+    return {"loss": state.loss_fn(outputs, y), **state.metrics_fn(outputs, y)}
+
+
+@jax.jit
+def predict(state: TrainState, x: jax.Array) -> jax.Array:
+    """Model outputs for ``x`` in evaluation mode."""
+    return state.apply_fn(_variables(state, state.params), x, train=False)
+
+
+@partial(jax.jit, static_argnames=("batch_size", "shuffle"), donate_argnames=("state",))
+def train_epoch(
+    state: TrainState, data: Batch, key: jax.Array, batch_size: int, shuffle: bool = True
+) -> tuple[TrainState, Metrics]:
+    """One epoch as one compiled call: shuffle with ``key``, drop the last partial batch, scan.
+
+    Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``).
+    """
+    x, y = _check_batch(data)
+    n = x.shape[0]
+    steps = n // batch_size
+    if steps == 0:
+        raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
+    order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+    batches = order[: steps * batch_size].reshape(steps, batch_size)
+
+    def body(state, idx):
+        return _train_step(state, (x[idx], y[idx]))
+
+    return jax.lax.scan(body, state, batches)
+
+
+def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str, float]:
+    """Mean metrics over the whole of ``data`` (every example, remainder included)."""
+    x, y = data
+    n = len(x)
+    totals: dict[str, jax.Array] = {}
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        for name, value in eval_step(state, (x[start:stop], y[start:stop])).items():
+            totals[name] = totals.get(name, 0.0) + value * (stop - start)
+    return {name: float(total) / n for name, total in jax.device_get(totals).items()}
+
+
+@jax.jit
+def _all_finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+class Divergence(NamedTuple):
+    """Where training first produced a non-finite loss or parameters."""
+
+    epoch: int
+    step: int
+    reason: str
+
+
+class FitResult(NamedTuple):
+    """The outcome of ``fit``: final state, per-epoch rows, per-step metrics, divergence."""
+
+    state: TrainState
+    history: list[dict[str, float]]
+    steps: dict[str, np.ndarray]
+    diverged: Divergence | None
+
+
+def fit(
+    state: TrainState,
+    train: Batch,
+    epochs: int,
+    batch_size: int,
+    key: jax.Array,
+    valid: Batch | None = None,
+    shuffle: bool = True,
+    stop_on_divergence: bool = True,
+    progress: bool | None = None,
+    desc: str = "train",
+    on_epoch: Callable[[int, TrainState, dict[str, float]], bool | None] | None = None,
+) -> FitResult:
+    """Train for ``epochs`` epochs; evaluate on ``valid`` after each one.
+
+    History rows hold ``epoch`` (1-based), ``train_<metric>`` (mean of the epoch's steps, each
+    measured before its update, as the labs print it), ``valid_<metric>`` and ``time_s``. Metrics
+    reach the host once per epoch. A non-finite loss or parameter is recorded in ``diverged``; the
+    run stops there unless ``stop_on_divergence`` is False. ``on_epoch(epoch, state, row)`` is
+    called after each epoch; returning True stops the run (see ``early_stopping``).
+    ``progress=None`` shows a bar on a terminal only.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    chex.assert_equal_shape_prefix(train, 1)
+    history: list[dict[str, float]] = []
+    steps: dict[str, list[np.ndarray]] = {}
+    diverged: Divergence | None = None
+    bar = tqdm(
+        range(1, epochs + 1), desc=desc, disable=None if progress is None else not progress, leave=False
+    )
+    for epoch in bar:
+        start = time.perf_counter()
+        state, step_metrics = train_epoch(state, train, jax.random.fold_in(key, epoch), batch_size, shuffle)
+        step_metrics = jax.device_get(step_metrics)
+        row: dict[str, float] = {"epoch": epoch}
+        row.update({f"train_{k}": float(np.mean(v)) for k, v in step_metrics.items()})
+        if valid is not None:
+            row.update({f"valid_{k}": v for k, v in evaluate(state, valid).items()})
+        row["time_s"] = time.perf_counter() - start
+        history.append(row)
+        for name, values in step_metrics.items():
+            steps.setdefault(name, []).append(np.asarray(values))
+        bar.set_postfix(loss=f"{row['train_loss']:.4g}")
+        if on_epoch is not None and on_epoch(epoch, state, row):
+            break
+        if diverged is None:
+            diverged = _divergence(epoch, step_metrics["loss"], state)
+            if diverged is not None and stop_on_divergence:
+                break
+    bar.close()
+    return FitResult(state, history, {k: np.concatenate(v) for k, v in steps.items()}, diverged)
+
+
+def _divergence(epoch: int, step_losses: np.ndarray, state: TrainState) -> Divergence | None:
+    steps_per_epoch = len(step_losses)
+    bad = np.flatnonzero(~np.isfinite(step_losses))
+    if bad.size:
+        return Divergence(epoch, (epoch - 1) * steps_per_epoch + int(bad[0]) + 1, "loss")
+    if not bool(_all_finite(state.params)):
+        return Divergence(epoch, epoch * steps_per_epoch, "params")
+    return None
+
+
+def minimize(
+    loss_fn: Callable[[Any], jax.Array], params: Any, tx: optax.GradientTransformation, steps: int
+) -> tuple[Any, np.ndarray, Any]:
+    """Minimise ``loss_fn(params)`` for ``steps`` optimizer steps in one compiled scan.
+
+    For problems with no model or data batches (a likelihood, a plain pytree of parameters).
+    Returns the final parameters, each step's loss (before its update) and each step's
+    parameters (the path taken, stacked along a leading axis).
+    """
+
+    @jax.jit
+    def run(params):
+        def body(carry, _):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), (loss, params)
+
+        (params, _), (losses_, path) = jax.lax.scan(body, (params, tx.init(params)), length=steps)
+        return params, losses_, path
+
+    params, losses_, path = run(params)
+    return params, np.asarray(losses_), jax.device_get(path)
+
+
+def train_model(
+    model: nn.Module,
+    tx: optax.GradientTransformation,
+    train: Batch,
+    epochs: int,
+    batch_size: int | None = None,
+    seed: int = 0,
+    loss_fn: losses.Loss = losses.cross_entropy,
+    metrics_fn: MetricsFn = no_metrics,
+    l2: float = 0.0,
+    **fit_kwargs: Any,
+) -> FitResult:
+    """Initialise ``model`` from ``seed`` and ``fit`` it; ``batch_size=None`` is full batch.
+
+    The seed's key is split into one for the parameters and dropout and one for shuffling.
+    """
+    x, y = jnp.asarray(train[0]), jnp.asarray(train[1])
+    init_key, data_key = jax.random.split(jax.random.key(seed))
+    state = create_train_state(model, tx, x[:1], init_key, loss_fn, metrics_fn, l2)
+    return fit(state, (x, y), epochs, batch_size or len(x), data_key, **fit_kwargs)
+
+
+def early_stopping(patience: int, metric: str = "valid_loss") -> Callable[..., bool]:
+    """An ``on_epoch`` callback for ``fit``: stop once ``metric`` has not improved for
+    ``patience`` epochs. Its ``best`` dict holds the best epoch, value and (host copy) state."""
+    best: dict[str, Any] = {"epoch": 0, "value": float("inf"), "state": None}
+
+    def callback(epoch: int, state: TrainState, row: dict[str, float]) -> bool:
+        if row[metric] < best["value"]:
+            best.update(epoch=epoch, value=row[metric], state=jax.device_get(state))
+        return epoch - best["epoch"] >= patience
+
+    callback.best = best
+    return callback

@@ -1,0 +1,105 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxnets import data
+from tests.conftest import needs_mnist
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def test_standardize_matches_the_notes():
+    x, _ = data.exam_scores()
+    notes = [
+        [-1.0674, -0.3758, -0.8398],
+        [0.7418, 0.2778, 0.5863],
+        [0.3799, 0.5229, 0.3486],
+        [1.0132, 1.0948, 1.1409],
+        [-1.0674, -1.5197, -1.2360],
+    ]
+    np.testing.assert_allclose(data.standardize(x), notes, atol=5e-5)
+
+
+def test_logic_gates():
+    x, y = data.logic_gate("xor")
+    assert y[:, 0].tolist() == [0, 1, 1, 0] and x.shape == (4, 2)
+    assert data.logic_gate("and")[1][:, 0].tolist() == [0, 0, 0, 1]
+    with pytest.raises(ValueError, match="xor"):
+        data.logic_gate("nand")
+
+
+@given(n=st.integers(1, 300), batch=st.integers(1, 64), seed=st.integers(0, 10))
+def test_batches_visit_each_example_at_most_once_and_drop_only_the_remainder(n, batch, seed):
+    x = np.arange(n)
+    seen = np.concatenate(
+        [b for b, _ in data.batches((x, x), batch, np.random.default_rng(seed))] or [np.array([], int)]
+    )
+    assert len(seen) == n - n % batch
+    assert len(set(seen.tolist())) == len(seen)
+
+
+def test_split_partitions_the_data():
+    x = np.arange(100)
+    parts = data.split((x, x), (0.8, 0.1, 0.1), seed=0)
+    assert [len(p[0]) for p in parts] == [80, 10, 10]
+    assert sorted(np.concatenate([p[0] for p in parts]).tolist()) == list(range(100))
+    with pytest.raises(ValueError, match="sum to 1"):
+        data.split((x, x), (0.5, 0.2), seed=0)
+
+
+def test_parse_idx_roundtrip_and_errors():
+    images = np.random.default_rng(0).integers(0, 256, (3, 4, 5))
+    np.testing.assert_array_equal(data.parse_idx(idx_bytes(images)), images)
+    with pytest.raises(data.DataError, match="magic"):
+        data.parse_idx(b"\x00\x00\x09\x03" + bytes(20), "x.gz")
+    with pytest.raises(data.DataError, match="truncated"):
+        data.parse_idx(idx_bytes(images)[:-7], "x.gz")
+
+
+def make_dataset(folder, n_train=60000, n_test=10000, corrupt=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_images": np.zeros((n_train, 28, 28)),
+        "train_labels": np.zeros(n_train),
+        "test_images": np.zeros((n_test, 28, 28)),
+        "test_labels": np.ones(n_test),
+    }
+    for key, name in data.IDX_FILES.items():
+        raw = gzip.compress(idx_bytes(arrays[key]))
+        (folder / name).write_bytes(raw[: len(raw) // 2] if key == corrupt else raw)
+
+
+def test_load_from_a_data_dir_and_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    make_dataset(tmp_path / "fashion-mnist")
+    (x, y), (xt, yt) = data.load("fashion_mnist", tmp_path)
+    assert x.shape == (60000, 28, 28) and x.dtype == np.uint8 and yt.dtype == np.int32
+    assert data.load("fashion_mnist", tmp_path)[0][0] is x  # cached
+
+    make_dataset(tmp_path / "bad" / "mnist", corrupt="test_images")
+    with pytest.raises(data.DataError, match="t10k-images.*download it again"):
+        data.load("mnist", tmp_path / "bad")
+    make_dataset(tmp_path / "short" / "mnist", n_test=5)
+    with pytest.raises(data.DataError, match="10000 images"):
+        data.load("mnist", tmp_path / "short")
+    with pytest.raises(data.DataError, match="expected the four files"):
+        data.load("mnist", tmp_path / "nowhere")
+    with pytest.raises(data.DataError, match="unknown data set"):
+        data.load("cifar10")
+
+
+@needs_mnist
+def test_real_mnist_and_the_3_7_sample():
+    (x, y), (xt, yt) = data.load("mnist")
+    assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
+    assert np.bincount(y).tolist()[:3] == [5923, 6742, 5958]
+    assert abs(data.to_float(x).mean() - 0.130660) < 1e-5
+    (s, sy), (st_, sty) = data.load("mnist_sample")
+    assert (len(s), len(st_)) == (6131 + 6265, 1010 + 1028) and int(sy.sum()) == 6131

@@ -1,0 +1,58 @@
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnets import losses
+
+
+def test_cross_entropy_matches_hand_computation():
+    logits = jnp.array([[1.0, 2.0, 3.0], [1.0, 0.0, -1.0]])
+    labels = jnp.array([2, 0])
+    hand = np.mean(
+        [-np.log(np.exp(3) / np.exp([1, 2, 3]).sum()), -np.log(np.exp(1) / np.exp([1, 0, -1]).sum())]
+    )
+    assert float(losses.cross_entropy(logits, labels)) == pytest.approx(hand, rel=1e-6)
+
+
+def test_bce_on_probabilities_equals_bce_on_logits():
+    z = jnp.array([[-2.0], [0.5], [3.0]])
+    y = jnp.array([[0.0], [1.0], [1.0]])
+    p = 1 / (1 + jnp.exp(-z))
+    hand = -np.mean([np.log(1 - p[0, 0]), np.log(p[1, 0]), np.log(p[2, 0])])
+    assert float(losses.binary_cross_entropy(p, y)) == pytest.approx(hand, rel=1e-5)
+    assert float(losses.binary_cross_entropy_with_logits(z, y)) == pytest.approx(hand, rel=1e-5)
+
+
+def test_regression_losses():
+    pred, target = jnp.array([1.0, 2.0, 4.0]), jnp.array([1.0, 4.0, 1.0])
+    assert float(losses.mse(pred, target)) == pytest.approx(13 / 3)
+    assert float(losses.rmse(pred, target)) == pytest.approx(math.sqrt(13 / 3))
+    assert float(losses.l1(pred, target)) == pytest.approx(5 / 3)
+
+
+def test_mnist_loss_is_distance_from_target():
+    logits, targets = jnp.array([[0.0], [100.0], [-100.0]]), jnp.array([1, 1, 1])
+    assert float(losses.mnist_loss(logits, targets)) == pytest.approx((0.5 + 0 + 1) / 3, abs=1e-6)
+
+
+def test_binomial_log_likelihood_matches_math_comb():
+    theta = 0.3
+    hand = math.log(math.comb(100, 27) * theta**27 * (1 - theta) ** 73)
+    # float32 gammaln(101) ≈ 364 carries ~4e-5 absolute rounding
+    assert float(losses.binomial_log_likelihood(theta, 100, 27)) == pytest.approx(hand, abs=2e-4)
+
+
+def test_accuracies():
+    assert float(losses.accuracy(jnp.array([[0.0, 1.0], [2.0, 1.0]]), jnp.array([1, 1]))) == 0.5
+    assert float(losses.binary_accuracy(jnp.array([[0.9], [0.2]]), jnp.array([1, 1]))) == 0.5
+    assert float(losses.logit_accuracy(jnp.array([[2.0], [-1.0]]), jnp.array([1, 0]))) == 1.0
+
+
+def test_l2_penalty_counts_kernels_only():
+    params = {
+        "Linear_0": {"kernel": jnp.ones((2, 3)), "bias": jnp.ones(3)},
+        "BatchNorm_0": {"scale": jnp.ones(3)},
+    }
+    assert float(losses.l2_penalty(params)) == 6.0

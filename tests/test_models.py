@@ -1,0 +1,54 @@
+import chex
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxnets import models
+
+KEY = jax.random.key(0)
+
+
+def n_params(tree):
+    return sum(x.size for x in jax.tree_util.tree_leaves(tree))
+
+
+def test_mlp_shapes_and_parameter_count():
+    model = models.MLP((256, 256, 10), weight_init="xavier_uniform")
+    x = jnp.zeros((5, 28, 28))
+    variables = model.init(KEY, x)
+    chex.assert_shape(model.apply(variables, x), (5, 10))
+    assert n_params(variables["params"]) == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    assert "batch_stats" not in variables
+
+
+def test_batch_norm_adds_statistics_and_dropout_needs_rng_only_in_training():
+    model = models.MLP((100, 100, 10), batch_norm=True, dropout=0.3)
+    x = jax.random.normal(KEY, (8, 784))
+    variables = model.init(KEY, x)
+    chex.assert_trees_all_equal_structs(
+        variables["batch_stats"],
+        {f"BatchNorm_{i}": {"mean": 0, "var": 0} for i in range(2)},
+    )
+    model.apply(variables, x, train=False)  # no RNG needed in evaluation
+    with pytest.raises(Exception, match="dropout"):
+        model.apply(variables, x, train=True, mutable=["batch_stats"])
+
+
+def test_perceptron_outputs_probabilities():
+    model = models.perceptron()
+    x = jnp.array([[0.0, 0.0], [1.0, 1.0]])
+    p = model.apply(model.init(KEY, x), x)
+    chex.assert_shape(p, (2, 1))
+    assert bool(jnp.all((p > 0) & (p < 1)))
+
+
+def test_polynomial_evaluates_coefficients():
+    model = models.Polynomial(2)
+    params = {"params": {"coeffs": jnp.array([2.0, -1.0, 3.0])}}
+    assert float(model.apply(params, jnp.array([2.0]))[0]) == 2 * 4 - 2 + 3
+
+
+def test_leaky_relu_slope_and_unknown_activation():
+    assert float(models.activation("leaky_relu")(jnp.array(-1.0))) == pytest.approx(-0.01)
+    with pytest.raises(ValueError, match="relu"):
+        models.activation("swish")

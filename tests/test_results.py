@@ -1,0 +1,37 @@
+import json
+
+import numpy as np
+
+from jaxnets import plots, results
+
+
+def test_write_json_is_strict_and_keeps_non_finite_values_readable(tmp_path):
+    path = tmp_path / "r" / "result.json"
+    results.write_json(path, {"a": np.float32(1.5), "b": [float("inf"), float("nan")], "c": np.arange(3)})
+    assert json.loads(path.read_text()) == {"a": 1.5, "b": ["inf", "nan"], "c": [0, 1, 2]}
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"]  # no temporary left
+
+
+def test_failed_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "result.json"
+    results.write_json(path, {"ok": 1})
+    try:
+        results.write_json(path, {"bad": object()})
+    except TypeError:
+        pass
+    assert json.loads(path.read_text()) == {"ok": 1}
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_checks_table_lists_ours_notes_and_verdict():
+    table = results.checks_table(
+        [results.check("acc", 0.98, 0.9805, "≥ 0.975", True), results.check("loss", 2.0, 1.0, "< 1", False)]
+    )
+    assert "PASS" in table and "FAIL" in table and "0.9805" in table
+
+
+def test_curves_survive_non_finite_values(tmp_path):
+    name = plots.curves(
+        tmp_path / "c.png", {"run": ([1, 2, 3, 4], [1.0, 1e30, np.inf, np.nan])}, title="t", logy=True
+    )
+    assert (tmp_path / name).stat().st_size > 1000

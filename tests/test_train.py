@@ -1,0 +1,180 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.test_util import check_grads
+
+from jaxnets import losses, models, optim
+from jaxnets.train import (
+    classification_metrics,
+    create_train_state,
+    early_stopping,
+    eval_step,
+    evaluate,
+    fit,
+    minimize,
+    predict,
+    train_epoch,
+    train_model,
+    train_step,
+)
+
+KEY = jax.random.key(0)
+
+
+def blobs(n=256, seed=0):
+    """Two well separated 2-D classes."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.standard_normal((n, 2)).astype(np.float32) + 3 * y[:, None]
+    return jnp.asarray(x), jnp.asarray(y, jnp.int32)
+
+
+def state_for(model, x, tx=None, **kw):
+    return create_train_state(
+        model, tx or optim.optimizer("sgd", 0.1), x[:1], KEY, metrics_fn=classification_metrics, **kw
+    )
+
+
+def copy(tree):
+    return jax.tree_util.tree_map(jnp.array, tree)
+
+
+def test_grads_match_finite_differences():
+    x, y = blobs(16)
+    model = models.MLP((8, 2), activation="tanh")
+    params = model.init(KEY, x)["params"]
+    with jax.enable_x64():
+        params64 = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), params)
+        f = jax.jit(lambda p: losses.cross_entropy(model.apply({"params": p}, x.astype(jnp.float64)), y))
+        check_grads(f, (params64,), order=1, modes=["rev"], eps=1e-4, atol=1e-6, rtol=1e-4)
+
+
+def test_train_step_lowers_the_loss_and_eval_step_changes_nothing():
+    x, y = blobs()
+    state = state_for(models.MLP((16, 2)), x)
+    before = eval_step(state, (x, y))
+    snapshot = copy(state)
+    after_eval = eval_step(state, (x, y))
+    chex.assert_trees_all_equal(snapshot.params, state.params)
+    chex.assert_trees_all_equal(before, after_eval)
+    for _ in range(50):
+        state, metrics = train_step(state, (x, y))
+    assert int(state.step) == 50
+    assert float(eval_step(state, (x, y))["loss"]) < 0.5 * float(before["loss"])
+    assert float(eval_step(state, (x, y))["accuracy"]) > 0.95
+
+
+def test_batch_norm_trains_on_batch_stats_and_evaluates_on_running_averages():
+    x, y = blobs()
+    state = state_for(models.MLP((16, 2), batch_norm=True, dropout=0.3), x)
+    stats0 = copy(state.batch_stats)
+    state, _ = train_step(state, (x, y))
+    moved = jax.tree_util.tree_map(lambda a, b: bool(jnp.any(a != b)), stats0, state.batch_stats)
+    assert all(jax.tree_util.tree_leaves(moved)), "training must update the running averages"
+    # Evaluation is deterministic and each example's output does not depend on its batch mates.
+    full = predict(state, x)
+    chex.assert_trees_all_close(full, predict(state, x))
+    chex.assert_trees_all_close(full[:10], predict(state, x[:10]), atol=1e-6)
+    chex.assert_trees_all_close(full[5:6], predict(state, x[5:6]), atol=1e-6)
+
+
+def test_dropout_is_random_in_training_and_keyed_by_rng():
+    x, y = blobs(64)
+    state = state_for(models.MLP((64, 2), dropout=0.5), x)
+    run = jax.jit(lambda s, r: s.apply_fn({"params": s.params}, x, train=True, rngs={"dropout": r}))
+    a, b = run(state, jax.random.key(1)), run(state, jax.random.key(2))
+    assert not jnp.allclose(a, b)
+    chex.assert_trees_all_equal(a, run(state, jax.random.key(1)))
+    # An explicit rng to train_step is used: same rng, same update.
+    s1, m1 = train_step(copy(state), (x, y), jax.random.key(7))
+    s2, m2 = train_step(copy(state), (x, y), jax.random.key(7))
+    chex.assert_trees_all_equal(s1.params, s2.params)
+
+
+def test_train_epoch_drops_the_remainder_and_does_not_retrace():
+    x, y = blobs(250)
+    state = state_for(models.MLP((8, 2)), x)
+    traced = chex.assert_max_traces(n=1)(train_epoch.__wrapped__)
+    epoch = jax.jit(traced, static_argnames=("batch_size", "shuffle"))
+    for i in range(3):
+        state, metrics = epoch(state, (x, y), jax.random.key(i), batch_size=100)
+        chex.assert_shape(metrics["loss"], (2,))
+    assert int(state.step) == 6
+    with pytest.raises(ValueError, match="larger than the data"):
+        train_epoch(state, (x, y), KEY, batch_size=1000)
+
+
+def test_fit_history_evaluation_and_determinism():
+    x, y = blobs()
+    model, tx = models.MLP((16, 2)), optim.optimizer("adam", 1e-2)
+    runs = [
+        train_model(model, tx, (x, y), 5, 32, seed=s, metrics_fn=classification_metrics, valid=(x, y))
+        for s in (3, 3, 4)
+    ]
+    first, again, other = (r.history for r in runs)
+    assert [r["epoch"] for r in first] == [1, 2, 3, 4, 5]
+    assert {"train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "time_s"} <= set(first[0])
+    assert first[-1]["train_loss"] < first[0]["train_loss"]
+    assert first[-1]["valid_accuracy"] > 0.95
+    strip = [{k: v for k, v in r.items() if k != "time_s"} for r in first]
+    assert strip == [{k: v for k, v in r.items() if k != "time_s"} for r in again]
+    assert strip != [{k: v for k, v in r.items() if k != "time_s"} for r in other]
+    assert runs[0].steps["loss"].shape == (5 * (256 // 32),)
+    assert evaluate(runs[0].state, (x, y), batch_size=100)["accuracy"] == pytest.approx(
+        first[-1]["valid_accuracy"]
+    )
+
+
+def test_divergence_is_reported_not_raised():
+    x = jnp.array([[73.0, 80, 75], [93, 88, 93], [89, 91, 90], [96, 98, 100], [73, 66, 70]])
+    y = jnp.array([[152.0], [185], [180], [196], [142]])
+    kw = dict(loss_fn=losses.mse, shuffle=False)
+    stopped = train_model(models.linear_regression(), optax.sgd(0.1), (x, y), 20, **kw)
+    assert stopped.diverged is not None and stopped.diverged.reason == "loss"
+    assert len(stopped.history) == stopped.diverged.epoch < 20
+    full = train_model(models.linear_regression(), optax.sgd(0.1), (x, y), 20, stop_on_divergence=False, **kw)
+    assert len(full.history) == 20 and np.isnan(full.history[-1]["train_loss"])
+    assert full.diverged == stopped.diverged
+
+
+def test_l2_penalty_shrinks_weights():
+    x, y = blobs()
+    model, tx = models.MLP((16, 2)), optim.optimizer("sgd", 0.1)
+    plain = train_model(model, tx, (x, y), 5, 32, metrics_fn=classification_metrics)
+    decayed = train_model(model, tx, (x, y), 5, 32, metrics_fn=classification_metrics, l2=0.05)
+    assert losses.l2_penalty(decayed.state.params) < losses.l2_penalty(plain.state.params)
+
+
+def test_early_stopping_stops_and_keeps_the_best_state():
+    x, y = blobs()
+    stopper = early_stopping(patience=2)
+    rows = iter([3.0, 2.0, 2.5, 2.6, 1.0])
+    fitted = fit(
+        state_for(models.MLP((4, 2)), x),
+        (x, y),
+        5,
+        64,
+        KEY,
+        on_epoch=lambda e, s, r: stopper(e, s, {"valid_loss": next(rows)}),
+    )
+    assert len(fitted.history) == 4 and stopper.best["epoch"] == 2
+
+
+def test_bad_batches_give_clear_errors():
+    x, y = blobs(8)
+    state = state_for(models.MLP((4, 2)), x)
+    with pytest.raises(ValueError, match="same leading"):
+        eval_step(state, (x, y[:3]))
+    with pytest.raises(TypeError, match="tuple"):
+        eval_step(state, x)
+
+
+def test_minimize_finds_the_likelihood_maximum():
+    theta, nll, path = minimize(
+        lambda t: -losses.binomial_log_likelihood(t, 100, 27), jnp.float32(0.5), optax.sgd(1e-3), 100
+    )
+    assert abs(float(theta) - 0.27) < 1e-4
+    assert nll[-1] < nll[0] and path.shape == (100,)
