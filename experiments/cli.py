@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
@@ -96,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.names == ["list"]:
         print(list_experiments())
         return 0
-    if args.data_dir:
-        os.environ[data.ENV_VAR] = args.data_dir
     overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
     run_all = args.names == ["all"]
     try:

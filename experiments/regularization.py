@@ -54,11 +54,11 @@ def run(cfg: Config, out: Path) -> dict:
         for x, y in data.split((images[pick], labels[pick]), (0.8, 0.1, 0.1), cfg.seed)
     )
 
-    def train_net(hidden, epochs, l2=0.0, **kw):
+    def train_net(hidden, epochs, l2=0.0, data_=train, **kw):
         return train_model(
             models.MLP((*hidden, 10)),
             optim.optimizer("adam", cfg.lr),
-            train,
+            data_,
             epochs,
             cfg.batch_size,
             cfg.seed,
@@ -81,16 +81,7 @@ def run(cfg: Config, out: Path) -> dict:
     online_acc, online_hist, state = [], [], None
     for i, chunk in enumerate(chunks):
         if state is None:
-            result = train_model(
-                models.MLP((*cfg.hidden, 10)),
-                optim.optimizer("adam", cfg.lr),
-                chunk,
-                cfg.chunk_epochs,
-                cfg.batch_size,
-                cfg.seed,
-                metrics_fn=classification_metrics,
-                valid=valid,
-            )
+            result = train_net(cfg.hidden, cfg.chunk_epochs, data_=chunk, desc="online A")
         else:
             result = fit(
                 state, chunk, cfg.chunk_epochs, cfg.batch_size, jax.random.key(cfg.seed + i), valid=valid

@@ -233,8 +233,9 @@ def _reachable(url: str, timeout: float = 5.0) -> bool:
 
 
 @functools.cache
-def _load_idx_dataset(name: str, data_dir: str | None) -> dict[str, np.ndarray]:
-    folder = _find_folder(name, data_dir)
+def _read_idx_dataset(name: str, folder: Path | None) -> dict[str, np.ndarray]:
+    """The data set's arrays from ``folder``, or from tensorflow-datasets when it is None; cached
+    on the folder actually used, so a changed ``JAXNETS_DATA_DIR`` is never served stale."""
     if folder is not None:
         paths = {k: folder / f for k, f in IDX_FILES.items()}
     else:
@@ -269,7 +270,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Arrays, 
     if name not in LOADABLE:
         raise DataError(f"unknown data set {name!r}; choose one of {', '.join(LOADABLE)}")
     base = "mnist" if name == "mnist_sample" else name
-    arrays = _load_idx_dataset(base, str(data_dir) if data_dir else None)
+    arrays = _read_idx_dataset(base, _find_folder(base, data_dir))
     if name == "mnist_sample":
         arrays = mnist_sample(arrays)
     return (

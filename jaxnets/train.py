@@ -269,12 +269,12 @@ def fit(
         for name, values in step_metrics.items():
             steps.setdefault(name, []).append(np.asarray(values))
         bar.set_postfix(loss=f"{row['train_loss']:.4g}")
-        if on_epoch is not None and on_epoch(epoch, state, row):
-            break
         if diverged is None:
             diverged = _divergence(epoch, step_metrics["loss"], state)
             if diverged is not None and stop_on_divergence:
                 break
+        if on_epoch is not None and on_epoch(epoch, state, row):
+            break
     bar.close()
     return FitResult(state, history, {k: np.concatenate(v) for k, v in steps.items()}, diverged)
 

@@ -63,11 +63,11 @@ def test_parse_idx_roundtrip_and_errors():
         data.parse_idx(idx_bytes(images)[:-7], "x.gz")
 
 
-def make_dataset(folder, n_train=60000, n_test=10000, corrupt=None):
+def make_dataset(folder, n_train=60000, n_test=10000, corrupt=None, label=0):
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
         "train_images": np.zeros((n_train, 28, 28)),
-        "train_labels": np.zeros(n_train),
+        "train_labels": np.full(n_train, label),
         "test_images": np.zeros((n_test, 28, 28)),
         "test_labels": np.ones(n_test),
     }
@@ -103,3 +103,12 @@ def test_real_mnist_and_the_3_7_sample():
     assert abs(data.to_float(x).mean() - 0.130660) < 1e-5
     (s, sy), (st_, sty) = data.load("mnist_sample")
     assert (len(s), len(st_)) == (6131 + 6265, 1010 + 1028) and int(sy.sum()) == 6131
+
+
+def test_a_changed_data_dir_variable_is_not_served_from_the_cache(tmp_path, monkeypatch):
+    make_dataset(tmp_path / "one" / "fashion-mnist", label=1)
+    make_dataset(tmp_path / "two" / "fashion-mnist", label=2)
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "one"))
+    assert data.load("fashion_mnist")[0][1][0] == 1
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "two"))
+    assert data.load("fashion_mnist")[0][1][0] == 2

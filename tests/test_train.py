@@ -178,3 +178,19 @@ def test_minimize_finds_the_likelihood_maximum():
     )
     assert abs(float(theta) - 0.27) < 1e-4
     assert nll[-1] < nll[0] and path.shape == (100,)
+
+
+def test_divergence_is_recorded_even_when_a_callback_stops_the_run():
+    x = jnp.array([[73.0, 80, 75], [93, 88, 93], [89, 91, 90], [96, 98, 100], [73, 66, 70]])
+    y = jnp.array([[152.0], [185], [180], [196], [142]])
+    fitted = train_model(
+        models.linear_regression(),
+        optax.sgd(0.1),
+        (x, y),
+        20,
+        loss_fn=losses.mse,
+        shuffle=False,
+        stop_on_divergence=False,
+        on_epoch=lambda e, s, r: e == 6,
+    )
+    assert len(fitted.history) == 6 and fitted.diverged is not None and fitted.diverged.epoch == 6
