@@ -1,8 +1,10 @@
 """One module per experiment of the catalog (``../shared/EXPERIMENTS.md``), in catalog order.
 
-Each module defines ``ID`` (catalog id), ``TITLE``, ``DESCRIPTION``, a frozen ``Config``
-dataclass with the notes' settings as defaults, and ``run(config, out_dir) -> dict`` that
-trains, plots into ``out_dir`` and returns history, metrics, checks and divergence.
+Each module defines ``ID`` (the catalog id, or a range like "B7-B9" with the single ids in
+``IDS`` when one run covers experiments that are compared with each other), ``TITLE``,
+``DESCRIPTION``, a frozen ``Config`` dataclass with the notes' settings as defaults, and
+``run(config, out_dir) -> dict`` that trains, plots into ``out_dir`` and returns history,
+metrics, checks, divergence and optional ``log`` lines to print.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ MODULES = (
     "learning_rate",
     "standardization",
     "regularization",
+    "mnist_softmax",
+    "perceptron",
+    "xor_mlp",
+    "activations",
+    "weight_init",
+    "dropout",
+    "batch_norm",
+    "hidden_sizes",
     "quadratic_sgd",
     "linear_regression",
+    "fashion_mnist",
 )
 
 
@@ -26,7 +37,8 @@ def load(name: str) -> ModuleType:
     key = name.strip().lower().replace("-", "_")
     for module_name in MODULES:
         module = importlib.import_module(f"experiments.{module_name}")
-        if key in (module_name, module.ID.lower()):
+        ids = (module.ID, *getattr(module, "IDS", ()))
+        if key in (module_name, *(i.lower() for i in ids)):
             return module
     raise KeyError(f"unknown experiment {name!r}; run `python -m experiments list` to see the ids and names")
 

@@ -50,14 +50,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def list_experiments() -> str:
     """One line per experiment: id, module name, description."""
-    return "\n".join(f"{m.ID:<4} {m.__name__.split('.')[-1]:<20} {m.DESCRIPTION}" for m in all_modules())
+    return "\n".join(f"{m.ID:<7} {m.__name__.split('.')[-1]:<20} {m.DESCRIPTION}" for m in all_modules())
 
 
 def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool):
     """The module's default config with the given overrides; with ``strict``, an override the
     experiment has no setting for is an error."""
     fields = {f.name for f in dataclasses.fields(module.Config)}
-    unknown = [k for k in overrides if k not in fields]
+    # --data-dir says where data is, not how to run: experiments without data ignore it.
+    unknown = [k for k in overrides if k not in fields and k != "data_dir"]
     if strict and unknown:
         raise SystemExit(
             f"error: experiment {module.ID} has no setting {', '.join(unknown)}; "
@@ -82,6 +83,7 @@ def run_experiment(module: ModuleType, config, out_root: Path) -> dict[str, Any]
         "metrics": outcome["metrics"],
         "checks": outcome["checks"],
         "diverged": outcome.get("diverged"),
+        "log": outcome.get("log", []),
         "plots": sorted(p.name for p in out.glob("*.png")),
         "wall_time_s": time.perf_counter() - start,
         "env": results.env_info(),
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped: {e}", file=sys.stderr)
             skipped.append(module.ID)
             continue
+        for line in result["log"]:
+            print(line)
         print(results.checks_table(result["checks"]))
         verdict = "all checks pass" if all(c["pass"] for c in result["checks"]) else "CHECKS FAIL"
         print(f"{verdict}; {result['wall_time_s']:.1f} s; results in {args.out / result['name']}/")

@@ -19,6 +19,9 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import chex
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -282,3 +285,43 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Arrays, 
 def to_float(images: np.ndarray) -> np.ndarray:
     """uint8 images → float32 in [0, 1] (the labs' ``ToTensor``)."""
     return images.astype(np.float32) / 255.0
+
+
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "mnist_sample": ("7", "3"),
+}
+
+
+def load_float(
+    name: str, data_dir: str | os.PathLike | None = None, train_subset: int | None = None, seed: int = 0
+) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+    """``load(name)`` as device arrays: float32 images in [0, 1] (N×28×28) and int32 labels.
+
+    ``train_subset`` keeps that many training examples, drawn at random with ``seed`` (for
+    quick runs); the test set is always whole.
+    """
+    (x, y), (x_test, y_test) = load(name, data_dir)
+    if train_subset is not None:
+        if not 0 < train_subset <= len(x):
+            raise ValueError(f"train_subset must be in 1..{len(x)}, got {train_subset}")
+        pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:train_subset])
+        x, y = x[pick], y[pick]
+    train = (jnp.asarray(to_float(x)), jnp.asarray(y))
+    test = (jnp.asarray(to_float(x_test)), jnp.asarray(y_test))
+    chex.assert_type([train[0], test[0]], jnp.float32)
+    chex.assert_type([train[1], test[1]], jnp.int32)
+    chex.assert_equal_shape_prefix(train, 1)
+    return train, test

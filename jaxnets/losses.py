@@ -22,12 +22,32 @@ def _match(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array
     return outputs.reshape(-1), targets.reshape(-1).astype(outputs.dtype)
 
 
+@jax.custom_vjp
+def _bce(p: jax.Array, y: jax.Array) -> jax.Array:
+    return -(y * jnp.maximum(jnp.log(p), -100.0) + (1 - y) * jnp.maximum(jnp.log1p(-p), -100.0))
+
+
+def _bce_fwd(p, y):
+    return _bce(p, y), (p, y)
+
+
+def _bce_bwd(res, g):
+    # PyTorch's BCELoss gradient, (p - y) / max(p(1 - p), 1e-12): finite where a sigmoid has
+    # saturated to exactly 0 or 1 in float32, where the clamped logs' own gradient is 0·∞ = nan.
+    p, y = res
+    dp = g * (p - y) / jnp.maximum(p * (1 - p), 1e-12)
+    dy = g * (jnp.maximum(jnp.log1p(-p), -100.0) - jnp.maximum(jnp.log(p), -100.0))
+    return dp, dy
+
+
+_bce.defvjp(_bce_fwd, _bce_bwd)
+
+
 def binary_cross_entropy(probs: jax.Array, targets: jax.Array) -> jax.Array:
-    """BCE on probabilities (``nn.BCELoss``; log clamped at -100 as PyTorch does)."""
+    """BCE on probabilities (``nn.BCELoss``: logs clamped at -100, and PyTorch's gradient, which
+    stays finite when a probability has saturated to exactly 0 or 1)."""
     p, y = _match(probs, targets)
-    log_p = jnp.maximum(jnp.log(p), -100.0)
-    log_1mp = jnp.maximum(jnp.log1p(-p), -100.0)
-    return -(y * log_p + (1 - y) * log_1mp).mean()
+    return _bce(p, y).mean()
 
 
 def binary_cross_entropy_with_logits(logits: jax.Array, targets: jax.Array) -> jax.Array:

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 Curve = tuple[Sequence[float], Sequence[float]]
 
@@ -57,4 +58,76 @@ def curves(
     if len(series) > 1:
         ax.legend()
     ax.grid(alpha=0.3)
+    return save(fig, path)
+
+
+def prediction(
+    path: Path,
+    image: np.ndarray,
+    label: str,
+    predictions: Mapping[str, str],
+    title: str = "Get one and predict",
+) -> str:
+    """One test image with its label and each model's prediction (the labs' "get one and predict")."""
+    fig, ax = plt.subplots(figsize=(3.6, 3.9 + 0.22 * len(predictions)))
+    ax.imshow(np.asarray(image), cmap="gray_r")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    lines = [f"label: {label}"] + [
+        f"{name}: {pred}" + ("" if pred == label else "  (wrong)") for name, pred in predictions.items()
+    ]
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("\n".join(lines), fontsize=9)
+    return save(fig, path)
+
+
+def decision_regions(
+    ax: plt.Axes, probs_fn, x: np.ndarray, y: np.ndarray, title: str, resolution: int = 101
+) -> None:
+    """Shade where ``probs_fn`` (2-D inputs → P(class 1)) predicts 1 and mark the data points."""
+    lo, hi = x.min(0) - 0.5, x.max(0) + 0.5
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(np.float32)
+    probs = np.asarray(probs_fn(grid)).reshape(g0.shape)
+    ax.contourf(g0, g1, probs, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+    ax.contour(g0, g1, probs, levels=[0.5], colors="k", linewidths=1)
+    y = np.asarray(y).ravel()
+    for cls, marker in ((0, "o"), (1, "s")):
+        pts = x[y == cls]
+        ax.scatter(
+            pts[:, 0], pts[:, 1], marker=marker, s=70, c="white", edgecolors="k", label=f"target {cls}"
+        )
+    ax.set(title=title, xlabel="x1", ylabel="x2", aspect="equal")
+
+
+def runs_summary(
+    path: Path,
+    curves: Mapping[str, Curve],
+    scores: Mapping[str, float],
+    title: str,
+    ylabel: str = "train loss (mean over the epoch)",
+    score_label: str = "test accuracy",
+    logy: bool = True,
+) -> str:
+    """Two panels: each run's training curve, and each run's final score as labelled bars."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
+    for label, (x, y) in curves.items():
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        ok = np.isfinite(y) & ((y > 0) if logy else True)
+        left.plot(x[ok], y[ok], "o-", ms=3, label=label)
+    left.set(title=title, xlabel="epoch", ylabel=ylabel, yscale="log" if logy else "linear")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    names, values = list(scores), [float(v) for v in scores.values()]
+    bars = right.bar(range(len(names)), values, color=[f"C{i}" for i in range(len(names))])
+    right.bar_label(bars, labels=[f"{v:.4f}" for v in values], fontsize=8)
+    bottom = max(0.0, min(values) - 0.1 * (1 - min(values)) - 0.02)
+    right.set(
+        title=score_label,
+        ylabel=score_label,
+        xticks=range(len(names)),
+        ylim=(bottom, 1.0 + 0.08 * (1.0 - bottom)),  # room for the labels above bars near 1
+    )
+    right.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     return save(fig, path)

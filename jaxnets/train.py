@@ -188,7 +188,9 @@ def train_epoch(
     def body(state, idx):
         return _train_step(state, (x[idx], y[idx]))
 
-    return jax.lax.scan(body, state, batches)
+    state, metrics = jax.lax.scan(body, state, batches)
+    chex.assert_tree_shape_prefix(metrics, (steps,))
+    return state, metrics
 
 
 def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str, float]:
@@ -249,7 +251,7 @@ def fit(
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
-    chex.assert_equal_shape_prefix(train, 1)
+    train = _check_batch(train)
     history: list[dict[str, float]] = []
     steps: dict[str, list[np.ndarray]] = {}
     diverged: Divergence | None = None
@@ -312,6 +314,44 @@ def minimize(
 
     params, losses_, path = run(params)
     return params, np.asarray(losses_), jax.device_get(path)
+
+
+@partial(jax.jit, static_argnames=("model", "tx", "steps", "loss_fn"))
+def fit_full_batch(
+    model: nn.Module,
+    tx: optax.GradientTransformation,
+    data: Batch,
+    steps: int,
+    keys: jax.Array,
+    loss_fn: losses.Loss = losses.binary_cross_entropy,
+) -> tuple[Any, jax.Array]:
+    """Full-batch training of a plain model (no BatchNorm or Dropout) from every key in ``keys``
+    at once: each key initialises one copy, and all copies take ``steps`` optimizer steps on the
+    whole of ``data`` in one compiled, vmapped scan, as the labs' ``for step in range(10001)``.
+
+    Returns the final parameters and each step's loss (before its update), both with a leading
+    axis of ``len(keys)``.
+    """
+    x, y = _check_batch(data)
+
+    def one_run(key):
+        params = model.init(key, x)["params"]
+
+        def loss_of(p):
+            return loss_fn(model.apply({"params": p}, x), y)
+
+        def body(carry, _):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(loss_of)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, _), step_losses = jax.lax.scan(body, (params, tx.init(params)), length=steps)
+        return params, step_losses
+
+    params, step_losses = jax.vmap(one_run)(keys)
+    chex.assert_shape(step_losses, (keys.shape[0], steps))
+    return params, step_losses
 
 
 def train_model(

@@ -1,6 +1,8 @@
 import gzip
 import struct
 
+import chex
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given
@@ -112,3 +114,25 @@ def test_a_changed_data_dir_variable_is_not_served_from_the_cache(tmp_path, monk
     assert data.load("fashion_mnist")[0][1][0] == 1
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "two"))
     assert data.load("fashion_mnist")[0][1][0] == 2
+
+
+def test_load_float_scales_subsets_and_checks_the_subset_size(tmp_path):
+    make_dataset(tmp_path / "fashion-mnist", label=3)
+    (x, y), (xt, yt) = data.load_float("fashion_mnist", tmp_path, train_subset=500, seed=1)
+    chex.assert_shape((x, xt), ((500, 28, 28), (10000, 28, 28)))
+    chex.assert_type(x, jnp.float32)
+    chex.assert_type(y, jnp.int32)
+    assert float(x.max()) <= 1.0 and int(y[0]) == 3
+    with pytest.raises(ValueError, match="train_subset"):
+        data.load_float("fashion_mnist", tmp_path, train_subset=0)
+    assert len(data.CLASS_NAMES["fashion_mnist"]) == 10
+
+
+@needs_mnist
+def test_load_float_subset_is_seeded():
+    (a, ya), _ = data.load_float("mnist", train_subset=100, seed=0)
+    (b, yb), _ = data.load_float("mnist", train_subset=100, seed=0)
+    (c, _), _ = data.load_float("mnist", train_subset=100, seed=1)
+    chex.assert_trees_all_equal((a, ya), (b, yb))
+    assert not np.array_equal(np.asarray(a), np.asarray(c))
+    assert abs(float(a.mean()) - 0.1307) < 0.02

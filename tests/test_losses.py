@@ -1,5 +1,6 @@
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -23,6 +24,18 @@ def test_bce_on_probabilities_equals_bce_on_logits():
     hand = -np.mean([np.log(1 - p[0, 0]), np.log(p[1, 0]), np.log(p[2, 0])])
     assert float(losses.binary_cross_entropy(p, y)) == pytest.approx(hand, rel=1e-5)
     assert float(losses.binary_cross_entropy_with_logits(z, y)) == pytest.approx(hand, rel=1e-5)
+
+
+def test_bce_gradient_is_pytorchs_and_finite_when_the_sigmoid_saturates():
+    y = jnp.array([1.0, 0.0, 1.0, 0.0])
+    p = jnp.array([0.3, 0.8, 1.0, 0.0])  # the last two: a float32 sigmoid that hit exactly 1 / 0
+    grad = jax.grad(losses.binary_cross_entropy)(p, y)
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad[:2], (p[:2] - y[:2]) / (p[:2] * (1 - p[:2])) / 4, rtol=1e-6)
+    # Through a saturated sigmoid the update is zero, not nan (the clamped logs alone give 0·∞).
+    z = jnp.array([40.0, -40.0])
+    g = jax.grad(lambda z: losses.binary_cross_entropy(jax.nn.sigmoid(z), jnp.array([1.0, 0.0])))(z)
+    assert np.all(np.isfinite(g))
 
 
 def test_regression_losses():

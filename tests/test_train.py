@@ -14,6 +14,7 @@ from jaxnets.train import (
     eval_step,
     evaluate,
     fit,
+    fit_full_batch,
     minimize,
     predict,
     train_epoch,
@@ -79,6 +80,9 @@ def test_batch_norm_trains_on_batch_stats_and_evaluates_on_running_averages():
     chex.assert_trees_all_close(full, predict(state, x))
     chex.assert_trees_all_close(full[:10], predict(state, x[:10]), atol=1e-6)
     chex.assert_trees_all_close(full[5:6], predict(state, x[5:6]), atol=1e-6)
+    perm = np.random.default_rng(0).permutation(len(x))
+    chex.assert_trees_all_close(full[perm], predict(state, x[perm]), atol=1e-6)
+    chex.assert_trees_all_close(eval_step(state, (x, y)), eval_step(state, (x, y)))
 
 
 def test_dropout_is_random_in_training_and_keyed_by_rng():
@@ -194,3 +198,19 @@ def test_divergence_is_recorded_even_when_a_callback_stops_the_run():
         on_epoch=lambda e, s, r: e == 6,
     )
     assert len(fitted.history) == 6 and fitted.diverged is not None and fitted.diverged.epoch == 6
+
+
+def test_fit_full_batch_runs_each_key_independently_and_learns_xor():
+    x = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
+    y = jnp.array([[0], [1], [1], [0]], jnp.float32)
+    model = models.MLP((8, 1), activation="tanh", output_activation="sigmoid")
+    tx = optim.optimizer("sgd", 1.0)
+    keys = jax.random.split(KEY, 3)
+    params, step_losses = fit_full_batch(model, tx, (x, y), 500, keys, losses.binary_cross_entropy)
+    chex.assert_shape(step_losses, (3, 500))
+    chex.assert_tree_shape_prefix(params, (3,))
+    # Run 1 alone gives what it gave among the others: the runs do not interact.
+    alone, alone_losses = fit_full_batch(model, tx, (x, y), 500, keys[1:2], losses.binary_cross_entropy)
+    chex.assert_trees_all_close(jax.tree.map(lambda a: a[1:2], params), alone, atol=1e-6)
+    np.testing.assert_allclose(step_losses[1:2], alone_losses, atol=1e-6)
+    assert np.all(np.asarray(step_losses[:, -1]) < 0.5 * np.asarray(step_losses[:, 0]))

@@ -7,7 +7,7 @@ import pytest
 
 import experiments
 from experiments import cli
-from tests.conftest import needs_mnist
+from tests.conftest import needs_fashion, needs_mnist
 
 
 def run(name, out, **overrides):
@@ -52,6 +52,76 @@ def test_a5_regularization_reduced(out):
     m = result["metrics"]
     assert m["baseline_test"]["accuracy"] > 0.7
     assert m["online_valid_accuracy"][-1] > 0.5
+
+
+@needs_mnist
+def test_b1_b2_softmax_reduced(out):
+    result, checks = run("B1", out, train_subset=3000, epochs=2)
+    test = result["metrics"]["test"]
+    assert test["B1 SGD"]["accuracy"] > 0.8 and test["B2 Adam"]["accuracy"] > 0.8
+    assert (out / "mnist_softmax" / "get_one_and_predict.png").exists()
+    assert "Label:" in result["log"][0]
+
+
+def test_b3_perceptron_learns_and_or_but_not_xor(out):
+    result, checks = run("B3", out)
+    assert all(c["pass"] for c in checks.values()), checks
+    assert result["metrics"]["xor"]["final_loss"] > 0.69
+
+
+def test_b4_b5_xor_mlps_solve_xor(out):
+    result, checks = run("B4", out, sweep_seeds=4)
+    m = result["metrics"]
+    assert m["B4 2-2-1"]["predictions"] == m["B5 2-10-10-10-1"]["predictions"] == [0, 1, 1, 0]
+    assert m["B5 2-10-10-10-1"]["final_loss"] < m["B4 2-2-1"]["final_loss"]
+
+
+@needs_mnist
+def test_b6_sigmoid_gradients_vanish_relu_ones_do_not(out):
+    result, checks = run("B6", out, train_subset=6000, epochs=2, depth=6)
+    ratio = result["metrics"]["first_over_last_layer_gradient"]
+    assert ratio["sigmoid"] < 1e-3 and 0.1 < ratio["relu"] < 10
+    test = result["metrics"]["test"]
+    assert test["relu"]["accuracy"] > 0.75 and test["sigmoid"]["accuracy"] < 0.3
+
+
+@needs_mnist
+def test_b7_b9_init_reduced(out):
+    result, checks = run("B8", out, train_subset=2000, epochs=2)
+    test = result["metrics"]["test"]
+    assert test["B8 Xavier"]["accuracy"] > 0.85 and test["B9 He"]["accuracy"] > 0.85
+    assert test["B8 Xavier"]["accuracy"] > test["B7 normal(0,1)"]["accuracy"]
+    first_cost = checks["B7 average cost, epoch 1 → last"]["ours"][0]
+    assert first_cost > 10, "N(0,1) weights give huge first-epoch costs, as in the notes"
+
+
+@needs_mnist
+def test_b10_dropout_reduced(out):
+    result, checks = run("B10", out, train_subset=2000, epochs=2, hidden=(128, 128), compare_without=False)
+    assert result["metrics"]["test"]["dropout 0.3"]["accuracy"] > 0.8
+    assert checks["evaluation is deterministic (dropout off)"]["pass"]
+
+
+@needs_mnist
+def test_b11_batch_norm_reduced(out):
+    result, checks = run("B11", out, train_subset=2000, epochs=2, lrs=(0.01,))
+    assert result["metrics"]["test"]["BN, lr 0.01"]["accuracy"] > 0.8
+    assert checks["BN eval: test accuracy in batches of 1000 vs 7"]["pass"]
+
+
+@needs_mnist
+def test_b12_hidden_sizes_reduced(out):
+    result, checks = run("B12", out, train_subset=2000, epochs=2, lr=0.01, sizes=((50, 50), (200, 150)))
+    assert all(m["accuracy"] > 0.8 for m in result["metrics"]["test"].values())
+
+
+@needs_fashion
+def test_d2_d3_mnist_and_fashion_reduced(out):
+    result, checks = run("D3", out, train_subset=5000, epochs=3, batch_size=100)
+    pct = result["metrics"]["test_accuracy_percent"]
+    assert pct["D2 MNIST"] > 85 and pct["D3 Fashion-MNIST"] > 65
+    sizes = result["metrics"]["split_sizes"]["D2 MNIST"]
+    assert (sizes["train"], sizes["valid"], sizes["test"]) == (4500, 500, 10000)
 
 
 def test_c2_quadratic_barely_moves_then_falls(out):

@@ -1,0 +1,159 @@
+"""B6 (lab 09-1): sigmoid vs ReLU vs leaky ReLU. The notes explain that sigmoid gradients vanish
+on the way back through many layers and that ReLU units can die (zero gradient for negative
+inputs), which leaky ReLU (slope 0.01) avoids. Shown on MNIST with a deep net, 784-(128×8)-10,
+Xavier init, differing only in its activation: the size of each layer's gradient at
+initialisation, and training curves with plain SGD."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from jaxnets import classify, data, losses, models, optim, plots
+from jaxnets.results import check, tagged
+
+ID = "B6"
+TITLE = "Sigmoid vs ReLU vs leaky ReLU: vanishing gradients"
+DESCRIPTION = "784-(128x8)-10 on MNIST: per-layer gradient size at init, and 5 epochs of SGD lr 0.1"
+ACTIVATIONS = ("sigmoid", "relu", "leaky_relu")
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    epochs: int = 5
+    lr: float = 0.1
+    batch_size: int = 100
+    depth: int = 8
+    width: int = 128
+    weight_init: str = "xavier_uniform"
+    grad_batch: int = 1000
+    train_subset: int | None = None
+    data_dir: str | None = None
+
+
+def layer_gradient_norms(model: models.MLP, params, batch) -> list[float]:
+    """‖∂loss/∂W‖ for each layer's weight matrix, input layer first."""
+    x, y = batch
+    grads = jax.grad(lambda p: losses.cross_entropy(model.apply({"params": p}, x), y))(params)
+    return [float(jnp.linalg.norm(grads[f"Linear_{i}"]["kernel"])) for i in range(len(model.widths))]
+
+
+def inactive_units(model: models.MLP, params, x) -> list[float]:
+    """Per hidden layer, the share of units whose input is ≤ 0 for every example of ``x``: dead
+    units under ReLU (zero gradient), units on the 0.01 slope under leaky ReLU."""
+    _, state = model.apply({"params": params}, x, capture_intermediates=True)
+    inter = state["intermediates"]
+    return [
+        float(jnp.mean(jnp.all(inter[f"Linear_{i}"]["__call__"][0] <= 0, axis=0)))
+        for i in range(len(model.widths) - 1)
+    ]
+
+
+def run(cfg: Config, out: Path) -> dict:
+    train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
+    grad_batch = (train[0][: cfg.grad_batch], train[1][: cfg.grad_batch])
+    widths = (cfg.width,) * cfg.depth + (10,)
+    norms, runs, inactive = {}, {}, {}
+    for act in ACTIVATIONS:
+        model = models.MLP(widths, activation=act, weight_init=cfg.weight_init)
+        params = model.init(jax.random.key(cfg.seed), grad_batch[0][:1])["params"]
+        norms[act] = layer_gradient_norms(model, params, grad_batch)
+        runs[act] = classify.train_classifier(
+            model, optim.optimizer("sgd", cfg.lr), train, test, cfg.epochs, cfg.batch_size, cfg.seed, desc=act
+        )
+        if act != "sigmoid":
+            inactive[act] = inactive_units(model, runs[act].state.params, test[0])
+
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(16, 4.4))
+    layers = np.arange(1, len(widths) + 1)
+    styles = {"sigmoid": "o-", "relu": "s-", "leaky_relu": "^--"}  # ReLU and leaky ReLU overlap
+    for act in ACTIVATIONS:
+        left.plot(layers, norms[act], styles[act], label=act)
+        h = runs[act].history
+        mid.plot([r["epoch"] for r in h], [r["train_loss"] for r in h], styles[act], label=act)
+    left.set(
+        title="Gradient size per layer at initialisation",
+        xlabel="layer (1 = input side)",
+        ylabel="‖∂loss/∂W‖ (log)",
+        yscale="log",
+        xticks=layers,
+    )
+    mid.set(
+        title=f"Training, SGD lr {cfg.lr}",
+        xlabel="epoch",
+        ylabel="train loss (mean over the epoch)",
+        xticks=range(1, cfg.epochs + 1),
+    )
+    for ax in (left, mid):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    acc = {act: runs[act].test["accuracy"] for act in ACTIVATIONS}
+    bars = right.bar(range(3), list(acc.values()), color=["C0", "C1", "C2"])
+    right.bar_label(bars, labels=[f"{v:.4f}" for v in acc.values()])
+    right.set(title="Test accuracy", xticks=range(3), ylim=(0, 1.05), ylabel="test accuracy")
+    right.set_xticklabels(ACTIVATIONS)
+    plots.save(fig, out / "activations.png")
+
+    ratio = {act: norms[act][0] / norms[act][-1] for act in ACTIVATIONS}
+    return {
+        "history": [row for act in ACTIVATIONS for row in tagged(runs[act].history, activation=act)],
+        "metrics": {
+            "layer_gradient_norms": norms,
+            "first_over_last_layer_gradient": ratio,
+            "test": {act: runs[act].test for act in ACTIVATIONS},
+            "inactive_units_per_layer_after_training": inactive,
+        },
+        "log": [
+            f"{act}: gradient norm layer 1 / layer {len(widths)} = {ratio[act]:.2e}; "
+            f"test accuracy {acc[act]:.4f}"
+            + (
+                f"; units with input ≤ 0 for every test image: {np.mean(inactive[act]):.1%}"
+                if act in inactive
+                else ""
+            )
+            for act in ACTIVATIONS
+        ],
+        "checks": [
+            check(
+                "sigmoid: layer-1 / last-layer gradient norm",
+                ratio["sigmoid"],
+                "vanishing gradient",
+                "< 1e-3",
+                ratio["sigmoid"] < 1e-3,
+            ),
+            check(
+                "ReLU, leaky ReLU: layer-1 / last-layer gradient norm",
+                [ratio["relu"], ratio["leaky_relu"]],
+                "no vanishing",
+                "within 0.1-10",
+                all(0.1 <= ratio[a] <= 10 for a in ("relu", "leaky_relu")),
+            ),
+            check(
+                f"sigmoid: test accuracy after {cfg.epochs} epochs",
+                acc["sigmoid"],
+                "hardly learns",
+                "< 0.5",
+                acc["sigmoid"] < 0.5,
+            ),
+            check(
+                f"ReLU, leaky ReLU: test accuracy after {cfg.epochs} epochs",
+                [acc["relu"], acc["leaky_relu"]],
+                "learn",
+                "≥ 0.95",
+                min(acc["relu"], acc["leaky_relu"]) >= 0.95,
+            ),
+        ],
+    }
+
+
+if __name__ == "__main__":
+    from experiments.cli import main
+
+    sys.exit(main([ID, *sys.argv[1:]]))

@@ -1,0 +1,138 @@
+"""D2, D3 (study-group week 3): evaluating a classifier honestly, then the same model on clothes.
+
+D2: a DNN on MNIST with a train / validation / test split (the last 10 % of the shuffled
+training images held out for validation); loss is what training minimises, accuracy (%) =
+correct / total × 100 is the metric, measured on held-out images only. D3: the very same model
+and training, unchanged, on Fashion-MNIST ("can the MNIST model classify clothes too?").
+The model and training follow the study group's notebook: 784-128-10 ReLU, Adam lr 0.001,
+batch 1024, 10 epochs."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from jaxnets import classify, data, models, optim, plots
+from jaxnets.results import check, tagged
+
+ID = "D2-D3"
+IDS = ("D2", "D3")
+TITLE = "Train/validation/test accuracy (%) on MNIST and Fashion-MNIST"
+DESCRIPTION = (
+    "784-128-10 ReLU, Adam lr 0.001, batch 1024, 10 epochs, 0.9/0.1 train/valid split; MNIST and Fashion"
+)
+DATASETS = {"D2 MNIST": "mnist", "D3 Fashion-MNIST": "fashion_mnist"}
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    epochs: int = 10
+    lr: float = 0.001
+    batch_size: int = 1024
+    hidden: tuple[int, ...] = (128,)
+    valid_fraction: float = 0.1
+    train_subset: int | None = None
+    data_dir: str | None = None
+
+
+def run(cfg: Config, out: Path) -> dict:
+    runs, samples, splits = {}, {}, {}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, dataset in DATASETS.items():
+        (x, y), test = data.load_float(dataset, cfg.data_dir, cfg.train_subset, cfg.seed)
+        (xt, yt), (xv, yv) = data.split((x, y), (1 - cfg.valid_fraction, cfg.valid_fraction), cfg.seed)
+        splits[name] = {"train": len(xt), "valid": len(xv), "test": len(test[0])}
+        runs[name] = classify.train_classifier(
+            models.MLP((*cfg.hidden, 10)),
+            optim.optimizer("adam", cfg.lr),
+            (xt, yt),
+            test,
+            cfg.epochs,
+            cfg.batch_size,
+            cfg.seed,
+            valid=(xv, yv),
+            desc=name,
+        )
+        samples[name] = classify.get_one_and_predict(
+            {"prediction": runs[name].state},
+            test,
+            cfg.seed,
+            out / f"get_one_and_predict_{dataset}.png",
+            data.CLASS_NAMES[dataset],
+            title=name,
+        )
+        h = runs[name].history
+        epochs = [r["epoch"] for r in h]
+        axes[0].plot(epochs, [r["train_loss"] for r in h], "o-", ms=3, label=f"{name}: train")
+        axes[0].plot(epochs, [r["valid_loss"] for r in h], "s--", ms=3, label=f"{name}: validation")
+        axes[1].plot(epochs, [100 * r["valid_accuracy"] for r in h], "o-", ms=3, label=f"{name}: validation")
+        axes[1].axhline(
+            100 * runs[name].test["accuracy"],
+            ls=":",
+            color=axes[1].lines[-1].get_color(),
+            label=f"{name}: test",
+        )
+    axes[0].set(title="Loss (what training minimises)", xlabel="epoch", ylabel="cross-entropy")
+    axes[1].set(title="Metric: accuracy (%) on held-out images", xlabel="epoch", ylabel="accuracy (%)")
+    for ax in axes:
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    plots.save(fig, out / "mnist_vs_fashion.png")
+
+    pct = {k: 100 * r.test["accuracy"] for k, r in runs.items()}
+    valid_pct = {k: 100 * r.history[-1]["valid_accuracy"] for k, r in runs.items()}
+    mnist, fashion = (pct[k] for k in DATASETS)
+    return {
+        "history": [row for k, r in runs.items() for row in tagged(r.history, dataset=k)],
+        "metrics": {
+            "test_accuracy_percent": pct,
+            "valid_accuracy_percent": valid_pct,
+            "test": {k: r.test for k, r in runs.items()},
+            "split_sizes": splits,
+            "get_one_and_predict": samples,
+        },
+        "log": [
+            f"{k}: validation {valid_pct[k]:.2f} %, test {pct[k]:.2f} % ({splits[k]['train']} train / "
+            f"{splits[k]['valid']} valid / {splits[k]['test']} test images)"
+            for k in runs
+        ]
+        + [
+            f"get one and predict ({k}): test image #{s['index']}: Label: "
+            f"{data.CLASS_NAMES[DATASETS[k]][s['label']]}  Prediction: "
+            f"{data.CLASS_NAMES[DATASETS[k]][s['predictions']['prediction']]}"
+            for k, s in samples.items()
+        ],
+        "checks": [
+            check(
+                "D2 MNIST test accuracy (%)",
+                mnist,
+                "96.42 (notebook, on its training images)",
+                "≥ 95",
+                mnist >= 95,
+            ),
+            check(
+                "D3 Fashion-MNIST test accuracy (%)",
+                fashion,
+                "(no number; humans ~83.5)",
+                "≥ 85",
+                fashion >= 85,
+            ),
+            check(
+                "same model: Fashion-MNIST vs MNIST (%)",
+                fashion - mnist,
+                "clothes are harder",
+                "Fashion < MNIST",
+                fashion < mnist,
+            ),
+        ],
+    }
+
+
+if __name__ == "__main__":
+    from experiments.cli import main
+
+    sys.exit(main([ID, *sys.argv[1:]]))

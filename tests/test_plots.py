@@ -1,0 +1,28 @@
+import matplotlib.pyplot as plt
+import numpy as np
+
+from jaxnets import plots
+
+
+def test_curves_survive_non_finite_values(tmp_path):
+    y = [3.0, 2.0, float("inf"), float("nan")]
+    name = plots.curves(tmp_path / "c.png", {"diverged": ([1, 2, 3, 4], y)}, "t", logy=True)
+    assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_prediction_runs_summary_and_decision_regions_write_pngs(tmp_path):
+    image = np.random.default_rng(0).uniform(size=(28, 28))
+    plots.prediction(tmp_path / "p.png", image, "7", {"a": "7", "b": "1"})
+    plots.runs_summary(
+        tmp_path / "r.png",
+        {"a": ([1, 2], [0.5, 0.2]), "b": ([1, 2], [0.6, float("nan")])},
+        {"a": 0.9, "b": 0.8},
+        "t",
+    )
+    fig, ax = plt.subplots()
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    plots.decision_regions(
+        ax, lambda g: (g[:, 0] + g[:, 1] > 1).astype(float), x, np.array([0, 0, 0, 1]), "AND"
+    )
+    plots.save(fig, tmp_path / "d.png")
+    assert all((tmp_path / f).stat().st_size > 1000 for f in ("p.png", "r.png", "d.png"))
