@@ -26,7 +26,12 @@ MODULES = (
     "dropout",
     "batch_norm",
     "hidden_sizes",
+    "pixel_similarity",
     "quadratic_sgd",
+    "linear_scratch",
+    "basic_optim",
+    "simple_net",
+    "resnet",
     "linear_regression",
     "fashion_mnist",
 )

@@ -101,9 +101,7 @@ def run(cfg: Config, out: Path) -> dict:
             for k in runs
         ]
         + [
-            f"get one and predict ({k}): test image #{s['index']}: Label: "
-            f"{data.CLASS_NAMES[DATASETS[k]][s['label']]}  Prediction: "
-            f"{data.CLASS_NAMES[DATASETS[k]][s['predictions']['prediction']]}"
+            classify.describe(s, data.CLASS_NAMES[DATASETS[k]]).replace("predict:", f"predict ({k}):")
             for k, s in samples.items()
         ],
         "checks": [

@@ -25,12 +25,14 @@ from jaxnets.train import (
 
 
 class Classified(NamedTuple):
-    """A trained classifier: its state, per-epoch history and metrics on the held-out set."""
+    """A trained classifier: its state, per-epoch history, metrics on the held-out set, and the
+    per-step training metrics (``steps["loss"]``: every step's batch loss)."""
 
     state: TrainState
     history: list[dict[str, float]]
     test: dict[str, float]
     diverged: Divergence | None
+    steps: dict[str, np.ndarray]
 
 
 def train_classifier(
@@ -56,7 +58,9 @@ def train_classifier(
         metrics_fn=classification_metrics,
         **fit_kwargs,
     )
-    return Classified(fitted.state, fitted.history, evaluate(fitted.state, test), fitted.diverged)
+    return Classified(
+        fitted.state, fitted.history, evaluate(fitted.state, test), fitted.diverged, fitted.steps
+    )
 
 
 def train_each(
@@ -106,12 +110,15 @@ def get_one_and_predict(
     return result
 
 
-def describe(sample: Mapping[str, Any]) -> str:
+def describe(sample: Mapping[str, Any], class_names: Sequence[str] | None = None) -> str:
     """One line like the labs print: ``Label: 8  Prediction: 8``, per model."""
-    preds = ", ".join(f"{name} {pred}" for name, pred in sample["predictions"].items())
-    return (
-        f"get one and predict: test image #{sample['index']}: Label: {sample['label']}  Prediction: {preds}"
-    )
+
+    def name(c: int) -> str:
+        return str(class_names[c]) if class_names else str(c)
+
+    preds = ", ".join(f"{model} {name(pred)}" for model, pred in sample["predictions"].items())
+    label = name(sample["label"])
+    return f"get one and predict: test image #{sample['index']}: Label: {label}  Prediction: {preds}"
 
 
 def summarize(
@@ -122,6 +129,7 @@ def summarize(
     plot_name: str,
     title: str,
     tag: str = "run",
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """What every lab reports for classifiers trained side by side on one data set: a plot of
     their training curves and test accuracies (``<plot_name>.png``), "get one and predict" on one
@@ -139,5 +147,5 @@ def summarize(
     return {
         "history": [{tag: k, **row} for k, r in runs.items() for row in r.history],
         "metrics": {"test": {k: r.test for k, r in runs.items()}, "get_one_and_predict": sample},
-        "log": [describe(sample)],
+        "log": [describe(sample, class_names)],
     }

@@ -7,6 +7,7 @@ statistics and Dropout is on only when ``train`` is True.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import flax.linen as nn
 import jax
@@ -106,3 +107,44 @@ class Polynomial(nn.Module):
     def __call__(self, t: jax.Array, train: bool = False) -> jax.Array:
         coeffs = self.param("coeffs", inits.normal(1.0), (self.degree + 1,))
         return jnp.polyval(coeffs, t)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: two 3×3 convolutions with BatchNorm, plus the input (projected by a
+    strided 1×1 convolution when the shape changes)."""
+
+    features: int
+    stride: int = 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        norm = partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5)
+        conv = partial(nn.Conv, use_bias=False, kernel_init=nn.initializers.he_normal())
+        y = conv(self.features, (3, 3), self.stride, padding=1)(x)
+        y = nn.relu(norm()(y))
+        y = conv(self.features, (3, 3), padding=1)(y)
+        y = norm(scale_init=nn.initializers.zeros)(y)  # each block starts as the identity
+        if x.shape[-1] != self.features or self.stride != 1:
+            x = norm()(conv(self.features, (1, 1), self.stride)(x))
+        return nn.relu(x + y)
+
+
+class ResNet18(nn.Module):
+    """ResNet-18: a 7×7 stride-2 stem with max pooling, four stages of two basic blocks
+    (64, 128, 256, 512 channels; stages 2-4 halve the resolution), global average pooling and a
+    linear classifier. Takes N×H×W (grey) or N×H×W×C images."""
+
+    n_classes: int
+    stage_features: Sequence[int] = (64, 128, 256, 512)
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        if x.ndim == 3:
+            x = x[..., None]
+        x = nn.Conv(64, (7, 7), 2, padding=3, use_bias=False, kernel_init=nn.initializers.he_normal())(x)
+        x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x))
+        x = nn.max_pool(x, (3, 3), (2, 2), padding=((1, 1), (1, 1)))
+        for i, features in enumerate(self.stage_features):
+            for j in range(2):
+                x = BasicBlock(features, stride=2 if i > 0 and j == 0 else 1)(x, train)
+        return nn.Dense(self.n_classes)(x.mean(axis=(1, 2)))

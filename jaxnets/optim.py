@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import jax
+import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "rmsprop": optax.rmsprop}
@@ -36,3 +37,48 @@ def optimizer(
     if weight_decay:
         tx = optax.chain(optax.add_decayed_weights(weight_decay, mask=kernel_mask), tx)
     return tx
+
+
+def _cosine(start: float, end: float, steps: int) -> optax.Schedule:
+    """Half a cosine from ``start`` to ``end`` over ``steps`` (fastai's ``SchedCos``)."""
+    return lambda t: end + (start - end) * (1 + jnp.cos(jnp.pi * jnp.minimum(t, steps) / steps)) / 2
+
+
+def one_cycle(
+    max_lr: float,
+    total_steps: int,
+    pct_start: float = 0.25,
+    div: float = 25.0,
+    div_final: float = 1e5,
+    moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
+    weight_decay: float = 0.01,
+) -> optax.GradientTransformation:
+    """fastai's ``fit_one_cycle`` with its default optimizer: Adam (β2 0.99, ε 1e-5, decoupled
+    weight decay 0.01) whose learning rate rises from max_lr/div to max_lr over the first
+    ``pct_start`` of the steps and falls to max_lr/div_final, both along cosines, while β1 goes
+    the other way (0.95 → 0.85 → 0.95)."""
+    if max_lr <= 0 or total_steps <= 0:
+        raise ValueError(f"max_lr and total_steps must be > 0, got {max_lr} and {total_steps}")
+    warm = max(1, int(total_steps * pct_start))
+    lr = optax.join_schedules(
+        [_cosine(max_lr / div, max_lr, warm), _cosine(max_lr, max_lr / div_final, total_steps - warm)], [warm]
+    )
+    mom = optax.join_schedules(
+        [_cosine(moms[0], moms[1], warm), _cosine(moms[1], moms[2], total_steps - warm)], [warm]
+    )
+    return optax.inject_hyperparams(optax.adamw, static_args=("mask",))(
+        learning_rate=lr, b1=mom, b2=0.99, eps=1e-5, weight_decay=weight_decay, mask=kernel_mask
+    )
+
+
+def basic_optim(lr: float) -> optax.GradientTransformation:
+    """fastai's ``BasicOptim`` as an Optax transformation: the update is p ← p − lr·g and
+    nothing else (no state). ``optax.sgd(lr)`` gives the very same parameters."""
+
+    def init(params):
+        return optax.EmptyState()
+
+    def update(grads, state, params=None):
+        return jax.tree.map(lambda g: -lr * g, grads), state
+
+    return optax.GradientTransformation(init, update)

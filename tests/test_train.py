@@ -11,6 +11,7 @@ from jaxnets.train import (
     classification_metrics,
     create_train_state,
     early_stopping,
+    epoch_table,
     eval_step,
     evaluate,
     fit,
@@ -18,6 +19,7 @@ from jaxnets.train import (
     minimize,
     predict,
     train_epoch,
+    train_epoch_stepwise,
     train_model,
     train_step,
 )
@@ -214,3 +216,29 @@ def test_fit_full_batch_runs_each_key_independently_and_learns_xor():
     chex.assert_trees_all_close(jax.tree.map(lambda a: a[1:2], params), alone, atol=1e-6)
     np.testing.assert_allclose(step_losses[1:2], alone_losses, atol=1e-6)
     assert np.all(np.asarray(step_losses[:, -1]) < 0.5 * np.asarray(step_losses[:, 0]))
+
+
+def test_stepwise_epoch_takes_the_same_batches_as_the_scanned_one():
+    x, y = blobs(250)
+    model = models.MLP((8, 2), batch_norm=True, dropout=0.2)
+    a, ma = train_epoch(state_for(model, x), (x, y), KEY, batch_size=50)
+    b, mb = train_epoch_stepwise(state_for(model, x), (x, y), KEY, batch_size=50)
+    chex.assert_trees_all_close(ma, mb, atol=1e-6)
+    chex.assert_trees_all_close((a.params, a.batch_stats), (b.params, b.batch_stats), atol=1e-6)
+    assert int(b.step) == 5
+
+
+def test_epoch_table_prints_a_header_and_one_row_per_epoch():
+    x, y = blobs()
+    lines = []
+    fit(
+        state_for(models.MLP((8, 2)), x),
+        (x, y),
+        3,
+        64,
+        KEY,
+        valid=(x, y),
+        on_epoch=epoch_table(print_fn=lines.append),
+    )
+    assert lines[0].split()[:4] == ["epoch", "train_loss", "valid_loss", "valid_accuracy"]
+    assert len(lines) == 4 and lines[3].startswith("3 ")

@@ -129,6 +129,38 @@ def test_c2_quadratic_barely_moves_then_falls(out):
     assert all(c["pass"] for c in checks.values()), checks
 
 
+@needs_mnist
+def test_c1_pixel_similarity_is_exact(out):
+    result, checks = run("C1", out)
+    assert all(c["pass"] for c in checks.values()), checks
+    assert (out / "pixel_similarity" / "mean_3_and_7.png").exists()
+
+
+@needs_mnist
+def test_c3_linear_from_scratch_reduced(out):
+    result, checks = run("C3", out, epochs=8)
+    assert result["metrics"]["valid_accuracy_per_epoch"][-1] > 0.85
+    assert checks["max |gradient| of accuracy-as-loss vs mnist_loss"]["pass"]
+
+
+@needs_mnist
+def test_c4_basic_optim_matches_optax_sgd_reduced(out):
+    result, checks = run("C4", out, epochs=3)
+    assert result["metrics"]["params_identical"] and result["metrics"]["valid_accuracy"] > 0.9
+
+
+@needs_mnist
+def test_c5_simple_net_reduced(out):
+    result, _ = run("C5", out, epochs=5)
+    assert result["metrics"]["valid_accuracy"] > 0.9
+
+
+@needs_mnist
+def test_c6_resnet18_reduced(out):
+    result, _ = run("C6", out, train_subset=1280, batch_size=32, lr=0.01)
+    assert result["metrics"]["valid"]["accuracy"] > 0.9
+
+
 def test_d1_linear_regression_reaches_least_squares(out):
     _, checks = run("D1", out)
     assert all(c["pass"] for c in checks.values()), checks

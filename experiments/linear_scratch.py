@@ -1,0 +1,118 @@
+"""C3 (fastai ch. 4): a linear 3-vs-7 classifier from scratch. The parameters are a plain
+pytree (weights 784×1 and a bias, both N(0, 1)), the loss is ``mnist_loss`` (how far
+sigmoid(prediction) is from the target), the gradient comes from ``jax.grad`` and the step is
+p ← p − lr·g; batch 256, lr 1.0, 20 epochs, validation accuracy after every epoch. Also: why
+accuracy cannot be the loss (its gradient is zero almost everywhere)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnets import data, losses, plots
+from jaxnets.results import check
+
+ID = "C3"
+TITLE = "Linear 3-vs-7 model from scratch: mnist_loss, jax.grad, p -= lr * g"
+DESCRIPTION = "784x1 weights + bias ~ N(0,1), mnist_loss, batch 256, lr 1.0, 20 epochs on MNIST_SAMPLE"
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    epochs: int = 20
+    lr: float = 1.0
+    batch_size: int = 256
+    data_dir: str | None = None
+
+
+def linear1(params: dict, xb: jax.Array) -> jax.Array:
+    """The model: xb @ weights + bias."""
+    return xb @ params["weights"] + params["bias"]
+
+
+@jax.jit
+def calc_grad_and_step(params: dict, xb: jax.Array, yb: jax.Array, lr: float) -> dict:
+    """The book's ``calc_grad`` and update in one: p ← p − lr · ∂mnist_loss/∂p."""
+    grads = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb))(params)
+    return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+
+@jax.jit
+def batch_accuracy(params: dict, xb: jax.Array, yb: jax.Array) -> jax.Array:
+    return losses.logit_accuracy(linear1(params, xb), yb)
+
+
+def validate_epoch(params: dict, valid: tuple, batch_size: int) -> float:
+    """The book's validation metric: the mean of the per-batch accuracies, rounded to 4 places."""
+    xv, yv = valid
+    accs = [
+        batch_accuracy(params, xv[i : i + batch_size], yv[i : i + batch_size])
+        for i in range(0, len(xv), batch_size)
+    ]
+    return round(float(jnp.stack(accs).mean()), 4)
+
+
+def run(cfg: Config, out: Path) -> dict:
+    (x, y), (xv, yv) = data.load_float("mnist_sample", cfg.data_dir)
+    x, xv = x.reshape(-1, 28 * 28), xv.reshape(-1, 28 * 28)
+    kw, kb = jax.random.split(jax.random.key(cfg.seed))
+    params = {"weights": jax.random.normal(kw, (28 * 28, 1)), "bias": jax.random.normal(kb, (1,))}
+
+    # Accuracy as a loss: a step function of the parameters, so its gradient is zero.
+    xb, yb = x[:256], y[:256]
+    acc_grad = jax.grad(lambda p: 1 - losses.logit_accuracy(linear1(p, xb), yb))(params)
+    loss_grad = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb))(params)
+    max_abs = {
+        name: float(max(jnp.abs(g).max() for g in jax.tree.leaves(grad)))
+        for name, grad in (("accuracy", acc_grad), ("mnist_loss", loss_grad))
+    }
+
+    rng = np.random.default_rng(cfg.seed)
+    accs = [validate_epoch(params, (xv, yv), cfg.batch_size)]
+    for _ in range(cfg.epochs):
+        order = rng.permutation(len(x))  # shuffled, last batch partial: fastai's DataLoader
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            params = calc_grad_and_step(params, x[idx], y[idx], cfg.lr)
+        accs.append(validate_epoch(params, (xv, yv), cfg.batch_size))
+    exact = float(batch_accuracy(params, xv, yv))
+
+    plots.curves(
+        out / "linear_scratch.png",
+        {"validation accuracy": (np.arange(len(accs)), accs)},
+        title="Linear model from scratch: validation accuracy per epoch",
+        ylabel="accuracy (mean of batch accuracies)",
+        markers=True,
+    )
+    return {
+        "history": [{"epoch": e, "valid_batch_accuracy": a} for e, a in enumerate(accs)],
+        "metrics": {
+            "valid_accuracy_per_epoch": accs,
+            "valid_accuracy_exact": exact,
+            "max_abs_gradient": max_abs,
+        },
+        "log": [" ".join(f"{a:.4f}" for a in accs)],
+        "checks": [
+            check("valid accuracy: before → epoch 1", accs[:2], [0.4606, 0.6331], "rises", accs[1] > accs[0]),
+            check(f"valid accuracy after {cfg.epochs} epochs", accs[-1], 0.9681, "≥ 0.96", accs[-1] >= 0.96),
+            check(
+                "max |gradient| of accuracy-as-loss vs mnist_loss",
+                [max_abs["accuracy"], max_abs["mnist_loss"]],
+                "zero vs non-zero",
+                "= 0 and > 0",
+                max_abs["accuracy"] == 0 and max_abs["mnist_loss"] > 0,
+            ),
+        ],
+    }
+
+
+if __name__ == "__main__":
+    from experiments.cli import main
+
+    sys.exit(main([ID, *sys.argv[1:]]))
