@@ -60,9 +60,8 @@ def run(cfg: Config, out: Path) -> dict:
     # The deep sigmoid net first sits on the ln 2 plateau (vanishing gradients, lab 09-1); the
     # step from which it stays below the 2-2-1 net's loss:
     above = np.flatnonzero(~below)
-    crossing = int(logged[above[-1] + 1]) if above.size and above[-1] + 1 < len(logged) else None
-    if not above.size:
-        crossing = 0
+    first = above[-1] + 1 if above.size else 0  # first logged step of the final run below
+    crossing = int(logged[first]) if first < len(logged) else None
     b5_below_after_settle = bool(np.all(below[logged >= cfg.settle_step]))
     history = [
         {"net": name, "step": int(s), "loss": float(r["curve"][s])}

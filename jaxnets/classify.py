@@ -136,7 +136,7 @@ def summarize(
     random test image (``get_one_and_predict.png``), and the experiment result's parts: history
     rows tagged with ``tag``, test metrics and the printed line."""
     sample = get_one_and_predict(
-        {k: r.state for k, r in runs.items()}, test, seed, out / "get_one_and_predict.png"
+        {k: r.state for k, r in runs.items()}, test, seed, out / "get_one_and_predict.png", class_names
     )
     plots.runs_summary(
         out / f"{plot_name}.png",

@@ -174,6 +174,12 @@ def predict(state: TrainState, x: jax.Array) -> jax.Array:
     return state.apply_fn(_variables(state, state.params), x, train=False)
 
 
+def _train_on(state: TrainState, data: Batch, idx: jax.Array) -> tuple[TrainState, Metrics]:
+    """One training step on the examples of ``data`` at indices ``idx``."""
+    x, y = data
+    return _train_step(state, (x[idx], y[idx]))
+
+
 def epoch_batches(n: int, key: jax.Array, batch_size: int, shuffle: bool = True) -> jax.Array:
     """The example indices of one epoch's batches, (n // batch_size, batch_size): a permutation
     drawn with ``key`` (or 0..n-1), the last partial batch dropped."""
@@ -196,18 +202,12 @@ def train_epoch(
     batches = epoch_batches(x.shape[0], key, batch_size, shuffle)
     steps = batches.shape[0]
 
-    def body(state, idx):
-        return _train_step(state, (x[idx], y[idx]))
-
-    state, metrics = jax.lax.scan(body, state, batches)
+    state, metrics = jax.lax.scan(lambda state, idx: _train_on(state, (x, y), idx), state, batches)
     chex.assert_tree_shape_prefix(metrics, (steps,))
     return state, metrics
 
 
-@partial(jax.jit, donate_argnames=("state",))
-def _indexed_step(state: TrainState, data: Batch, idx: jax.Array) -> tuple[TrainState, Metrics]:
-    x, y = data
-    return _train_step(state, (x[idx], y[idx]))
+_indexed_step = jax.jit(_train_on, donate_argnames=("state",))
 
 
 def train_epoch_stepwise(
@@ -294,9 +294,9 @@ def fit(
     bar = tqdm(
         range(1, epochs + 1), desc=desc, disable=None if progress is None else not progress, leave=False
     )
+    run_epoch = train_epoch if scan else train_epoch_stepwise
     for epoch in bar:
         start = time.perf_counter()
-        run_epoch = train_epoch if scan else train_epoch_stepwise
         state, step_metrics = run_epoch(state, train, jax.random.fold_in(key, epoch), batch_size, shuffle)
         step_metrics = jax.device_get(step_metrics)
         row: dict[str, float] = {"epoch": epoch}
@@ -328,6 +328,27 @@ def _divergence(epoch: int, step_losses: np.ndarray, state: TrainState) -> Diver
     return None
 
 
+def _descend(
+    loss_fn: Callable[[Any], jax.Array],
+    params: Any,
+    tx: optax.GradientTransformation,
+    steps: int,
+    keep_path: bool = False,
+) -> tuple[Any, Any]:
+    """``steps`` optimizer steps on ``loss_fn(params)`` as one ``lax.scan`` (to be traced inside
+    a jit). Returns the final parameters and each step's loss (before its update), paired with
+    each step's parameters when ``keep_path``."""
+
+    def body(carry, _):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), ((loss, params) if keep_path else loss)
+
+    (params, _), per_step = jax.lax.scan(body, (params, tx.init(params)), length=steps)
+    return params, per_step
+
+
 def minimize(
     loss_fn: Callable[[Any], jax.Array], params: Any, tx: optax.GradientTransformation, steps: int
 ) -> tuple[Any, np.ndarray, Any]:
@@ -337,19 +358,7 @@ def minimize(
     Returns the final parameters, each step's loss (before its update) and each step's
     parameters (the path taken, stacked along a leading axis).
     """
-
-    @jax.jit
-    def run(params):
-        def body(carry, _):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), (loss, params)
-
-        (params, _), (losses_, path) = jax.lax.scan(body, (params, tx.init(params)), length=steps)
-        return params, losses_, path
-
-    params, losses_, path = run(params)
+    params, (losses_, path) = jax.jit(lambda p: _descend(loss_fn, p, tx, steps, keep_path=True))(params)
     return params, np.asarray(losses_), jax.device_get(path)
 
 
@@ -373,18 +382,7 @@ def fit_full_batch(
 
     def one_run(key):
         params = model.init(key, x)["params"]
-
-        def loss_of(p):
-            return loss_fn(model.apply({"params": p}, x), y)
-
-        def body(carry, _):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_of)(params)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, _), step_losses = jax.lax.scan(body, (params, tx.init(params)), length=steps)
-        return params, step_losses
+        return _descend(lambda p: loss_fn(model.apply({"params": p}, x), y), params, tx, steps)
 
     params, step_losses = jax.vmap(one_run)(keys)
     chex.assert_shape(step_losses, (keys.shape[0], steps))
