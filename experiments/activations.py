@@ -24,6 +24,10 @@ DESCRIPTION = "784-(128x8)-10 on MNIST: per-layer gradient size at init, and 5 e
 ACTIVATIONS = ("sigmoid", "relu", "leaky_relu")
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 6000, "epochs": 2, "depth": 6}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -25,6 +25,10 @@ DESCRIPTION = (
 )
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"epochs": 3}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -21,6 +21,10 @@ DESCRIPTION = (
 )
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 2000, "epochs": 2, "lrs": (0.01,)}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
 import sys
 import time
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,6 +17,7 @@ from experiments import all_modules, load
 from jaxnets import data, results
 
 OVERRIDES = ("seed", "epochs", "lr", "data_dir")
+CACHE_ENV = "JAXNETS_CACHE_DIR"
 
 
 def _positive(kind: type):
@@ -45,7 +49,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive(float), help="learning rate")
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: ./results)")
     p.add_argument("--data-dir", help=f"folder with the data sets (default: ${data.ENV_VAR})")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "jaxnets" / "xla")),
+        help=f"JAX's persistent compilation cache, so that a second run does not compile again "
+        f"(default: ${CACHE_ENV} or ~/.cache/jaxnets/xla)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not use the compilation cache")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced runs (fewer epochs, data subsets) for a first look, in OUT/quick/; "
+        "their checks are informational, the bars being for the full runs",
+    )
     return p
+
+
+def enable_compilation_cache(path: Path) -> None:
+    """Keep compiled programs in ``path`` across runs (JAX's persistent compilation cache)."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 def list_experiments() -> str:
@@ -53,9 +79,9 @@ def list_experiments() -> str:
     return "\n".join(f"{m.ID:<7} {m.__name__.split('.')[-1]:<20} {m.DESCRIPTION}" for m in all_modules())
 
 
-def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool):
-    """The module's default config with the given overrides; with ``strict``, an override the
-    experiment has no setting for is an error."""
+def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool, quick: bool = False):
+    """The module's default config (its ``QUICK`` reduction with ``quick``) with the given
+    overrides; with ``strict``, an override the experiment has no setting for is an error."""
     fields = {f.name for f in dataclasses.fields(module.Config)}
     # --data-dir says where data is, not how to run: experiments without data ignore it.
     unknown = [k for k in overrides if k not in fields and k != "data_dir"]
@@ -64,7 +90,8 @@ def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool):
             f"error: experiment {module.ID} has no setting {', '.join(unknown)}; "
             f"its settings are: {', '.join(sorted(fields))}"
         )
-    return dataclasses.replace(module.Config(), **{k: v for k, v in overrides.items() if k in fields})
+    base = dataclasses.replace(module.Config(), **(module.QUICK if quick else {}))
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if k in fields})
 
 
 def run_experiment(module: ModuleType, config, out_root: Path) -> dict[str, Any]:
@@ -92,40 +119,110 @@ def run_experiment(module: ModuleType, config, out_root: Path) -> dict[str, Any]
     return result
 
 
+def _previous_time(out_root: Path, module: ModuleType) -> float | None:
+    """The wall time of this experiment's last run in ``out_root``, to estimate time left."""
+    try:
+        return json.loads((out_root / _name(module) / "result.json").read_text())["wall_time_s"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _name(module: ModuleType) -> str:
+    return module.__name__.split(".")[-1]
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def _progress(i: int, modules: list[ModuleType], elapsed: float, estimates: list[float | None]) -> str:
+    """ "[3/21] 0:42 elapsed, ~5:10 left": the estimate sums the last run's times of the
+    experiments still to run (shown once every one of them has such a time)."""
+    left = estimates[i:]
+    eta = f", ~{_clock(sum(left))} left" if left and all(t is not None for t in left) else ""
+    return f"[{i + 1}/{len(modules)}] {_clock(elapsed)} elapsed{eta}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.names == ["list"]:
         print(list_experiments())
         return 0
     overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    if not args.no_cache:
+        enable_compilation_cache(args.cache_dir)
     run_all = args.names == ["all"]
     try:
         modules = all_modules() if run_all else [load(n) for n in args.names]
     except KeyError as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
-    failed, skipped = [], []
-    for module in modules:
-        config = make_config(module, overrides, strict=not run_all)
-        print(f"\n=== {module.ID} {module.TITLE} ===", flush=True)
+    out_root = args.out / "quick" if args.quick else args.out
+    estimates = [_previous_time(out_root, m) for m in modules]
+    start = time.perf_counter()
+    done, failed, skipped = [], [], {}
+    for i, module in enumerate(modules):
+        config = make_config(module, overrides, strict=not run_all, quick=args.quick)
+        progress = _progress(i, modules, time.perf_counter() - start, estimates)
+        print(
+            f"\n=== {module.ID} {module.TITLE} {'(quick) ' if args.quick else ''}=== {progress}", flush=True
+        )
         try:
-            result = run_experiment(module, config, args.out)
+            result = run_experiment(module, config, out_root)
         except data.DataError as e:
             print(f"skipped: {e}", file=sys.stderr)
-            skipped.append(module.ID)
+            skipped[module.ID] = str(e)
             continue
+        except KeyboardInterrupt:
+            print(f"\ninterrupted during {module.ID}; finished results are in {out_root}/", file=sys.stderr)
+            _write_report(out_root, done, skipped, args.quick)
+            return 130
+        except Exception as e:  # one broken experiment must not stop the others
+            if len(modules) == 1:
+                raise
+            traceback.print_exc()
+            print(f"FAILED: {module.ID} raised {type(e).__name__}: {e}", file=sys.stderr)
+            failed.append(module.ID)
+            continue
+        done.append(result)
         for line in result["log"]:
             print(line)
         print(results.checks_table(result["checks"]))
-        verdict = "all checks pass" if all(c["pass"] for c in result["checks"]) else "CHECKS FAIL"
-        print(f"{verdict}; {result['wall_time_s']:.1f} s; results in {args.out / result['name']}/")
-        if verdict != "all checks pass":
+        ok = all(c["pass"] for c in result["checks"])
+        verdict = (
+            "all checks pass"
+            if ok
+            else "CHECKS FAIL" + (" (quick run: bars are for the full run)" if args.quick else "")
+        )
+        print(f"{verdict}; {result['wall_time_s']:.1f} s; results in {out_root / result['name']}/")
+        if not ok and not args.quick:
             failed.append(module.ID)
+    report = _write_report(out_root, done, skipped, args.quick)
     if len(modules) > 1:
         print(
             f"\n{len(modules) - len(failed) - len(skipped)} passed, {len(failed)} failed, "
-            f"{len(skipped)} skipped"
+            f"{len(skipped)} skipped in {_clock(time.perf_counter() - start)}"
             + (f" (failed: {' '.join(failed)})" if failed else "")
             + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
         )
+    print(f"report: {report}")
     return 1 if failed or (skipped and not run_all) else 0
+
+
+def _write_report(out_root: Path, done: list[dict], skipped: dict[str, str], quick: bool) -> Path:
+    """``REPORT.md`` over every result in ``out_root`` (this run's and earlier ones), in
+    catalog order, with this run's skipped experiments."""
+    by_name = {r["name"]: r for r in done}
+    for module in all_modules():
+        path = out_root / _name(module) / "result.json"
+        if _name(module) not in by_name and path.exists():
+            try:
+                by_name[_name(module)] = json.loads(path.read_text())
+            except ValueError:
+                continue
+    order = [_name(m) for m in all_modules()]
+    runs = [by_name[n] for n in order if n in by_name]
+    title = "jaxnets: ours vs the notes" + (" (quick runs: reduced settings)" if quick else "")
+    report = out_root / "REPORT.md"
+    results.write_text(report, results.report_markdown(runs, skipped, title))
+    return report

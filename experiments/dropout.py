@@ -18,6 +18,10 @@ TITLE = "Dropout on a deep MNIST MLP"
 DESCRIPTION = "784-512x4-10 ReLU, Xavier, dropout 0.3, Adam lr 0.001, batch 100, 15 epochs (vs no dropout)"
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 2000, "epochs": 2, "hidden": (128, 128), "compare_without": False}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -27,6 +27,10 @@ DESCRIPTION = (
 DATASETS = {"D2 MNIST": "mnist", "D3 Fashion-MNIST": "fashion_mnist"}
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 5000, "epochs": 3, "batch_size": 100}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

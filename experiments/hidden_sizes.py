@@ -18,6 +18,10 @@ DESCRIPTION = (
 )
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 2000, "epochs": 2, "lr": 0.01, "sizes": ((50, 50), (200, 150))}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -18,6 +18,10 @@ TITLE = "Learning rate: overshooting, stalling, converging"
 DESCRIPTION = "the softmax toy problem trained at lr 1e5, 1e-10 and 1e-1 for 20 epochs"
 
 
+# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
+QUICK: dict = {}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 1

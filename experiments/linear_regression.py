@@ -19,6 +19,10 @@ TITLE = "Linear regression by gradient descent"
 DESCRIPTION = "y = a x + b on 20 noisy points, full-batch gradient descent to least squares"
 
 
+# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
+QUICK: dict = {}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -22,6 +22,10 @@ TITLE = "Linear 3-vs-7 model from scratch: mnist_loss, jax.grad, p -= lr * g"
 DESCRIPTION = "784x1 weights + bias ~ N(0,1), mnist_loss, batch 256, lr 1.0, 20 epochs on MNIST_SAMPLE"
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"epochs": 8}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

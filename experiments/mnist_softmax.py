@@ -16,6 +16,10 @@ TITLE = "MNIST softmax regression: SGD vs Adam"
 DESCRIPTION = "Linear(784,10), cross-entropy, batch 100, 15 epochs; SGD lr 0.1 (B1), Adam lr 0.001 (B2)"
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 3000, "epochs": 2}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

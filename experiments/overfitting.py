@@ -23,6 +23,10 @@ TITLE = "Overfitting on the 3-class toy problem"
 DESCRIPTION = "softmax Linear(3,3), SGD lr 0.1, 20 full-batch epochs; train vs test cost"
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"sweep_seeds": 5}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 1

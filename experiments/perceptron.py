@@ -22,6 +22,10 @@ DESCRIPTION = "Linear(2,1)+sigmoid, BCE, SGD lr 1, 10,001 full-batch steps on ea
 GATES = ("and", "or", "xor")
 
 
+# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
+QUICK: dict = {}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

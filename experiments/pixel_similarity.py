@@ -21,6 +21,10 @@ TITLE = "Pixel similarity: 3 vs 7 by distance to the mean images"
 DESCRIPTION = "mean 3 and mean 7 of MNIST_SAMPLE, L1 / RMSE distance, accuracy on the 2,038 valid images"
 
 
+# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
+QUICK: dict = {}
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: str | None = None

@@ -21,6 +21,10 @@ TITLE = "Quadratic fit by SGD"
 DESCRIPTION = "a t² + b t + c fitted to 20 noisy speeds, 10 steps at lr 1e-5 then lr 1e-3"
 
 
+# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
+QUICK: dict = {}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

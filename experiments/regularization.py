@@ -26,6 +26,10 @@ TITLE = "Regularization, data splits, early stopping, online learning"
 DESCRIPTION = "MNIST subset: overfitting, then early stopping, L2, a smaller net, online learning"
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"subset": 1000, "epochs": 6, "hidden": (64,), "chunk_epochs": 2}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -19,6 +19,10 @@ TITLE = "ResNet-18 from scratch, one cycle, one epoch"
 DESCRIPTION = "ResNet-18 (no pretraining) on MNIST_SAMPLE, cross-entropy, one-cycle Adam max lr 0.1, 1 epoch"
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 1280, "batch_size": 32, "lr": 0.01}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
@@ -40,7 +44,6 @@ def run(cfg: Config, out: Path) -> dict:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
-        scan=False,  # XLA:CPU runs convolutions ~4x slower inside a scan body (see train_epoch_stepwise)
     )
     seconds = time.perf_counter() - start
     resnet = runs["ResNet-18"]

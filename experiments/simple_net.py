@@ -17,6 +17,10 @@ TITLE = "Simple net 784-30-1 on 3 vs 7"
 DESCRIPTION = "784-30-1 ReLU, mnist_loss, SGD lr 0.1, batch 256, 40 epochs on MNIST_SAMPLE"
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"epochs": 5}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -28,6 +28,10 @@ NOTES_X_STD = np.array(
 )
 
 
+# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
+QUICK: dict = {}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 1

@@ -25,6 +25,10 @@ TITLE = "Thumbtack MLE by gradient ascent"
 DESCRIPTION = "binomial likelihood of 27 flat landings in 100 throws, climbed to θ̂ = 0.27"
 
 
+# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
+QUICK: dict = {}
+
+
 @dataclass(frozen=True)
 class Config:
     n: int = 100

@@ -22,6 +22,10 @@ DESCRIPTION = "784-256-256-10 ReLU, Adam lr 0.001, batch 100, 15 epochs; N(0,1),
 INITS = {"B7 normal(0,1)": "normal", "B8 Xavier": "xavier_uniform", "B9 He": "he_normal"}
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"train_subset": 2000, "epochs": 2}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

@@ -23,6 +23,10 @@ DESCRIPTION = "2-2-1 (B4) and 2-10-10-10-1 (B5) sigmoid nets, BCE, SGD lr 1, 10,
 NETS = {"B4 2-2-1": (2, 1), "B5 2-10-10-10-1": (10, 10, 10, 1)}
 
 
+# `--quick`: a reduced run for a first look (and the tests).
+QUICK: dict = {"sweep_seeds": 4}
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0

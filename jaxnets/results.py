@@ -61,16 +61,7 @@ def jsonable(obj: Any) -> Any:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON through a temporary file and a rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(jsonable(obj), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def _fmt(value: Any) -> str:
@@ -94,3 +85,81 @@ def checks_table(checks: list[dict[str, Any]]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _difference(ours: Any, reported: Any) -> str:
+    """ours − notes where both are numbers (or equal-length lists of numbers), else "–"."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float | np.number) and not isinstance(v, bool) and math.isfinite(v)
+
+    if number(ours) and number(reported):
+        return f"{ours - reported:+.4g}"
+    if isinstance(ours, list | tuple) and isinstance(reported, list | tuple) and len(ours) == len(reported):
+        if all(number(a) and number(b) for a, b in zip(ours, reported, strict=True)):
+            return "[" + ", ".join(f"{a - b:+.4g}" for a, b in zip(ours, reported, strict=True)) + "]"
+    return "–"
+
+
+def _cell(text: Any) -> str:
+    return _fmt(text).replace("|", "\\|").replace("\n", " ")
+
+
+def report_markdown(
+    runs: list[dict[str, Any]], skipped: dict[str, str] | None = None, title: str = "Results"
+) -> str:
+    """``REPORT.md``: one table of every check of every run (ours, the notes', the difference,
+    the bar, pass/fail), each experiment's time and links to its plots, then what was skipped."""
+    lines = [f"# {title}", ""]
+    if runs:
+        env = runs[0]["env"]
+        lines += [
+            f"{len(runs)} experiment(s) on {env['backend']} ({len(env['devices'])} device(s), "
+            f"{env['cpu_count']} CPU cores); jax {env['jax']}, flax {env['flax']}, optax {env['optax']}, "
+            f"Python {env['python']}. Total run time {sum(r['wall_time_s'] for r in runs):.0f} s.",
+            "",
+        ]
+    passed = sum(all(c["pass"] for c in r["checks"]) for r in runs)
+    lines += [f"**{passed} of {len(runs)} pass all their checks.**", ""]
+    lines += [
+        "| id | check | ours | notes | difference | bar | pass | time | plots |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
+        plots = " ".join(f"[{Path(p).stem}]({r['name']}/{p})" for p in r["plots"])
+        for i, c in enumerate(r["checks"]):
+            first = i == 0
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"{r['id']} {r['title']}" if first else "",
+                        _cell(c["name"]),
+                        _cell(c["ours"]),
+                        _cell(c["reported"]),
+                        _difference(c["ours"], c["reported"]),
+                        _cell(c["bar"]),
+                        "✅" if c["pass"] else "❌ FAIL",
+                        f"{r['wall_time_s']:.1f} s" if first else "",
+                        plots if first else "",
+                    ]
+                )
+                + " |"
+            )
+    if skipped:
+        lines += ["", "## Skipped", ""]
+        lines += [f"- **{k}**: {_cell(v)}" for k, v in skipped.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -31,6 +31,7 @@ from flax.training import train_state
 from tqdm.auto import tqdm
 
 from jaxnets import losses
+from jaxnets.parallel import Mesh, constrain_batch, data_mesh, mesh_of, replicate
 
 Batch = tuple[jax.Array, jax.Array]
 Metrics = dict[str, jax.Array]
@@ -160,10 +161,11 @@ batch before the update. The input state is donated: use the returned one.
 """
 
 
-@jax.jit
-def eval_step(state: TrainState, batch: Batch) -> Metrics:
-    """Metrics of ``batch`` in evaluation mode (BN running averages, no dropout); no state change."""
-    x, y = _check_batch(batch)
+@partial(jax.jit, static_argnames=("mesh",))
+def eval_step(state: TrainState, batch: Batch, mesh: Mesh | None = None) -> Metrics:
+    """Metrics of ``batch`` in evaluation mode (BN running averages, no dropout); no state change.
+    With a ``mesh`` (see ``jaxnets.parallel``), the batch is split over its devices."""
+    x, y = constrain_batch(_check_batch(batch), mesh)
     outputs = state.apply_fn(_variables(state, state.params), x, train=False)
     return {"loss": state.loss_fn(outputs, y), **state.metrics_fn(outputs, y)}
 
@@ -174,10 +176,12 @@ def predict(state: TrainState, x: jax.Array) -> jax.Array:
     return state.apply_fn(_variables(state, state.params), x, train=False)
 
 
-def _train_on(state: TrainState, data: Batch, idx: jax.Array) -> tuple[TrainState, Metrics]:
-    """One training step on the examples of ``data`` at indices ``idx``."""
+def _train_on(
+    state: TrainState, data: Batch, idx: jax.Array, mesh: Mesh | None = None
+) -> tuple[TrainState, Metrics]:
+    """One training step on the examples of ``data`` at indices ``idx``, split over ``mesh``."""
     x, y = data
-    return _train_step(state, (x[idx], y[idx]))
+    return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
 
 
 def epoch_batches(n: int, key: jax.Array, batch_size: int, shuffle: bool = True) -> jax.Array:
@@ -190,11 +194,18 @@ def epoch_batches(n: int, key: jax.Array, batch_size: int, shuffle: bool = True)
     return order[: steps * batch_size].reshape(steps, batch_size)
 
 
-@partial(jax.jit, static_argnames=("batch_size", "shuffle"), donate_argnames=("state",))
+@partial(jax.jit, static_argnames=("batch_size", "shuffle", "mesh"), donate_argnames=("state",))
 def train_epoch(
-    state: TrainState, data: Batch, key: jax.Array, batch_size: int, shuffle: bool = True
+    state: TrainState,
+    data: Batch,
+    key: jax.Array,
+    batch_size: int,
+    shuffle: bool = True,
+    mesh: Mesh | None = None,
 ) -> tuple[TrainState, Metrics]:
     """One epoch as one compiled call: shuffle with ``key``, drop the last partial batch, scan.
+    With a ``mesh``, each batch is split over its devices (data parallel; pass state and data
+    replicated on it, see ``jaxnets.parallel``).
 
     Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``).
     """
@@ -202,39 +213,21 @@ def train_epoch(
     batches = epoch_batches(x.shape[0], key, batch_size, shuffle)
     steps = batches.shape[0]
 
-    state, metrics = jax.lax.scan(lambda state, idx: _train_on(state, (x, y), idx), state, batches)
+    state, metrics = jax.lax.scan(lambda state, idx: _train_on(state, (x, y), idx, mesh), state, batches)
     chex.assert_tree_shape_prefix(metrics, (steps,))
     return state, metrics
 
 
-_indexed_step = jax.jit(_train_on, donate_argnames=("state",))
-
-
-def train_epoch_stepwise(
-    state: TrainState, data: Batch, key: jax.Array, batch_size: int, shuffle: bool = True
-) -> tuple[TrainState, Metrics]:
-    """``train_epoch`` as a Python loop of compiled steps over the same batches, for models that
-    XLA runs slowly inside a loop: on CPU, a ResNet-18 step takes ~4× longer as the body of
-    ``lax.scan`` than as a call of its own. Steps are dispatched without waiting; nothing
-    reaches the host here."""
-    x, y = _check_batch(data)
-    batches = epoch_batches(x.shape[0], key, batch_size, shuffle)
-    steps = batches.shape[0]
-    per_step = []
-    for i in range(steps):
-        state, metrics = _indexed_step(state, (x, y), batches[i])
-        per_step.append(metrics)
-    return state, jax.tree.map(lambda *m: jnp.stack(m), *per_step)
-
-
 def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str, float]:
-    """Mean metrics over the whole of ``data`` (every example, remainder included)."""
-    x, y = data
+    """Mean metrics over the whole of ``data`` (every example, remainder included), split over
+    the devices of the mesh the state is replicated on, if any."""
+    mesh = mesh_of(state.params)
+    x, y = data if mesh is None else replicate(data, mesh)
     n = len(x)
     totals: dict[str, jax.Array] = {}
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        for name, value in eval_step(state, (x[start:stop], y[start:stop])).items():
+        for name, value in eval_step(state, (x[start:stop], y[start:stop]), mesh).items():
             totals[name] = totals.get(name, 0.0) + value * (stop - start)
     return {name: float(total) / n for name, total in jax.device_get(totals).items()}
 
@@ -273,7 +266,7 @@ def fit(
     progress: bool | None = None,
     desc: str = "train",
     on_epoch: Callable[[int, TrainState, dict[str, float]], bool | None] | None = None,
-    scan: bool = True,
+    mesh: Mesh | None = None,
 ) -> FitResult:
     """Train for ``epochs`` epochs; evaluate on ``valid`` after each one.
 
@@ -282,22 +275,25 @@ def fit(
     reach the host once per epoch. A non-finite loss or parameter is recorded in ``diverged``; the
     run stops there unless ``stop_on_divergence`` is False. ``on_epoch(epoch, state, row)`` is
     called after each epoch; returning True stops the run (see ``early_stopping``).
-    ``progress=None`` shows a bar on a terminal only. ``scan=False`` runs each epoch as a loop of
-    compiled steps (``train_epoch_stepwise``) instead of one compiled scan.
+    ``progress=None`` shows a bar on a terminal only. Training is data
+    parallel over ``mesh`` (default: all local devices): state and data are replicated on it and
+    each batch is split over its devices.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
-    train = _check_batch(train)
+    mesh = data_mesh() if mesh is None else mesh
+    state, train, valid = replicate((state, _check_batch(train), valid), mesh)
     history: list[dict[str, float]] = []
     steps: dict[str, list[np.ndarray]] = {}
     diverged: Divergence | None = None
     bar = tqdm(
         range(1, epochs + 1), desc=desc, disable=None if progress is None else not progress, leave=False
     )
-    run_epoch = train_epoch if scan else train_epoch_stepwise
     for epoch in bar:
         start = time.perf_counter()
-        state, step_metrics = run_epoch(state, train, jax.random.fold_in(key, epoch), batch_size, shuffle)
+        state, step_metrics = train_epoch(
+            state, train, jax.random.fold_in(key, epoch), batch_size, shuffle, mesh
+        )
         step_metrics = jax.device_get(step_metrics)
         row: dict[str, float] = {"epoch": epoch}
         row.update({f"train_{k}": float(np.mean(v)) for k, v in step_metrics.items()})

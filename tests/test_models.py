@@ -63,3 +63,44 @@ def test_resnet18_has_the_standard_shape_and_batch_norm_state():
     assert n_params(variables["params"]) == 11_689_512 - 2 * 64 * 49 - (512 * 1000 + 1000) + (512 * 2 + 2)
     assert "batch_stats" in variables
     chex.assert_shape(model.apply(variables, x), (2, 2))
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "stride", "padding"),
+    [
+        ((2, 7, 7, 5), 3, 1, ((1, 1), (1, 1))),
+        ((2, 7, 7, 5), 3, 2, ((1, 1), (1, 1))),
+        ((2, 2, 2, 8), 3, 1, ((1, 1), (1, 1))),
+        ((2, 28, 28, 1), 7, 2, ((3, 3), (3, 3))),
+        ((2, 7, 7, 4), 1, 2, "VALID"),
+        ((2, 6, 5, 3), 3, 1, "SAME"),
+    ],
+)
+def test_conv_as_matmul_equals_xla_convolution(shape, kernel, stride, padding):
+    kx, kw = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, shape)
+    w = jax.random.normal(kw, (kernel, kernel, shape[-1], 6))
+    dims = ("NHWC", "HWIO", "NHWC")
+    want = jax.lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=dims)
+    got = models.conv_as_matmul(x, w, (stride, stride), padding)
+    chex.assert_trees_all_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_resnet18_gives_the_same_outputs_and_gradients_either_way():
+    x = jax.random.uniform(jax.random.key(1), (4, 28, 28))
+    narrow = (8, 16, 16, 32)  # the same architecture, fewer channels: quick to compile
+    native = models.ResNet18(2, narrow, conv_as_matmul=False)
+    matmul = models.ResNet18(2, narrow, conv_as_matmul=True)
+    variables = native.init(jax.random.key(0), x)
+    chex.assert_trees_all_equal_shapes(variables, jax.eval_shape(matmul.init, jax.random.key(0), x))
+
+    def loss(model):
+        def f(params):
+            out, _ = model.apply({**variables, "params": params}, x, train=True, mutable=["batch_stats"])
+            return jnp.sum(out**2)
+
+        return jax.jit(jax.value_and_grad(f))(variables["params"])
+
+    (l1, g1), (l2, g2) = loss(native), loss(matmul)
+    chex.assert_trees_all_close(l1, l2, rtol=1e-4)
+    chex.assert_trees_all_close(g1, g2, atol=1e-3, rtol=1e-3)

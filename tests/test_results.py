@@ -35,3 +35,28 @@ def test_curves_survive_non_finite_values(tmp_path):
         tmp_path / "c.png", {"run": ([1, 2, 3, 4], [1.0, 1e30, np.inf, np.nan])}, title="t", logy=True
     )
     assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_report_lists_each_check_with_its_difference_time_and_plots():
+    run = {
+        "id": "X1",
+        "name": "x",
+        "title": "An experiment",
+        "checks": [
+            results.check("accuracy", 0.97, 0.98, "≥ 0.95", True),
+            results.check("costs", [1.0, 2.0], [1.5, 2.0], "falls", False),
+            results.check("words", "yes", "no", "as stated", True),
+        ],
+        "wall_time_s": 1.5,
+        "plots": ["curve.png"],
+        "env": results.env_info(),
+    }
+    report = results.report_markdown([run], {"Y1": "mnist not found; set JAXNETS_DATA_DIR"})
+    assert (
+        "| X1 An experiment | accuracy | 0.97 | 0.98 | -0.01 | ≥ 0.95 | ✅ | 1.5 s | [curve](x/curve.png) |"
+        in report
+    )
+    assert "[-0.5, +0]" in report and "❌ FAIL" in report
+    assert "| words | yes | no | – |" in report
+    assert "0 of 1 pass" in report
+    assert "**Y1**: mnist not found; set JAXNETS_DATA_DIR" in report

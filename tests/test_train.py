@@ -19,7 +19,6 @@ from jaxnets.train import (
     minimize,
     predict,
     train_epoch,
-    train_epoch_stepwise,
     train_model,
     train_step,
 )
@@ -111,6 +110,30 @@ def test_train_epoch_drops_the_remainder_and_does_not_retrace():
     assert int(state.step) == 6
     with pytest.raises(ValueError, match="larger than the data"):
         train_epoch(state, (x, y), KEY, batch_size=1000)
+
+
+def test_fit_compiles_once_epochs_after_the_first_and_evaluation_reuse_it():
+    """Compilation is paid in epoch 1 (train epoch and eval step); later epochs compile nothing."""
+    x, y = blobs(300)
+    compiles: list[int] = []
+
+    def on_compile_epoch(epoch, state, row):
+        compiles.append(len(events))
+
+    def listener(event: str, duration: float, **kwargs) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    events: list[str] = []
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        model = models.MLP((8, 8, 2), batch_norm=True, dropout=0.1)  # a shape no other test uses
+        state = state_for(model, x, tx=optim.optimizer("adam", 1e-2))
+        fit(state, (x, y), 4, 50, KEY, valid=(x, y), on_epoch=on_compile_epoch)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles[0] > 0, "the first epoch compiles its step and eval"
+    assert compiles[1:] == [compiles[0]] * 3, f"later epochs compiled again: {compiles}"
 
 
 def test_fit_history_evaluation_and_determinism():
@@ -216,16 +239,6 @@ def test_fit_full_batch_runs_each_key_independently_and_learns_xor():
     chex.assert_trees_all_close(jax.tree.map(lambda a: a[1:2], params), alone, atol=1e-6)
     np.testing.assert_allclose(step_losses[1:2], alone_losses, atol=1e-6)
     assert np.all(np.asarray(step_losses[:, -1]) < 0.5 * np.asarray(step_losses[:, 0]))
-
-
-def test_stepwise_epoch_takes_the_same_batches_as_the_scanned_one():
-    x, y = blobs(250)
-    model = models.MLP((8, 2), batch_norm=True, dropout=0.2)
-    a, ma = train_epoch(state_for(model, x), (x, y), KEY, batch_size=50)
-    b, mb = train_epoch_stepwise(state_for(model, x), (x, y), KEY, batch_size=50)
-    chex.assert_trees_all_close(ma, mb, atol=1e-6)
-    chex.assert_trees_all_close((a.params, a.batch_stats), (b.params, b.batch_stats), atol=1e-6)
-    assert int(b.step) == 5
 
 
 def test_epoch_table_prints_a_header_and_one_row_per_epoch():

@@ -1,18 +1,15 @@
 """Each experiment run end to end (reduced where long), asserting its key behaviour."""
 
-import dataclasses
 import json
-
-import pytest
 
 import experiments
 from experiments import cli
 from tests.conftest import needs_fashion, needs_mnist
 
 
-def run(name, out, **overrides):
+def run(name, out, quick=False, **overrides):
     module = experiments.load(name)
-    config = dataclasses.replace(module.Config(), **overrides)
+    config = cli.make_config(module, overrides, strict=True, quick=quick)
     result = cli.run_experiment(module, config, out)
     assert (out / result["name"] / "result.json").exists()
     assert result["plots"], "every experiment draws at least one plot"
@@ -25,7 +22,7 @@ def test_a1_thumbtack_reaches_k_over_n(out):
 
 
 def test_a2_overfitting_train_cost_falls_below_test_cost(out):
-    result, _ = run("overfitting", out, sweep_seeds=5)
+    result, _ = run("overfitting", out, quick=True)
     m = result["metrics"]
     assert m["last_train_cost"] < m["first_train_cost"]
     assert m["test_cost"] > m["train_cost"]
@@ -48,7 +45,7 @@ def test_a4_raw_inputs_diverge_and_are_reported(out):
 
 @needs_mnist
 def test_a5_regularization_reduced(out):
-    result, checks = run("A5", out, subset=1000, epochs=6, hidden=(64,), chunk_epochs=2)
+    result, checks = run("A5", out, quick=True)
     m = result["metrics"]
     assert m["baseline_test"]["accuracy"] > 0.7
     assert m["online_valid_accuracy"][-1] > 0.5
@@ -56,7 +53,7 @@ def test_a5_regularization_reduced(out):
 
 @needs_mnist
 def test_b1_b2_softmax_reduced(out):
-    result, checks = run("B1", out, train_subset=3000, epochs=2)
+    result, checks = run("B1", out, quick=True)
     test = result["metrics"]["test"]
     assert test["B1 SGD"]["accuracy"] > 0.8 and test["B2 Adam"]["accuracy"] > 0.8
     assert (out / "mnist_softmax" / "get_one_and_predict.png").exists()
@@ -70,7 +67,7 @@ def test_b3_perceptron_learns_and_or_but_not_xor(out):
 
 
 def test_b4_b5_xor_mlps_solve_xor(out):
-    result, checks = run("B4", out, sweep_seeds=4)
+    result, checks = run("B4", out, quick=True)
     m = result["metrics"]
     assert m["B4 2-2-1"]["predictions"] == m["B5 2-10-10-10-1"]["predictions"] == [0, 1, 1, 0]
     assert m["B5 2-10-10-10-1"]["final_loss"] < m["B4 2-2-1"]["final_loss"]
@@ -78,7 +75,7 @@ def test_b4_b5_xor_mlps_solve_xor(out):
 
 @needs_mnist
 def test_b6_sigmoid_gradients_vanish_relu_ones_do_not(out):
-    result, checks = run("B6", out, train_subset=6000, epochs=2, depth=6)
+    result, checks = run("B6", out, quick=True)
     ratio = result["metrics"]["first_over_last_layer_gradient"]
     assert ratio["sigmoid"] < 1e-3 and 0.1 < ratio["relu"] < 10
     test = result["metrics"]["test"]
@@ -87,7 +84,7 @@ def test_b6_sigmoid_gradients_vanish_relu_ones_do_not(out):
 
 @needs_mnist
 def test_b7_b9_init_reduced(out):
-    result, checks = run("B8", out, train_subset=2000, epochs=2)
+    result, checks = run("B8", out, quick=True)
     test = result["metrics"]["test"]
     assert test["B8 Xavier"]["accuracy"] > 0.85 and test["B9 He"]["accuracy"] > 0.85
     assert test["B8 Xavier"]["accuracy"] > test["B7 normal(0,1)"]["accuracy"]
@@ -97,27 +94,27 @@ def test_b7_b9_init_reduced(out):
 
 @needs_mnist
 def test_b10_dropout_reduced(out):
-    result, checks = run("B10", out, train_subset=2000, epochs=2, hidden=(128, 128), compare_without=False)
+    result, checks = run("B10", out, quick=True)
     assert result["metrics"]["test"]["dropout 0.3"]["accuracy"] > 0.8
     assert checks["evaluation is deterministic (dropout off)"]["pass"]
 
 
 @needs_mnist
 def test_b11_batch_norm_reduced(out):
-    result, checks = run("B11", out, train_subset=2000, epochs=2, lrs=(0.01,))
+    result, checks = run("B11", out, quick=True)
     assert result["metrics"]["test"]["BN, lr 0.01"]["accuracy"] > 0.8
     assert checks["BN eval: test accuracy in batches of 1000 vs 7"]["pass"]
 
 
 @needs_mnist
 def test_b12_hidden_sizes_reduced(out):
-    result, checks = run("B12", out, train_subset=2000, epochs=2, lr=0.01, sizes=((50, 50), (200, 150)))
+    result, checks = run("B12", out, quick=True)
     assert all(m["accuracy"] > 0.8 for m in result["metrics"]["test"].values())
 
 
 @needs_fashion
 def test_d2_d3_mnist_and_fashion_reduced(out):
-    result, checks = run("D3", out, train_subset=5000, epochs=3, batch_size=100)
+    result, checks = run("D3", out, quick=True)
     pct = result["metrics"]["test_accuracy_percent"]
     assert pct["D2 MNIST"] > 85 and pct["D3 Fashion-MNIST"] > 65
     sizes = result["metrics"]["split_sizes"]["D2 MNIST"]
@@ -138,42 +135,29 @@ def test_c1_pixel_similarity_is_exact(out):
 
 @needs_mnist
 def test_c3_linear_from_scratch_reduced(out):
-    result, checks = run("C3", out, epochs=8)
+    result, checks = run("C3", out, quick=True)
     assert result["metrics"]["valid_accuracy_per_epoch"][-1] > 0.85
     assert checks["max |gradient| of accuracy-as-loss vs mnist_loss"]["pass"]
 
 
 @needs_mnist
 def test_c4_basic_optim_matches_optax_sgd_reduced(out):
-    result, checks = run("C4", out, epochs=3)
+    result, checks = run("C4", out, quick=True)
     assert result["metrics"]["params_identical"] and result["metrics"]["valid_accuracy"] > 0.9
 
 
 @needs_mnist
 def test_c5_simple_net_reduced(out):
-    result, _ = run("C5", out, epochs=5)
+    result, _ = run("C5", out, quick=True)
     assert result["metrics"]["valid_accuracy"] > 0.9
 
 
 @needs_mnist
 def test_c6_resnet18_reduced(out):
-    result, _ = run("C6", out, train_subset=1280, batch_size=32, lr=0.01)
+    result, _ = run("C6", out, quick=True)
     assert result["metrics"]["valid"]["accuracy"] > 0.9
 
 
 def test_d1_linear_regression_reaches_least_squares(out):
     _, checks = run("D1", out)
     assert all(c["pass"] for c in checks.values()), checks
-
-
-def test_cli_list_and_errors(capsys, tmp_path):
-    assert cli.main(["list"]) == 0
-    assert "A4" in capsys.readouterr().out
-    assert cli.main(["nonsense", "--out", str(tmp_path)]) == 2
-    assert "python -m experiments list" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["A1", "--epochs", "-3"])
-    with pytest.raises(SystemExit, match="no setting seed"):
-        cli.main(["A1", "--seed", "3", "--out", str(tmp_path)])
-    assert cli.main(["D1", "--epochs", "300", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "linear_regression" / "result.json").exists()

@@ -1,0 +1,125 @@
+"""Data parallelism: training on 8 (simulated CPU) devices equals training on one.
+
+The comparison runs in a subprocess started with
+``XLA_FLAGS=--xla_force_host_platform_device_count=8``, since the device count is fixed when
+JAX starts; this file is also that subprocess's script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from jaxnets import losses, models, parallel, train
+
+N_DEVICES = 8
+
+
+def _data(n: int = 800, d: int = 20, classes: int = 4):
+    kx, kw = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, (n, d))
+    y = (x @ jax.random.normal(kw, (d, classes))).argmax(-1)
+    return x, y
+
+
+def _run(model, tx, mesh, batch_size: int):
+    x, y = _data()
+    state = train.create_train_state(
+        model, tx, x[:1], jax.random.key(1), losses.cross_entropy, train.classification_metrics
+    )
+    fitted = train.fit(state, (x, y), 3, batch_size, jax.random.key(2), valid=(x, y), mesh=mesh)
+    return fitted
+
+
+def _max_diff(a, b) -> float:
+    pairs = zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True)
+    return max((float(np.max(np.abs(p - q))) for p, q in pairs), default=0.0)
+
+
+def compare_one_and_many() -> dict:
+    """For each net and batch size: the largest differences between the 1-device and the
+    8-device run, and facts showing the second one really ran on 8 devices."""
+    devices = jax.devices()
+    one, many = parallel.data_mesh(devices[:1]), parallel.data_mesh(devices)
+    # SGD for the BN net: the bias of a layer followed by BatchNorm has a true gradient of 0, and
+    # Adam turns the ±1e-9 rounding noise of that 0 (which depends on the order of additions)
+    # into steps of ±lr, so its value differs between device counts while the outputs do not.
+    nets = {
+        "mlp": (models.MLP((32, 32, 4)), optax.adam(1e-2)),
+        "bn_dropout": (models.MLP((32, 32, 4), batch_norm=True, dropout=0.3), optax.sgd(0.1, momentum=0.9)),
+    }
+    out: dict = {"devices": len(devices)}
+    for name, (model, tx) in nets.items():
+        for batch_size in (64, 100):  # 100 is not a multiple of 8: XLA pads the last shard
+            a, b = _run(model, tx, one, batch_size), _run(model, tx, many, batch_size)
+            leaves = jax.tree.leaves(b.state.params)
+            x, y = _data()
+            hlo = (
+                train.train_epoch.lower(b.state, (x, y), jax.random.key(0), batch_size, True, many)
+                .compile()
+                .as_text()
+            )
+            out[f"{name}/{batch_size}"] = {
+                "loss_diff": float(np.max(np.abs(a.steps["loss"] - b.steps["loss"]))),
+                "loss_scale": float(np.max(np.abs(a.steps["loss"]))),
+                "param_diff": _max_diff(a.state.params, b.state.params),
+                "batch_stats_diff": _max_diff(a.state.batch_stats, b.state.batch_stats),
+                "valid_diff": abs(a.history[-1]["valid_loss"] - b.history[-1]["valid_loss"]),
+                "state_devices": len(leaves[0].sharding.device_set),
+                "all_reduce": "all-reduce" in hlo,
+                "loss_falls": bool(b.history[-1]["train_loss"] < b.history[0]["train_loss"]),
+            }
+    return out
+
+
+@pytest.fixture(scope="module")
+def eight_devices() -> dict:
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={N_DEVICES}"}
+    env.pop("JAX_PLATFORMS", None)
+    proc = subprocess.run(
+        [sys.executable, __file__], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("net", ["mlp", "bn_dropout"])
+@pytest.mark.parametrize("batch_size", [64, 100])
+def test_eight_devices_train_like_one(eight_devices: dict, net: str, batch_size: int) -> None:
+    r = eight_devices[f"{net}/{batch_size}"]
+    assert eight_devices["devices"] == N_DEVICES
+    assert r["state_devices"] == N_DEVICES and r["all_reduce"], "the run was not spread over 8 devices"
+    assert r["loss_falls"]
+    # Same batches, same dropout masks: only the order of float additions differs.
+    assert r["loss_diff"] <= 1e-5 * max(1.0, r["loss_scale"])
+    assert r["param_diff"] <= 1e-5
+    # Equal running averages: batch norm used the statistics of the global batch, not a shard's.
+    assert r["batch_stats_diff"] <= 1e-5
+    assert r["valid_diff"] <= 1e-5
+
+
+def test_shard_batch_rejects_an_uneven_split() -> None:
+    mesh = parallel.data_mesh()
+    x = np.zeros((mesh.size * 3 + 1 if mesh.size > 1 else 3, 2), np.float32)
+    if mesh.size == 1:
+        assert parallel.shard_batch(x, mesh).shape == x.shape
+    else:
+        with pytest.raises(ValueError, match="multiple of"):
+            parallel.shard_batch(x, mesh)
+
+
+def test_mesh_of_finds_the_replicated_mesh() -> None:
+    mesh = parallel.data_mesh()
+    assert parallel.mesh_of(parallel.replicate({"w": np.ones(3)}, mesh)) == mesh
+    assert parallel.mesh_of({"w": np.ones(3)}) is None
+
+
+if __name__ == "__main__":
+    print(json.dumps(compare_one_and_many()))
