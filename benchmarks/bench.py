@@ -168,7 +168,7 @@ def matmul_rate(n: int = 4096, repeats: int = 5) -> float:
 def _flops_per_example(case: Case, state: train.TrainState, x: jax.Array, y: jax.Array) -> float:
     if case.dense:
         return 6 * sum(p.size for p in jax.tree.leaves(state.params))
-    step = jax.jit(train._train_step).lower(state, (x[: case.batch_size], y[: case.batch_size])).compile()
+    step = train.train_step.lower(state, (x[: case.batch_size], y[: case.batch_size])).compile()
     cost = step.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost["flops"]) / case.batch_size
@@ -245,7 +245,7 @@ def time_torch(case: Case, images: np.ndarray, labels: np.ndarray, epochs: int, 
                 idx = order[i * case.batch_size : (i + 1) * case.batch_size]
                 yield xs[idx], ys[idx]
 
-    times, avg_cost = [], 0.0
+    times = []
     for _ in range(epochs + 1):
         start = time.perf_counter()
         avg_cost = 0

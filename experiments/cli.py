@@ -76,7 +76,7 @@ def enable_compilation_cache(path: Path) -> None:
 
 def list_experiments() -> str:
     """One line per experiment: id, module name, description."""
-    return "\n".join(f"{m.ID:<7} {m.__name__.split('.')[-1]:<20} {m.DESCRIPTION}" for m in all_modules())
+    return "\n".join(f"{m.ID:<7} {_name(m):<20} {m.DESCRIPTION}" for m in all_modules())
 
 
 def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool, quick: bool = False):
@@ -96,7 +96,7 @@ def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool, qui
 
 def run_experiment(module: ModuleType, config, out_root: Path) -> dict[str, Any]:
     """Run one experiment, write ``<out_root>/<name>/result.json`` and return the result."""
-    name = module.__name__.split(".")[-1]
+    name = _name(module)
     out = out_root / name
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -119,16 +119,16 @@ def run_experiment(module: ModuleType, config, out_root: Path) -> dict[str, Any]
     return result
 
 
-def _previous_time(out_root: Path, module: ModuleType) -> float | None:
-    """The wall time of this experiment's last run in ``out_root``, to estimate time left."""
-    try:
-        return json.loads((out_root / _name(module) / "result.json").read_text())["wall_time_s"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def _name(module: ModuleType) -> str:
     return module.__name__.split(".")[-1]
+
+
+def _saved_result(out_root: Path, module: ModuleType) -> dict[str, Any] | None:
+    """The result.json an earlier run of ``module`` left in ``out_root``, if it can be read."""
+    try:
+        return json.loads((out_root / _name(module) / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _clock(seconds: float) -> str:
@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
     out_root = args.out / "quick" if args.quick else args.out
-    estimates = [_previous_time(out_root, m) for m in modules]
+    # The time left is estimated from the previous run's times in the same folder.
+    estimates = [(_saved_result(out_root, m) or {}).get("wall_time_s") for m in modules]
     start = time.perf_counter()
     done, failed, skipped = [], [], {}
     for i, module in enumerate(modules):
@@ -213,15 +214,8 @@ def _write_report(out_root: Path, done: list[dict], skipped: dict[str, str], qui
     """``REPORT.md`` over every result in ``out_root`` (this run's and earlier ones), in
     catalog order, with this run's skipped experiments."""
     by_name = {r["name"]: r for r in done}
-    for module in all_modules():
-        path = out_root / _name(module) / "result.json"
-        if _name(module) not in by_name and path.exists():
-            try:
-                by_name[_name(module)] = json.loads(path.read_text())
-            except ValueError:
-                continue
-    order = [_name(m) for m in all_modules()]
-    runs = [by_name[n] for n in order if n in by_name]
+    runs = [by_name.get(_name(m)) or _saved_result(out_root, m) for m in all_modules()]
+    runs = [r for r in runs if r is not None]
     title = "jaxnets: ours vs the notes" + (" (quick runs: reduced settings)" if quick else "")
     report = out_root / "REPORT.md"
     results.write_text(report, results.report_markdown(runs, skipped, title))

@@ -275,9 +275,9 @@ def fit(
     reach the host once per epoch. A non-finite loss or parameter is recorded in ``diverged``; the
     run stops there unless ``stop_on_divergence`` is False. ``on_epoch(epoch, state, row)`` is
     called after each epoch; returning True stops the run (see ``early_stopping``).
-    ``progress=None`` shows a bar on a terminal only. Training is data
-    parallel over ``mesh`` (default: all local devices): state and data are replicated on it and
-    each batch is split over its devices.
+    ``progress=None`` shows a bar on a terminal only. Training is data parallel over ``mesh``
+    (default: all local devices): state and data are replicated on it and each batch is split
+    over its devices.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
