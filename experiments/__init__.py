@@ -9,8 +9,11 @@ metrics, checks, divergence and optional ``log`` lines to print.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from types import ModuleType
+
+from jaxnets.errors import InputError
 
 MODULES = (
     "thumbtack_mle",
@@ -40,12 +43,18 @@ MODULES = (
 def load(name: str) -> ModuleType:
     """The experiment module for a module name ("overfitting") or catalog id ("A2", "a2")."""
     key = name.strip().lower().replace("-", "_")
+    known = []
     for module_name in MODULES:
         module = importlib.import_module(f"experiments.{module_name}")
-        ids = (module.ID, *getattr(module, "IDS", ()))
-        if key in (module_name, *(i.lower() for i in ids)):
+        ids = [i.lower() for i in (module.ID, *getattr(module, "IDS", ()))]
+        if key in (module_name, *ids):
             return module
-    raise KeyError(f"unknown experiment {name!r}; run `python -m experiments list` to see the ids and names")
+        known += [module_name, *ids]
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise InputError(
+        f"unknown experiment {name!r}{hint}; run `python -m experiments list` to see the ids and names"
+    )
 
 
 def all_modules() -> list[ModuleType]:

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from jaxnets import classify, data, losses, models, optim, plots
-from jaxnets.results import check, tagged
+from jaxnets.results import check, diverged_runs, tagged
 
 ID = "B6"
 TITLE = "Sigmoid vs ReLU vs leaky ReLU: vanishing gradients"
@@ -70,7 +70,15 @@ def run(cfg: Config, out: Path) -> dict:
         params = model.init(jax.random.key(cfg.seed), grad_batch[0][:1])["params"]
         norms[act] = layer_gradient_norms(model, params, grad_batch)
         runs[act] = classify.train_classifier(
-            model, optim.optimizer("sgd", cfg.lr), train, test, cfg.epochs, cfg.batch_size, cfg.seed, desc=act
+            model,
+            optim.optimizer("sgd", cfg.lr),
+            train,
+            test,
+            cfg.epochs,
+            cfg.batch_size,
+            cfg.seed,
+            desc=act,
+            checkpoint_dir=out / "checkpoints" / act,
         )
         if act != "sigmoid":
             inactive[act] = inactive_units(model, runs[act].state.params, test[0])
@@ -114,6 +122,7 @@ def run(cfg: Config, out: Path) -> dict:
             "test": {act: runs[act].test for act in ACTIVATIONS},
             "inactive_units_per_layer_after_training": inactive,
         },
+        "diverged": diverged_runs({act: runs[act].diverged for act in ACTIVATIONS}),
         "log": [
             f"{act}: gradient norm layer 1 / layer {len(widths)} = {ratio[act]:.2e}; "
             f"test accuracy {acc[act]:.4f}"

@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check, tagged
+from jaxnets.results import check, diverged_runs, tagged
 from jaxnets.train import epoch_table, logit_binary_metrics, train_model
 
 ID = "C4"
@@ -75,6 +75,7 @@ def run(cfg: Config, out: Path) -> dict:
     return {
         "history": [row for k, r in runs.items() for row in tagged(r.history, optimizer=k)],
         "metrics": {"valid_accuracy": acc, "params_identical": identical, "max_param_difference": max_diff},
+        "diverged": diverged_runs({k: r.diverged for k, r in runs.items()}),
         "log": [f"BasicOptim and optax.sgd parameters identical: {identical} (max difference {max_diff:g})"],
         "checks": [
             check(f"valid accuracy after {cfg.epochs} epochs", acc, 0.9785, "≥ 0.97", acc >= 0.97),

@@ -55,6 +55,7 @@ def run(cfg: Config, out: Path) -> dict:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
+        checkpoint_dir=out / "checkpoints",
     )
     acc = {k: r.test["accuracy"] for k, r in runs.items()}
     cost = {k: r.history[-1]["train_loss"] for k, r in runs.items()}

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -14,10 +15,21 @@ from types import ModuleType
 from typing import Any
 
 from experiments import all_modules, load
-from jaxnets import data, results
+from jaxnets import checkpoint, data, results
+from jaxnets.errors import InputError
 
-OVERRIDES = ("seed", "epochs", "lr", "data_dir")
+# Config fields the command line can set, and the flag that sets each.
+FLAGS = {
+    "seed": "--seed",
+    "epochs": "--epochs",
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "data_dir": "--data-dir",
+    "stop_on_divergence": "--on-divergence",
+}
 CACHE_ENV = "JAXNETS_CACHE_DIR"
+# Where an unfinished run keeps its plots and checkpoints, inside the experiment's results folder.
+WORK = ".inprogress"
 
 
 def _positive(kind: type):
@@ -47,8 +59,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (default: the experiment's)")
     p.add_argument("--epochs", type=_positive(int), help="number of epochs (or steps)")
     p.add_argument("--lr", type=_positive(float), help="learning rate")
+    p.add_argument("--batch-size", type=_positive(int), help="batch size")
+    p.add_argument(
+        "--on-divergence",
+        choices=("stop", "continue"),
+        help="when the loss or parameters turn inf/nan: stop that run there (the default) or "
+        "train on, to see the inf → nan sequence the notes print (A3, A4)",
+    )
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: ./results)")
     p.add_argument("--data-dir", help=f"folder with the data sets (default: ${data.ENV_VAR})")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with a run that was interrupted (Ctrl-C, killed) from its last saved epoch; "
+        "experiments finished earlier with the same settings are not run again",
+    )
     p.add_argument(
         "--cache-dir",
         type=Path,
@@ -86,49 +111,103 @@ def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool, qui
     # --data-dir says where data is, not how to run: experiments without data ignore it.
     unknown = [k for k in overrides if k not in fields and k != "data_dir"]
     if strict and unknown:
-        raise SystemExit(
-            f"error: experiment {module.ID} has no setting {', '.join(unknown)}; "
+        raise InputError(
+            f"experiment {module.ID} takes no {', '.join(FLAGS.get(k, k) for k in unknown)}; "
             f"its settings are: {', '.join(sorted(fields))}"
         )
     base = dataclasses.replace(module.Config(), **(module.QUICK if quick else {}))
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if k in fields})
 
 
-def run_experiment(module: ModuleType, config, out_root: Path) -> dict[str, Any]:
-    """Run one experiment, write ``<out_root>/<name>/result.json`` and return the result."""
+def run_experiment(module: ModuleType, config, out_root: Path, resume: bool = False) -> dict[str, Any]:
+    """Run one experiment and publish ``<out_root>/<name>/result.json`` with its plots.
+
+    The run works in ``<name>/.inprogress/`` (its plots, its checkpoints); only a run that
+    finishes moves its files over the earlier ones, so a run that fails or is stopped leaves the
+    earlier results as they were. With ``resume``, an unfinished run of the same settings goes on
+    from its checkpoints instead of starting afresh.
+    """
     name = _name(module)
-    out = out_root / name
-    out.mkdir(parents=True, exist_ok=True)
+    final = out_root / name
+    work = final / WORK
+    settings = results.jsonable(dataclasses.asdict(config))
+    if resume and work.exists():
+        started = _read_json(work / "config.json")
+        if started is not None and started != settings:
+            changed = sorted(k for k in settings if settings[k] != started.get(k))
+            raise InputError(
+                f"--resume: the unfinished run in {work} has other settings ({', '.join(changed)}); "
+                f"run without --resume to start afresh"
+            )
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    results.write_json(work / "config.json", settings)
     start = time.perf_counter()
-    outcome = module.run(config, out)
+    outcome = module.run(config, work)
+    expected = set(getattr(module, "EXPECTED_DIVERGENCE", ()))
+    diverged = outcome.get("diverged")
+    plots = sorted(p.name for p in work.glob("*.png"))
     result = {
         "id": module.ID,
         "name": name,
         "title": module.TITLE,
-        "config": dataclasses.asdict(config),
+        "config": settings,
         "history": outcome["history"],
         "metrics": outcome["metrics"],
         "checks": outcome["checks"],
-        "diverged": outcome.get("diverged"),
+        "diverged": {k: {**v, "expected": k in expected} for k, v in diverged.items()} if diverged else None,
         "log": outcome.get("log", []),
-        "plots": sorted(p.name for p in out.glob("*.png")),
+        "plots": plots,
         "wall_time_s": time.perf_counter() - start,
         "env": results.env_info(),
     }
-    results.write_json(out / "result.json", result)
+    for old in final.glob("*.png"):
+        if old.name not in plots:
+            old.unlink()
+    for plot in plots:
+        os.replace(work / plot, final / plot)
+    results.write_json(final / "result.json", result)
+    shutil.rmtree(work)
     return result
+
+
+def finished_earlier(module: ModuleType, config, out_root: Path) -> dict[str, Any] | None:
+    """The saved result of ``module`` if it finished with these very settings and nothing of a
+    later run is left unfinished (what ``--resume`` need not run again)."""
+    saved = _saved_result(out_root, module)
+    if saved is None or (out_root / _name(module) / WORK).exists():
+        return None
+    return saved if saved.get("config") == results.jsonable(dataclasses.asdict(config)) else None
+
+
+def _describe_divergence(run: str, d: dict[str, Any]) -> str:
+    what = "non-finite loss" if d["reason"] == "loss" else "non-finite parameters"
+    return f"{run} at epoch {d['epoch']}, step {d['step']} ({what})"
 
 
 def _name(module: ModuleType) -> str:
     return module.__name__.split(".")[-1]
 
 
-def _saved_result(out_root: Path, module: ModuleType) -> dict[str, Any] | None:
-    """The result.json an earlier run of ``module`` left in ``out_root``, if it can be read."""
+def _read_json(path: Path) -> Any:
     try:
-        return json.loads((out_root / _name(module) / "result.json").read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _saved_result(out_root: Path, module: ModuleType) -> dict[str, Any] | None:
+    """The result.json an earlier run of ``module`` left in ``out_root``, if it can be read."""
+    return _read_json(out_root / _name(module) / "result.json")
+
+
+def _saved_progress(out_root: Path, module: ModuleType) -> str:
+    """What an interrupted run of ``module`` saved: each training run's last checkpointed epoch."""
+    folder = out_root / _name(module) / WORK / "checkpoints"
+    runs = sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []
+    saved = [(p.name, checkpoint.latest_epoch(p)) for p in runs]
+    saved = [f"{run} up to epoch {epoch}" for run, epoch in saved if epoch is not None]
+    return f"saved: {'; '.join(saved)}" if saved else "no epoch of it had finished"
 
 
 def _clock(seconds: float) -> str:
@@ -144,38 +223,54 @@ def _progress(i: int, modules: list[ModuleType], elapsed: float, estimates: list
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     if args.names == ["list"]:
         print(list_experiments())
         return 0
-    overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
-    if not args.no_cache:
-        enable_compilation_cache(args.cache_dir)
+    overrides = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    if args.on_divergence is not None:
+        overrides["stop_on_divergence"] = args.on_divergence == "stop"
     run_all = args.names == ["all"]
     try:
         modules = all_modules() if run_all else [load(n) for n in args.names]
-    except KeyError as e:
-        print(f"error: {e.args[0]}", file=sys.stderr)
+        configs = [make_config(m, overrides, strict=not run_all, quick=args.quick) for m in modules]
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
+    if not args.no_cache:
+        enable_compilation_cache(args.cache_dir)
     out_root = args.out / "quick" if args.quick else args.out
     # The time left is estimated from the previous run's times in the same folder.
     estimates = [(_saved_result(out_root, m) or {}).get("wall_time_s") for m in modules]
     start = time.perf_counter()
-    done, failed, skipped = [], [], {}
-    for i, module in enumerate(modules):
-        config = make_config(module, overrides, strict=not run_all, quick=args.quick)
+    done, failed, bad_input, skipped = [], [], [], {}
+    for i, (module, config) in enumerate(zip(modules, configs, strict=True)):
         progress = _progress(i, modules, time.perf_counter() - start, estimates)
         print(
             f"\n=== {module.ID} {module.TITLE} {'(quick) ' if args.quick else ''}=== {progress}", flush=True
         )
         try:
-            result = run_experiment(module, config, out_root)
+            if args.resume and (result := finished_earlier(module, config, out_root)):
+                print(f"finished earlier with these settings (kept, --resume): {out_root / result['name']}/")
+            else:
+                result = run_experiment(module, config, out_root, resume=args.resume)
         except data.DataError as e:
-            print(f"skipped: {e}", file=sys.stderr)
+            print(f"{'skipped' if run_all else f'error: {module.ID}'}: {e}", file=sys.stderr)
             skipped[module.ID] = str(e)
             continue
+        except InputError as e:
+            print(f"error: {module.ID}: {e}", file=sys.stderr)
+            bad_input.append(module.ID)
+            continue
         except KeyboardInterrupt:
-            print(f"\ninterrupted during {module.ID}; finished results are in {out_root}/", file=sys.stderr)
+            again = " ".join([*argv, *([] if args.resume else ["--resume"])])
+            print(
+                f"\ninterrupted during {module.ID}; {_saved_progress(out_root, module)}.\n"
+                f"Go on from there with: python -m experiments {again}\n"
+                f"Results finished before it are in {out_root}/",
+                file=sys.stderr,
+            )
             _write_report(out_root, done, skipped, args.quick)
             return 130
         except Exception as e:  # one broken experiment must not stop the others
@@ -189,6 +284,15 @@ def main(argv: list[str] | None = None) -> int:
         for line in result["log"]:
             print(line)
         print(results.checks_table(result["checks"]))
+        unexpected = results.unexpected_divergence(result)
+        for run, d in (result.get("diverged") or {}).items():
+            if run in unexpected:
+                print(
+                    f"DIVERGED: {_describe_divergence(run, d)}; that run stopped there. "
+                    "A smaller learning rate (--lr) may keep it finite."
+                )
+            elif isinstance(d, dict):
+                print(f"diverged, as the notes show: {_describe_divergence(run, d)}")
         ok = all(c["pass"] for c in result["checks"])
         verdict = (
             "all checks pass"
@@ -196,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
             else "CHECKS FAIL" + (" (quick run: bars are for the full run)" if args.quick else "")
         )
         print(f"{verdict}; {result['wall_time_s']:.1f} s; results in {out_root / result['name']}/")
-        if not ok and not args.quick:
+        if (not ok and not args.quick) or unexpected:
             failed.append(module.ID)
     report = _write_report(out_root, done, skipped, args.quick)
+    failed += bad_input
     if len(modules) > 1:
         print(
             f"\n{len(modules) - len(failed) - len(skipped)} passed, {len(failed)} failed, "
@@ -207,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
         )
     print(f"report: {report}")
+    if bad_input:
+        return 2
     return 1 if failed or (skipped and not run_all) else 0
 
 

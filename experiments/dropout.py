@@ -51,6 +51,7 @@ def run(cfg: Config, out: Path) -> dict:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
+        checkpoint_dir=out / "checkpoints",
     )
     main_run = runs[f"dropout {cfg.drop_prob:g}"]
     # Evaluation mode is deterministic: the same test set twice gives the same numbers.

@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from jaxnets import classify, data, models, optim, plots
-from jaxnets.results import check, tagged
+from jaxnets.results import check, diverged_runs, tagged
 
 ID = "D2-D3"
 IDS = ("D2", "D3")
@@ -60,6 +60,7 @@ def run(cfg: Config, out: Path) -> dict:
             cfg.seed,
             valid=(xv, yv),
             desc=name,
+            checkpoint_dir=out / "checkpoints" / dataset,
         )
         samples[name] = classify.get_one_and_predict(
             {"prediction": runs[name].state},
@@ -99,6 +100,7 @@ def run(cfg: Config, out: Path) -> dict:
             "split_sizes": splits,
             "get_one_and_predict": samples,
         },
+        "diverged": diverged_runs({k: r.diverged for k, r in runs.items()}),
         "log": [
             f"{k}: validation {valid_pct[k]:.2f} %, test {pct[k]:.2f} % ({splits[k]['train']} train / "
             f"{splits[k]['valid']} valid / {splits[k]['test']} test images)"

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check
+from jaxnets.results import check, diverged_runs
 from jaxnets.train import train_model
 
 ID = "D1"
@@ -61,11 +61,11 @@ def run(cfg: Config, out: Path) -> dict:
             grid,
             ea * grid + eb,
             alpha=0.4 + 0.6 * (epoch == max(lines)),
-            label=f"epoch {epoch}: y = {ea:.2f}x + {eb:.2f}",
+            label=f"epoch {epoch}: y = {ea:.3g}x + {eb:.3g}",
         )
     ax1.set(title="Data and the fitted line as training goes", xlabel="x", ylabel="y")
     ax1.legend(fontsize=8)
-    ax2.plot(range(1, len(loss) + 1), loss)
+    plots.finite_line(ax2, range(1, len(loss) + 1), loss, logy=True)
     ax2.set(title="MSE per epoch", xlabel="epoch", ylabel="MSE", yscale="log")
     plots.save(fig, out / "linear_regression.png")
 
@@ -79,6 +79,7 @@ def run(cfg: Config, out: Path) -> dict:
             "first_loss": loss[0],
             "last_loss": loss[-1],
         },
+        "diverged": diverged_runs({"linear regression": fitted.diverged}),
         "checks": [
             check("slope a vs least squares", a, float(a_ls), "|a - a*| < 1e-3", abs(a - a_ls) < 1e-3),
             check("intercept b vs least squares", b, float(b_ls), "|b - b*| < 1e-3", abs(b - b_ls) < 1e-3),

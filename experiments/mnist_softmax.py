@@ -43,6 +43,7 @@ def run(cfg: Config, out: Path) -> dict:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
+        checkpoint_dir=out / "checkpoints",
     )
     report = classify.summarize(
         runs, test, cfg.seed, out, "softmax_sgd_vs_adam", "MNIST softmax regression: training cost"

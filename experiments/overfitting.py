@@ -15,7 +15,7 @@ from pathlib import Path
 import jax.numpy as jnp
 
 from jaxnets import data, models, optim, plots
-from jaxnets.results import check
+from jaxnets.results import check, diverged_runs
 from jaxnets.train import classification_metrics, evaluate, train_model
 
 ID = "A2"
@@ -83,6 +83,7 @@ def run(cfg: Config, out: Path) -> dict:
             "sweep_share_not_learned": share,
             "sweep_mean_test_accuracy": sum(te["accuracy"] for _, te in sweep) / max(len(sweep), 1),
         },
+        "diverged": diverged_runs({"softmax": fitted.diverged}),
         "checks": [
             check(
                 "train cost first → last epoch",

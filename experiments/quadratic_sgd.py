@@ -13,7 +13,7 @@ import numpy as np
 import optax
 
 from jaxnets import data, losses, models, plots
-from jaxnets.results import check
+from jaxnets.results import check, diverged_runs
 from jaxnets.train import predict, train_model
 
 ID = "C2"
@@ -80,6 +80,7 @@ def run(cfg: Config, out: Path) -> dict:
             "final_loss": final,
             "params": fitted.state.params["coeffs"],
         },
+        "diverged": diverged_runs({"quadratic": fitted.diverged}),
         "checks": [
             check(
                 f"loss change over {cfg.slow_steps} steps at lr {cfg.slow_lr:g}",

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from jaxnets import data, models, optim, plots
-from jaxnets.results import check, tagged
+from jaxnets.results import check, diverged_runs, tagged
 from jaxnets.train import classification_metrics, early_stopping, evaluate, fit, train_model
 
 ID = "A5"
@@ -149,6 +149,14 @@ def run(cfg: Config, out: Path) -> dict:
             "gaps_valid_minus_train": gaps,
             "online_valid_accuracy": online_acc,
         },
+        "diverged": diverged_runs(
+            {
+                "baseline": base.diverged,
+                "early_stop": stopped.diverged,
+                "l2": l2.diverged,
+                "small": small.diverged,
+            }
+        ),
         "checks": [
             check(
                 "baseline overfits: last / lowest validation loss",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxnets import classify, data, models, optim, plots
-from jaxnets.results import check
+from jaxnets.results import check, diverged_runs
 
 ID = "C6"
 TITLE = "ResNet-18 from scratch, one cycle, one epoch"
@@ -44,6 +44,7 @@ def run(cfg: Config, out: Path) -> dict:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
+        checkpoint_dir=out / "checkpoints",
     )
     seconds = time.perf_counter() - start
     resnet = runs["ResNet-18"]
@@ -76,6 +77,7 @@ def run(cfg: Config, out: Path) -> dict:
             "train_seconds": seconds,
             "steps": steps,
         },
+        "diverged": diverged_runs({k: r.diverged for k, r in runs.items()}),
         "log": [
             f"ResNet-18: valid accuracy {acc:.4f} after {steps} steps, {seconds:.1f} s (compile included)",
             classify.describe(sample, names),

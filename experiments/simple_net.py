@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check
+from jaxnets.results import check, diverged_runs
 from jaxnets.train import epoch_table, logit_binary_metrics, train_model
 
 ID = "C5"
@@ -56,6 +56,7 @@ def run(cfg: Config, out: Path) -> dict:
     return {
         "history": h,
         "metrics": {"valid_accuracy": acc, "valid_loss": h[-1]["valid_loss"]},
+        "diverged": diverged_runs({"simple net": fitted.diverged}),
         "checks": [check(f"valid accuracy after {cfg.epochs} epochs", acc, 0.9828, "≥ 0.975", acc >= 0.975)],
     }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check, tagged
+from jaxnets.results import check, diverged_runs, tagged
 from jaxnets.train import train_model
 
 ID = "A4"
@@ -30,6 +30,8 @@ NOTES_X_STD = np.array(
 
 # `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
 QUICK: dict = {}
+# The raw-input run overflows: that is the lab's point, not a failure.
+EXPECTED_DIVERGENCE = ("raw",)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Config:
     seed: int = 1
     lr: float = 0.1
     epochs: int = 20
+    stop_on_divergence: bool = True  # False (--on-divergence continue): the notes' inf → nan sequence
 
 
 def _first(costs: np.ndarray, bad) -> int | None:
@@ -56,16 +59,15 @@ def run(cfg: Config, out: Path) -> dict:
             seed=cfg.seed,
             loss_fn=losses.mse,
             shuffle=False,
-            stop_on_divergence=False,
+            stop_on_divergence=cfg.stop_on_divergence,
         )
         for label, inputs in (("standardized", x_std), ("raw", x))
     }
     costs = {k: np.array([h["train_loss"] for h in f.history]) for k, f in fits.items()}
-    epochs = np.arange(1, cfg.epochs + 1)
     plots.curves(
         out / "standardization.png",
-        {f"{k} inputs": (epochs, c) for k, c in costs.items()},
-        title="MSE per epoch, raw vs standardized inputs (lr 0.1)",
+        {f"{k} inputs": ([h["epoch"] for h in fits[k].history], c) for k, c in costs.items()},
+        title=f"MSE per epoch, raw vs standardized inputs (lr {cfg.lr:g})",
         ylabel="MSE (log)",
         logy=True,
     )
@@ -75,6 +77,38 @@ def run(cfg: Config, out: Path) -> dict:
     first_inf = _first(raw, np.isinf)
     first_nan = _first(raw, np.isnan)
     diverged = fits["raw"].diverged
+    checks = [
+        check("x' = (x - μ)/σ, max |ours - notes|", x_err, 0.0, "< 5e-5 (equal to 4 decimals)", x_err < 5e-5),
+        check(
+            "standardized: first epoch cost",
+            std[0],
+            29615.74,
+            "within 10 % of the notes (dominated by y², not init)",
+            abs(std[0] / 29615.74 - 1) < 0.1,
+        ),
+        check(
+            "standardized: last epoch cost", std[-1], 6.697937, "< 1 % of the first", std[-1] < 0.01 * std[0]
+        ),
+        check(
+            "raw: first epoch with cost inf (1-based)",
+            first_inf,
+            6,
+            "diverges: reported, not crashed",
+            diverged is not None and first_inf is not None,
+        ),
+    ]
+    if cfg.stop_on_divergence:
+        log = [
+            f"raw inputs: cost inf at epoch {first_inf}; that run stopped there (diverged). "
+            f"`python -m experiments A4 --on-divergence continue` trains on to the notes' nan."
+        ]
+    else:
+        log = [f"raw inputs: cost inf from epoch {first_inf}, nan from epoch {first_nan}"]
+        checks.append(
+            check(
+                "raw: first epoch with cost nan (1-based)", first_nan, 13, "reported", first_nan is not None
+            )
+        )
     return {
         "history": tagged(fits["standardized"].history, run="standardized")
         + tagged(fits["raw"].history, run="raw"),
@@ -85,36 +119,9 @@ def run(cfg: Config, out: Path) -> dict:
             "raw_first_inf_epoch": first_inf,
             "raw_first_nan_epoch": first_nan,
         },
-        "diverged": {"run": "raw", **diverged._asdict()} if diverged else None,
-        "checks": [
-            check(
-                "x' = (x - μ)/σ, max |ours - notes|", x_err, 0.0, "< 5e-5 (equal to 4 decimals)", x_err < 5e-5
-            ),
-            check(
-                "standardized: first epoch cost",
-                std[0],
-                29615.74,
-                "within 10 % of the notes (dominated by y², not init)",
-                abs(std[0] / 29615.74 - 1) < 0.1,
-            ),
-            check(
-                "standardized: last epoch cost",
-                std[-1],
-                6.697937,
-                "< 1 % of the first",
-                std[-1] < 0.01 * std[0],
-            ),
-            check(
-                "raw: first epoch with cost inf (1-based)",
-                first_inf,
-                6,
-                "diverges: reported, not crashed",
-                diverged is not None and first_inf is not None,
-            ),
-            check(
-                "raw: first epoch with cost nan (1-based)", first_nan, 13, "reported", first_nan is not None
-            ),
-        ],
+        "diverged": diverged_runs({k: f.diverged for k, f in fits.items()}),
+        "log": log,
+        "checks": checks,
     }
 
 

@@ -47,6 +47,7 @@ def run(cfg: Config, out: Path) -> dict:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
+        checkpoint_dir=out / "checkpoints",
     )
     unscaled = {name: evaluate(r.state, (test[0] * 255.0, test[1]))["accuracy"] for name, r in runs.items()}
     report = classify.summarize(

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from jaxnets import losses, plots
+from jaxnets import losses, plots, results
 from jaxnets.train import (
     Batch,
     Divergence,
@@ -70,12 +70,25 @@ def train_each(
     epochs: int,
     batch_size: int = 100,
     seed: int = 0,
+    checkpoint_dir: Path | None = None,
     **fit_kwargs: Any,
 ) -> dict[str, Classified]:
     """``train_classifier`` for each named (model, optimizer) on the same data, seed and batches:
-    the labs' side-by-side comparisons, where only the model or the optimizer changes."""
+    the labs' side-by-side comparisons, where only the model or the optimizer changes. With
+    ``checkpoint_dir``, each run keeps its checkpoints in a sub-folder named after it."""
     return {
-        name: train_classifier(model, tx, train, test, epochs, batch_size, seed, desc=name, **fit_kwargs)
+        name: train_classifier(
+            model,
+            tx,
+            train,
+            test,
+            epochs,
+            batch_size,
+            seed,
+            desc=name,
+            checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / results.slug(name),
+            **fit_kwargs,
+        )
         for name, (model, tx) in setups.items()
     }
 
@@ -134,7 +147,7 @@ def summarize(
     """What every lab reports for classifiers trained side by side on one data set: a plot of
     their training curves and test accuracies (``<plot_name>.png``), "get one and predict" on one
     random test image (``get_one_and_predict.png``), and the experiment result's parts: history
-    rows tagged with ``tag``, test metrics and the printed line."""
+    rows tagged with ``tag``, test metrics, the printed line and the runs that diverged."""
     sample = get_one_and_predict(
         {k: r.state for k, r in runs.items()}, test, seed, out / "get_one_and_predict.png", class_names
     )
@@ -148,4 +161,5 @@ def summarize(
         "history": [{tag: k, **row} for k, r in runs.items() for row in r.history],
         "metrics": {"test": {k: r.test for k, r in runs.items()}, "get_one_and_predict": sample},
         "log": [describe(sample, class_names)],
+        "diverged": results.diverged_runs({k: r.diverged for k, r in runs.items()}),
     }

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnets.errors import InputError, unknown
+
 Arrays = tuple[np.ndarray, np.ndarray]
 
 # --- the small data sets of the notes -------------------------------------------------------
@@ -54,7 +56,7 @@ def logic_gate(name: str) -> Arrays:
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
     ops = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
     if name not in ops:
-        raise ValueError(f"unknown gate {name!r}; choose one of and, or, xor")
+        raise unknown("gate", name, ops)
     return x, ops[name](x[:, 0], x[:, 1]).astype(np.float32)[:, None]
 
 
@@ -87,7 +89,7 @@ def batches(
     x, y = data
     n = len(x)
     if batch_size <= 0:
-        raise ValueError(f"batch size must be > 0, got {batch_size}")
+        raise InputError(f"the batch size must be > 0, got {batch_size}")
     order = rng.permutation(n) if rng is not None else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
@@ -98,7 +100,7 @@ def batches(
 def split(data: Arrays, fractions: tuple[float, ...], seed: int) -> list[Arrays]:
     """Shuffle ``data`` and cut it into parts of the given fractions (they must sum to 1)."""
     if not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"split fractions must sum to 1, got {fractions}")
+        raise InputError(f"split fractions must sum to 1, got {fractions}")
     x, y = data
     order = np.random.default_rng(seed).permutation(len(x))
     cuts = np.round(np.cumsum(fractions)[:-1] * len(x)).astype(int)
@@ -174,9 +176,14 @@ def _validate(name: str, arrays: dict[str, np.ndarray], where: Path) -> None:
 
 
 def _find_folder(name: str, data_dir: str | os.PathLike | None) -> Path | None:
-    roots = [Path(data_dir)] if data_dir else []
-    if os.environ.get(ENV_VAR):
-        roots.append(Path(os.environ[ENV_VAR]))
+    given = {"--data-dir": data_dir, ENV_VAR: os.environ.get(ENV_VAR)}
+    roots = [Path(folder) for folder in given.values() if folder]
+    for origin, folder in given.items():
+        if folder and not Path(folder).is_dir():
+            raise DataError(
+                f"the data folder {folder} ({origin}) does not exist: point it at the folder that "
+                f"holds {DATASETS[name]['folders'][0]}/ (e.g. ../shared/data)"
+            )
     roots.append(DEBIAN_DATASETS)
     for root in roots:
         # The root may be the data set's own folder as well as the parent of one.
@@ -271,7 +278,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Arrays, 
     Images are uint8 N×28×28, labels int32. Cached: a second call returns the same arrays.
     """
     if name not in LOADABLE:
-        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(LOADABLE)}")
+        raise unknown("data set", name, LOADABLE)
     base = "mnist" if name == "mnist_sample" else name
     arrays = _read_idx_dataset(base, _find_folder(base, data_dir))
     if name == "mnist_sample":
@@ -316,7 +323,7 @@ def load_float(
     (x, y), (x_test, y_test) = load(name, data_dir)
     if train_subset is not None:
         if not 0 < train_subset <= len(x):
-            raise ValueError(f"train_subset must be in 1..{len(x)}, got {train_subset}")
+            raise InputError(f"train_subset must be in 1..{len(x)} (the training set), got {train_subset}")
         pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:train_subset])
         x, y = x[pick], y[pick]
     train = (jnp.asarray(to_float(x)), jnp.asarray(y))

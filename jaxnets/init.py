@@ -12,6 +12,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from jaxnets.errors import unknown
+
 Initializer = Callable[..., jax.Array]
 
 
@@ -77,7 +79,7 @@ KERNEL_INITS: dict[str, Callable[[float], Initializer]] = {
 def kernel_init(name: str, std: float = 1.0) -> Initializer:
     """The kernel initializer called ``name`` (``std`` is used by "normal" only)."""
     if name not in KERNEL_INITS:
-        raise ValueError(f"unknown init {name!r}; choose one of {', '.join(sorted(KERNEL_INITS))}")
+        raise unknown("init", name, KERNEL_INITS)
     return KERNEL_INITS[name](std)
 
 

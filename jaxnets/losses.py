@@ -1,4 +1,8 @@
-"""Losses and metrics of the labs, each ``f(outputs, targets) -> scalar`` (batch mean)."""
+"""Losses and metrics of the labs, each ``f(outputs, targets) -> scalar`` (batch mean).
+
+Each checks, while it is traced, that its targets fit its outputs, and raises an ``InputError``
+that says what to pass instead: a silent broadcast of (N, 1) against (N,) or a one-hot label
+would train on the wrong loss without a word."""
 
 from __future__ import annotations
 
@@ -9,16 +13,48 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.special import gammaln
 
+from jaxnets.errors import InputError
+
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def _class_ids(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Integer labels of shape ``logits.shape[:-1]``, or an error saying how to make them."""
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        fix = (
+            "labels.argmax(-1) turns one-hot rows into ids"
+            if labels.shape == logits.shape
+            else ("convert them with labels.astype(jnp.int32)")
+        )
+        raise InputError(
+            f"class labels must be integer class ids, got {labels.dtype} labels of shape "
+            f"{labels.shape} for logits of shape {logits.shape}: {fix}"
+        )
+    if labels.shape != logits.shape[:-1]:
+        raise InputError(
+            f"logits of shape {logits.shape} need labels of shape {logits.shape[:-1]} (one class id "
+            f"per example), got {labels.shape}"
+        )
+    return labels
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Softmax cross-entropy with integer labels (``F.cross_entropy``)."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32)).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(logits, _class_ids(logits, labels)).mean()
+
+
+def _paired(outputs: jax.Array, targets: jax.Array) -> None:
+    """One target per output value, or an error naming both shapes."""
+    if jnp.size(outputs) != jnp.size(targets):
+        raise InputError(
+            f"outputs of shape {jnp.shape(outputs)} and targets of shape {jnp.shape(targets)} differ in "
+            f"size: give one target per output (e.g. targets of shape {jnp.shape(outputs)})"
+        )
 
 
 def _match(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Outputs of shape (N, 1) against targets of shape (N,) or (N, 1)."""
+    _paired(outputs, targets)
     return outputs.reshape(-1), targets.reshape(-1).astype(outputs.dtype)
 
 
@@ -58,6 +94,7 @@ def binary_cross_entropy_with_logits(logits: jax.Array, targets: jax.Array) -> j
 
 def mse(preds: jax.Array, targets: jax.Array) -> jax.Array:
     """Mean squared error (``F.mse_loss``)."""
+    _paired(preds, targets)
     return jnp.mean((preds - targets.reshape(preds.shape)) ** 2)
 
 
@@ -68,6 +105,7 @@ def rmse(preds: jax.Array, targets: jax.Array) -> jax.Array:
 
 def l1(preds: jax.Array, targets: jax.Array) -> jax.Array:
     """Mean absolute error."""
+    _paired(preds, targets)
     return jnp.mean(jnp.abs(preds - targets.reshape(preds.shape)))
 
 
@@ -91,7 +129,7 @@ def l2_penalty(params) -> jax.Array:
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Fraction of argmax predictions equal to the integer labels."""
-    return jnp.mean(jnp.argmax(logits, -1) == labels.reshape(-1))
+    return jnp.mean(jnp.argmax(logits, -1) == _class_ids(logits, labels))
 
 
 def binary_accuracy(outputs: jax.Array, targets: jax.Array, threshold: float = 0.5) -> jax.Array:

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnets import init as inits
+from jaxnets.errors import unknown
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda x: x,
@@ -29,7 +30,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     """The activation function called ``name``."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+        raise unknown("activation", name, ACTIVATIONS)
     return ACTIVATIONS[name]
 
 

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxnets.errors import InputError, unknown
+
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "rmsprop": optax.rmsprop}
 
 
@@ -30,9 +32,9 @@ def optimizer(
     gradient of the L2 penalty (wd/2)·ΣW².
     """
     if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise unknown("optimizer", name, OPTIMIZERS)
     if not callable(learning_rate) and learning_rate <= 0:
-        raise ValueError(f"learning rate must be > 0, got {learning_rate}")
+        raise InputError(f"the learning rate must be > 0, got {learning_rate}")
     tx = OPTIMIZERS[name](learning_rate)
     if weight_decay:
         tx = optax.chain(optax.add_decayed_weights(weight_decay, mask=kernel_mask), tx)
@@ -58,7 +60,7 @@ def one_cycle(
     ``pct_start`` of the steps and falls to max_lr/div_final, both along cosines, while β1 goes
     the other way (0.95 → 0.85 → 0.95)."""
     if max_lr <= 0 or total_steps <= 0:
-        raise ValueError(f"max_lr and total_steps must be > 0, got {max_lr} and {total_steps}")
+        raise InputError(f"max_lr and total_steps must be > 0, got {max_lr} and {total_steps}")
     warm = max(1, int(total_steps * pct_start))
     lr = optax.join_schedules(
         [_cosine(max_lr / div, max_lr, warm), _cosine(max_lr, max_lr / div_final, total_steps - warm)], [warm]

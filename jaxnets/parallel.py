@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import jax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from jaxnets.errors import InputError
+
 AXIS = "data"
 T = TypeVar("T")
 
@@ -44,9 +46,10 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(AXIS))
 
 
-def replicate(tree: T, mesh: Mesh) -> T:
-    """A copy of ``tree`` on every device of ``mesh``."""
-    return jax.device_put(tree, replicated(mesh))
+def replicate(tree: T, mesh: Mesh, copy: bool = False) -> T:
+    """``tree`` on every device of ``mesh``; with ``copy``, new buffers even where it is there
+    already (for a state that will be donated while the caller keeps the original)."""
+    return jax.device_put(tree, replicated(mesh), may_alias=False if copy else None)
 
 
 def shard_batch(batch: T, mesh: Mesh) -> T:
@@ -55,7 +58,7 @@ def shard_batch(batch: T, mesh: Mesh) -> T:
     n = mesh.size
     for leaf in jax.tree.leaves(batch):
         if leaf.shape[0] % n:
-            raise ValueError(
+            raise InputError(
                 f"a batch of {leaf.shape[0]} examples cannot be split evenly over {n} devices; "
                 f"use a batch size that is a multiple of {n}"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,12 +17,46 @@ Curve = tuple[Sequence[float], Sequence[float]]
 
 
 def save(fig: plt.Figure, path: Path) -> str:
-    """Save ``fig`` as PNG at ``path`` (folders created) and close it; returns the file name."""
+    """Save ``fig`` as PNG at ``path`` (folders created) and close it; returns the file name.
+    Written to a temporary name and renamed, so an earlier plot is never left half-overwritten."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.tight_layout()
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return path.name
+
+
+def finite_line(
+    ax: plt.Axes, x: Sequence[float], y: Sequence[float], fmt: str = "-", logy: bool = False, **kwargs
+) -> None:
+    """Plot the finite points of (x, y) (positive ones too on a log axis) and mark where the
+    first non-finite value (a diverged run) appears, so inf/nan never breaks or empties an axis
+    without a word."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(y) & ((y > 0) if logy else True)
+    (line,) = ax.plot(x[ok], y[ok], fmt, **kwargs)
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        note = f"{kwargs.get('label') or ''} non-finite from {x[bad[0]]:g}".strip()
+        if ok.any():
+            ax.axvline(x[bad[0]], color=line.get_color(), ls=":", lw=1)
+            ax.annotate(
+                note,
+                (x[bad[0]], 0.5),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                color="red",
+                fontsize=8,
+                ha="right",
+            )
+        else:  # nothing finite to draw: say so in the middle of the axes
+            y_text = 0.5 - 0.07 * len(ax.texts)
+            ax.text(0.5, y_text, note, transform=ax.transAxes, ha="center", color="red", fontsize=9)
 
 
 def curves(
@@ -33,25 +68,11 @@ def curves(
     logy: bool = False,
     markers: bool = False,
 ) -> str:
-    """Line plot of several (x, y) series. Non-finite points (a diverged run) are left out and
-    the first one is marked, so inf/nan never breaks the axis."""
+    """Line plot of several (x, y) series; non-finite points are left out and marked
+    (``finite_line``)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, (x, y) in series.items():
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        ok = np.isfinite(y) & ((y > 0) if logy else True)
-        ax.plot(x[ok], y[ok], "o-" if markers else "-", ms=3, label=label)
-        bad = np.flatnonzero(~np.isfinite(y))
-        if bad.size:
-            ax.axvline(x[bad[0]], color="red", ls=":", lw=1)
-            ax.annotate(
-                f"non-finite from {x[bad[0]]:g}",
-                (x[bad[0]], 0.5),
-                xycoords=("data", "axes fraction"),
-                rotation=90,
-                color="red",
-                fontsize=8,
-                ha="right",
-            )
+        finite_line(ax, x, y, "o-" if markers else "-", logy, ms=3, label=label)
     if logy:
         ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -112,17 +133,16 @@ def runs_summary(
     """Two panels: each run's training curve, and each run's final score as labelled bars."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
     for label, (x, y) in curves.items():
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        ok = np.isfinite(y) & ((y > 0) if logy else True)
-        left.plot(x[ok], y[ok], "o-", ms=3, label=label)
+        finite_line(left, x, y, "o-", logy, ms=3, label=label)
     left.set(title=title, xlabel="epoch", ylabel=ylabel, yscale="log" if logy else "linear")
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
     names, values = list(scores), [float(v) for v in scores.values()]
-    bars = right.bar(range(len(names)), values, color=[f"C{i}" for i in range(len(names))])
+    bars = right.bar(range(len(names)), np.nan_to_num(values), color=[f"C{i}" for i in range(len(names))])
     right.bar_label(bars, labels=[f"{v:.4f}" for v in values], fontsize=8)
-    bottom = max(0.0, min(values) - 0.1 * (1 - min(values)) - 0.02)
+    lowest = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
+    bottom = max(0.0, lowest - 0.1 * (1 - lowest) - 0.02)
     right.set(
         title=score_label,
         ylabel=score_label,

@@ -6,7 +6,8 @@ import json
 import math
 import os
 import platform
-import tempfile
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,23 @@ def check(name: str, ours: Any, reported: Any, bar: str, passed: bool) -> dict[s
 def tagged(history: list[dict[str, Any]], **tags: Any) -> list[dict[str, Any]]:
     """History rows with extra keys (e.g. ``run="lr=0.1"``) for experiments of several runs."""
     return [{**tags, **row} for row in history]
+
+
+def diverged_runs(divergences: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """``{run: {"epoch", "step", "reason"}}`` for the runs whose ``Divergence`` is not None (the
+    ``diverged`` entry of a result), or None when every run stayed finite."""
+    return {name: d._asdict() for name, d in divergences.items() if d is not None} or None
+
+
+def unexpected_divergence(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The runs of a result that diverged although its experiment does not expect it (a failure)."""
+    runs = (result.get("diverged") or {}).items()
+    return {k: v for k, v in runs if isinstance(v, dict) and not v.get("expected", False)}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a run name: "BN, lr 0.01" → "BN_lr_0.01"."""
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", name).strip("_") or "run"
 
 
 def env_info() -> dict[str, Any]:
@@ -109,7 +127,8 @@ def report_markdown(
     runs: list[dict[str, Any]], skipped: dict[str, str] | None = None, title: str = "Results"
 ) -> str:
     """``REPORT.md``: one table of every check of every run (ours, the notes', the difference,
-    the bar, pass/fail), each experiment's time and links to its plots, then what was skipped."""
+    the bar, pass/fail), each experiment's time and links to its plots, then the runs that
+    diverged (expected or not) and what was skipped."""
     lines = [f"# {title}", ""]
     if runs:
         env = runs[0]["env"]
@@ -119,7 +138,7 @@ def report_markdown(
             f"Python {env['python']}. Total run time {sum(r['wall_time_s'] for r in runs):.0f} s.",
             "",
         ]
-    passed = sum(all(c["pass"] for c in r["checks"]) for r in runs)
+    passed = sum(all(c["pass"] for c in r["checks"]) and not unexpected_divergence(r) for r in runs)
     lines += [f"**{passed} of {len(runs)} pass all their checks.**", ""]
     lines += [
         "| id | check | ours | notes | difference | bar | pass | time | plots |",
@@ -146,6 +165,20 @@ def report_markdown(
                 )
                 + " |"
             )
+    diverged = [
+        (r["id"], run, d) for r in runs for run, d in (r.get("diverged") or {}).items() if isinstance(d, dict)
+    ]
+    if diverged:
+        lines += ["", "## Diverged runs", ""]
+        lines += [
+            f"- **{id_}** {_cell(run)}: non-finite {d['reason']} at epoch {d['epoch']}, step {d['step']}; "
+            + (
+                "expected (the lab's point)"
+                if d.get("expected")
+                else "**not expected: counted as a failure**"
+            )
+            for id_, run, d in diverged
+        ]
     if skipped:
         lines += ["", "## Skipped", ""]
         lines += [f"- **{k}**: {_cell(v)}" for k, v in skipped.items()]
@@ -153,13 +186,14 @@ def report_markdown(
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file and a rename."""
+    """Write ``text`` through a temporary file and a rename: never a half-written file. (The
+    temporary file is opened as a plain new file, so the result gets the usual permissions.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        with open(tmp, "x") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

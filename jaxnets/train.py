@@ -15,6 +15,7 @@ Models take ``(x, train: bool)``; the loss is ``loss_fn(outputs, targets)``.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -27,10 +28,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import linen as nn
+from flax.errors import ScopeParamShapeError
 from flax.training import train_state
 from tqdm.auto import tqdm
 
-from jaxnets import losses
+from jaxnets import checkpoint, losses
+from jaxnets.errors import InputError
 from jaxnets.parallel import Mesh, constrain_batch, data_mesh, mesh_of, replicate
 
 Batch = tuple[jax.Array, jax.Array]
@@ -63,7 +66,8 @@ class TrainState(train_state.TrainState):
 
     Adds to Flax's ``TrainState`` (step, params, opt_state, apply_fn, tx): the BatchNorm running
     averages, a PRNG key from which each step's dropout key is derived, and (static) the loss,
-    metrics and L2 coefficient, so ``train_step(state, batch)`` needs nothing else.
+    metrics and L2 coefficient, so ``train_step(state, batch)`` needs nothing else, and the shape
+    of one example and the dtype the model was initialised on, to check batches against.
     """
 
     batch_stats: Any = flax.struct.field(default_factory=dict)
@@ -71,6 +75,8 @@ class TrainState(train_state.TrainState):
     loss_fn: losses.Loss = flax.struct.field(pytree_node=False, default=losses.cross_entropy)
     metrics_fn: MetricsFn = flax.struct.field(pytree_node=False, default=no_metrics)
     l2: float = flax.struct.field(pytree_node=False, default=0.0)
+    example_shape: tuple[int, ...] | None = flax.struct.field(pytree_node=False, default=None)
+    input_dtype: str | None = flax.struct.field(pytree_node=False, default=None)
 
 
 def create_train_state(
@@ -97,6 +103,8 @@ def create_train_state(
         loss_fn=loss_fn,
         metrics_fn=metrics_fn,
         l2=l2,
+        example_shape=tuple(jnp.shape(example_input)[1:]),
+        input_dtype=jnp.result_type(example_input).name,
     )
 
 
@@ -121,27 +129,60 @@ def _variables(state: TrainState, params: Any) -> dict[str, Any]:
     return {"params": params}
 
 
-def _check_batch(batch: Batch) -> Batch:
-    """Fail early, at trace time, on a batch that is not (inputs, targets) of equal length."""
+def _check_batch(batch: Batch, state: TrainState | None = None) -> Batch:
+    """Fail early, at trace time, on a batch that is not (inputs, targets) of equal length, or
+    whose inputs do not fit ``state`` (see ``_check_inputs``)."""
     if not (isinstance(batch, tuple | list) and len(batch) == 2):
-        raise TypeError("a batch must be a tuple (inputs, targets)")
+        got = f"one array of shape {jnp.shape(batch)}" if hasattr(batch, "shape") else type(batch).__name__
+        raise InputError(f"a batch must be a tuple (inputs, targets), got {got}")
     x, y = batch
     if jnp.ndim(x) == 0 or jnp.ndim(y) == 0 or jnp.shape(x)[0] != jnp.shape(y)[0]:
-        raise ValueError(
+        raise InputError(
             f"inputs and targets must have the same leading (batch) size, got shapes "
             f"{jnp.shape(x)} and {jnp.shape(y)}"
         )
-    return x, y
+    return _check_inputs(x, state), y
+
+
+def _check_inputs(x: jax.Array, state: TrainState | None) -> jax.Array:
+    """Integer inputs to a model initialised on floats (raw uint8 images, say), or the reverse,
+    are an error rather than a silent cast."""
+    if state is not None and state.input_dtype is not None:
+        want_float = jnp.issubdtype(state.input_dtype, jnp.floating)
+        if jnp.issubdtype(jnp.result_type(x), jnp.floating) != want_float:
+            fix = (
+                "convert them to floats (uint8 images: jaxnets.data.to_float scales them to [0, 1])"
+                if want_float
+                else "pass integers, as at initialisation"
+            )
+            raise InputError(
+                f"inputs have dtype {jnp.result_type(x)} but the model was initialised on "
+                f"{state.input_dtype} inputs: {fix}"
+            )
+    return x
+
+
+def _apply(state: TrainState, variables: dict[str, Any], x: jax.Array, **kwargs: Any) -> Any:
+    """``state.apply_fn``, with inputs whose shape does not fit the parameters reported as such."""
+    try:
+        return state.apply_fn(variables, x, **kwargs)
+    except ScopeParamShapeError as e:
+        shape = state.example_shape
+        init = f"(N, {', '.join(map(str, shape))})" if shape is not None else "another shape"
+        raise InputError(
+            f"inputs of shape {jnp.shape(x)} do not fit the model, which was initialised on inputs of "
+            f"shape {init}: pass inputs of that shape ({str(e).split(' (https')[0]})"
+        ) from None
 
 
 def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None):
-    x, y = _check_batch(batch)
+    x, y = _check_batch(batch, state)
     if rng is None:
         rng = jax.random.fold_in(state.key, state.step)
 
     def loss_of(params):
-        outputs, updates = state.apply_fn(
-            _variables(state, params), x, train=True, rngs={"dropout": rng}, mutable=["batch_stats"]
+        outputs, updates = _apply(
+            state, _variables(state, params), x, train=True, rngs={"dropout": rng}, mutable=["batch_stats"]
         )
         loss = state.loss_fn(outputs, y)
         total = loss + state.l2 * losses.l2_penalty(params) if state.l2 else loss
@@ -165,15 +206,15 @@ batch before the update. The input state is donated: use the returned one.
 def eval_step(state: TrainState, batch: Batch, mesh: Mesh | None = None) -> Metrics:
     """Metrics of ``batch`` in evaluation mode (BN running averages, no dropout); no state change.
     With a ``mesh`` (see ``jaxnets.parallel``), the batch is split over its devices."""
-    x, y = constrain_batch(_check_batch(batch), mesh)
-    outputs = state.apply_fn(_variables(state, state.params), x, train=False)
+    x, y = constrain_batch(_check_batch(batch, state), mesh)
+    outputs = _apply(state, _variables(state, state.params), x, train=False)
     return {"loss": state.loss_fn(outputs, y), **state.metrics_fn(outputs, y)}
 
 
 @jax.jit
 def predict(state: TrainState, x: jax.Array) -> jax.Array:
     """Model outputs for ``x`` in evaluation mode."""
-    return state.apply_fn(_variables(state, state.params), x, train=False)
+    return _apply(state, _variables(state, state.params), _check_inputs(x, state), train=False)
 
 
 def _train_on(
@@ -184,12 +225,18 @@ def _train_on(
     return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
 
 
+def _check_batch_size(batch_size: int, n: int) -> None:
+    if not 0 < batch_size <= n:
+        raise InputError(
+            f"batch size {batch_size} does not fit a data set of {n} examples: use a batch size from 1 to {n}"
+        )
+
+
 def epoch_batches(n: int, key: jax.Array, batch_size: int, shuffle: bool = True) -> jax.Array:
     """The example indices of one epoch's batches, (n // batch_size, batch_size): a permutation
     drawn with ``key`` (or 0..n-1), the last partial batch dropped."""
+    _check_batch_size(batch_size, n)
     steps = n // batch_size
-    if steps == 0:
-        raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
     order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
     return order[: steps * batch_size].reshape(steps, batch_size)
 
@@ -209,7 +256,7 @@ def train_epoch(
 
     Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``).
     """
-    x, y = _check_batch(data)
+    x, y = _check_batch(data, state)
     batches = epoch_batches(x.shape[0], key, batch_size, shuffle)
     steps = batches.shape[0]
 
@@ -267,6 +314,7 @@ def fit(
     desc: str = "train",
     on_epoch: Callable[[int, TrainState, dict[str, float]], bool | None] | None = None,
     mesh: Mesh | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> FitResult:
     """Train for ``epochs`` epochs; evaluate on ``valid`` after each one.
 
@@ -278,39 +326,83 @@ def fit(
     ``progress=None`` shows a bar on a terminal only. Training is data parallel over ``mesh``
     (default: all local devices): state and data are replicated on it and each batch is split
     over its devices.
+
+    With ``checkpoint_dir``, the state and the run so far are saved there after every epoch
+    (see ``jaxnets.checkpoint``), and a run that finds a checkpoint there goes on from it, to
+    the same result as if it had never stopped; one that had finished returns at once. Callbacks
+    keep no saved state: ``on_epoch`` sees only the epochs trained after a restore.
     """
     if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
+        raise InputError(f"epochs must be >= 0, got {epochs}")
+    x, _ = _check_batch(train, state)
+    _check_batch_size(batch_size, len(x))
     mesh = data_mesh() if mesh is None else mesh
-    state, train, valid = replicate((state, _check_batch(train), valid), mesh)
-    history: list[dict[str, float]] = []
-    steps: dict[str, list[np.ndarray]] = {}
-    diverged: Divergence | None = None
-    bar = tqdm(
-        range(1, epochs + 1), desc=desc, disable=None if progress is None else not progress, leave=False
-    )
-    for epoch in bar:
-        start = time.perf_counter()
-        state, step_metrics = train_epoch(
-            state, train, jax.random.fold_in(key, epoch), batch_size, shuffle, mesh
+    state = replicate(state, mesh, copy=True)  # train_epoch donates it; the caller's stays usable
+    train, valid = replicate((train, valid), mesh)
+    signature = {
+        "examples": len(x),
+        "batch_size": batch_size,
+        "shuffle": shuffle,
+        "key": np.asarray(jax.random.key_data(key)).tolist(),
+    }
+    manager = None if checkpoint_dir is None else checkpoint.open_manager(checkpoint_dir)
+    done, record = 0, {"history": [], "steps": {}, "diverged": None, "stopped": False}
+    bar = None
+    try:
+        if manager is not None and (restored := checkpoint.restore(manager, state, signature)):
+            done, state, record = restored
+            if done > epochs:
+                raise InputError(
+                    f"the checkpoint in {checkpoint_dir} is at epoch {done}, past the {epochs} asked for"
+                )
+        history: list[dict[str, float]] = record["history"]
+        steps = {k: [v] for k, v in record["steps"].items()}
+        diverged = Divergence(**record["diverged"]) if record["diverged"] else None
+        bar = tqdm(
+            [] if record["stopped"] else range(done + 1, epochs + 1),
+            desc=desc,
+            initial=done,
+            total=epochs,
+            disable=None if progress is None else not progress,
+            leave=False,
         )
-        step_metrics = jax.device_get(step_metrics)
-        row: dict[str, float] = {"epoch": epoch}
-        row.update({f"train_{k}": float(np.mean(v)) for k, v in step_metrics.items()})
-        if valid is not None:
-            row.update({f"valid_{k}": v for k, v in evaluate(state, valid).items()})
-        row["time_s"] = time.perf_counter() - start
-        history.append(row)
-        for name, values in step_metrics.items():
-            steps.setdefault(name, []).append(np.asarray(values))
-        bar.set_postfix(loss=f"{row['train_loss']:.4g}")
-        if diverged is None:
-            diverged = _divergence(epoch, step_metrics["loss"], state)
-            if diverged is not None and stop_on_divergence:
+        for epoch in bar:
+            start = time.perf_counter()
+            state, step_metrics = train_epoch(
+                state, train, jax.random.fold_in(key, epoch), batch_size, shuffle, mesh
+            )
+            step_metrics = jax.device_get(step_metrics)
+            row: dict[str, float] = {"epoch": epoch}
+            row.update({f"train_{k}": float(np.mean(v)) for k, v in step_metrics.items()})
+            if valid is not None:
+                row.update({f"valid_{k}": v for k, v in evaluate(state, valid).items()})
+            row["time_s"] = time.perf_counter() - start
+            history.append(row)
+            for name, values in step_metrics.items():
+                steps.setdefault(name, []).append(np.asarray(values))
+            bar.set_postfix(loss=f"{row['train_loss']:.4g}")
+            stop = False
+            if diverged is None:
+                diverged = _divergence(epoch, step_metrics["loss"], state)
+                stop = diverged is not None and stop_on_divergence
+            if not stop and on_epoch is not None:
+                stop = bool(on_epoch(epoch, state, row))
+            if manager is not None:
+                record = {
+                    "history": history,
+                    "steps": {k: np.concatenate(v) for k, v in steps.items()},
+                    "diverged": diverged._asdict() if diverged else None,
+                    "stopped": stop,
+                    "signature": signature,
+                }
+                checkpoint.save(manager, epoch, state, record)
+            if stop:
                 break
-        if on_epoch is not None and on_epoch(epoch, state, row):
-            break
-    bar.close()
+    finally:
+        if bar is not None:
+            bar.close()
+        if manager is not None:
+            manager.close()  # waits for the save in flight
     return FitResult(state, history, {k: np.concatenate(v) for k, v in steps.items()}, diverged)
 
 
@@ -413,7 +505,7 @@ def early_stopping(patience: int, metric: str = "valid_loss") -> Callable[..., b
     best: dict[str, Any] = {"epoch": 0, "value": float("inf"), "state": None}
 
     def callback(epoch: int, state: TrainState, row: dict[str, float]) -> bool:
-        if row[metric] < best["value"]:
+        if best["state"] is None or row[metric] < best["value"]:  # the first epoch, even if nan
             best.update(epoch=epoch, value=row[metric], state=jax.device_get(state))
         return epoch - best["epoch"] >= patience
 
@@ -429,9 +521,11 @@ def epoch_table(
     ``Learner.fit`` does: epoch, the chosen history columns, and the epoch's time."""
     header = ["epoch", *columns, "time"]
     widths = [max(len(h), 10) for h in header]
+    printed = []
 
     def callback(epoch: int, state: TrainState, row: dict[str, float]) -> None:
-        if epoch == 1:
+        if not printed:  # the first epoch this run trains (later than 1 after a restore)
+            printed.append(epoch)
             print_fn("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         cells = [
             str(epoch),

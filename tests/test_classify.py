@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from jaxnets import classify, models, optim
+from jaxnets.errors import InputError
 from jaxnets.train import predict
 
 
@@ -42,5 +43,5 @@ def test_get_one_and_predict_agrees_with_predict_and_saves_a_png(tmp_path):
 
 def test_train_classifier_rejects_mismatched_data():
     x, y = digits_like(100, 0)
-    with pytest.raises(ValueError, match="same leading"):
+    with pytest.raises(InputError, match="same leading"):
         classify.train_classifier(models.MLP((10,)), optim.optimizer("sgd", 0.1), (x, y[:50]), (x, y), 1, 10)

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jaxnets import data
+from jaxnets.errors import InputError
 from tests.conftest import needs_mnist
 
 
@@ -91,9 +92,15 @@ def test_load_from_a_data_dir_and_clear_errors(tmp_path, monkeypatch):
     make_dataset(tmp_path / "short" / "mnist", n_test=5)
     with pytest.raises(data.DataError, match="10000 images"):
         data.load("mnist", tmp_path / "short")
+    (tmp_path / "empty").mkdir()
     with pytest.raises(data.DataError, match="expected the four files"):
+        data.load("mnist", tmp_path / "empty")
+    with pytest.raises(data.DataError, match=r"nowhere \(--data-dir\) does not exist"):
         data.load("mnist", tmp_path / "nowhere")
-    with pytest.raises(data.DataError, match="unknown data set"):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "gone"))
+    with pytest.raises(data.DataError, match=f"gone \\({data.ENV_VAR}\\) does not exist"):
+        data.load("mnist")
+    with pytest.raises(InputError, match="unknown data set 'cifar10'"):
         data.load("cifar10")
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxnets import losses
+from jaxnets.errors import InputError
 
 
 def test_cross_entropy_matches_hand_computation():
@@ -69,3 +70,20 @@ def test_l2_penalty_counts_kernels_only():
         "BatchNorm_0": {"scale": jnp.ones(3)},
     }
     assert float(losses.l2_penalty(params)) == 6.0
+
+
+def test_targets_that_do_not_fit_the_outputs_are_named_with_the_fix():
+    logits = jnp.zeros((4, 3))
+    with pytest.raises(InputError, match=r"integer class ids.*argmax\(-1\)"):
+        losses.cross_entropy(logits, jax.nn.one_hot(jnp.array([0, 1, 2, 0]), 3))
+    with pytest.raises(InputError, match=r"integer class ids.*astype"):
+        losses.cross_entropy(logits, jnp.array([0.0, 1.0, 2.0, 0.0]))
+    with pytest.raises(InputError, match=r"labels of shape \(4,\)"):
+        losses.accuracy(logits, jnp.array([[0], [1], [2], [0]]))
+    # (N, 1) predictions against (N, 3) targets would broadcast silently; it is refused.
+    with pytest.raises(InputError, match=r"\(4, 1\) and targets of shape \(4, 3\)"):
+        losses.mse(jnp.zeros((4, 1)), jnp.zeros((4, 3)))
+    with pytest.raises(InputError, match="one target per output"):
+        losses.binary_cross_entropy(jnp.full((4, 1), 0.5), jnp.zeros(3))
+    # (N, 1) against (N,) is the same targets in another layout, and is fine.
+    assert float(losses.mse(jnp.ones((4, 1)), jnp.ones(4))) == 0.0

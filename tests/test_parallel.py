@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import jax
 import numpy as np
@@ -29,13 +30,18 @@ def _data(n: int = 800, d: int = 20, classes: int = 4):
     return x, y
 
 
-def _run(model, tx, mesh, batch_size: int):
+def _run(model, tx, mesh, batch_size: int, **fit_kwargs):
     x, y = _data()
     state = train.create_train_state(
         model, tx, x[:1], jax.random.key(1), losses.cross_entropy, train.classification_metrics
     )
-    fitted = train.fit(state, (x, y), 3, batch_size, jax.random.key(2), valid=(x, y), mesh=mesh)
+    fitted = train.fit(state, (x, y), 3, batch_size, jax.random.key(2), valid=(x, y), mesh=mesh, **fit_kwargs)
     return fitted
+
+
+def _interrupt_after_epoch_1(epoch, state, row):
+    if epoch == 1:
+        raise KeyboardInterrupt
 
 
 def _max_diff(a, b) -> float:
@@ -76,7 +82,31 @@ def compare_one_and_many() -> dict:
                 "all_reduce": "all-reduce" in hlo,
                 "loss_falls": bool(b.history[-1]["train_loss"] < b.history[0]["train_loss"]),
             }
+    # Interrupted after epoch 1 and resumed from its checkpoint, on 8 devices: the same run.
+    with tempfile.TemporaryDirectory() as folder:
+        model, tx = nets["bn_dropout"]
+        try:
+            _run(model, tx, many, 100, checkpoint_dir=folder, on_epoch=_interrupt_after_epoch_1)
+        except KeyboardInterrupt:
+            pass
+        resumed = _run(model, tx, many, 100, checkpoint_dir=folder)
+    straight = _run(model, tx, many, 100)
+    strip = [[{k: v for k, v in r.items() if k != "time_s"} for r in f.history] for f in (resumed, straight)]
+    out["resumed_8"] = {
+        "state_diff": _max_diff(
+            (resumed.state.params, resumed.state.batch_stats, resumed.state.opt_state),
+            (straight.state.params, straight.state.batch_stats, straight.state.opt_state),
+        ),
+        "history_equal": strip[0] == strip[1],
+        "state_devices": len(jax.tree.leaves(resumed.state.params)[0].sharding.device_set),
+    }
     return out
+
+
+def test_a_run_resumed_from_its_checkpoint_on_eight_devices_equals_an_uninterrupted_one(eight_devices):
+    r = eight_devices["resumed_8"]
+    assert r["state_devices"] == N_DEVICES
+    assert r["state_diff"] == 0.0 and r["history_equal"]
 
 
 @pytest.fixture(scope="module")

@@ -26,3 +26,20 @@ def test_prediction_runs_summary_and_decision_regions_write_pngs(tmp_path):
     )
     plots.save(fig, tmp_path / "d.png")
     assert all((tmp_path / f).stat().st_size > 1000 for f in ("p.png", "r.png", "d.png"))
+
+
+def test_a_run_that_is_nan_from_its_first_epoch_still_plots_and_says_so(tmp_path):
+    # An axvline alone on a log axis used to raise "Data cannot be log-scaled".
+    plots.runs_summary(
+        tmp_path / "r.png",
+        {"a": ([1], [float("nan")]), "b": ([1, 2], [0.5, 0.2])},
+        {"a": float("nan"), "b": 0.9},
+        "t",
+    )
+    fig, ax = plt.subplots()
+    plots.finite_line(ax, [1, 2], [float("nan"), float("inf")], logy=True, label="diverged")
+    ax.set_yscale("log")
+    assert [t.get_text() for t in ax.texts] == ["diverged non-finite from 1"]
+    plots.save(fig, tmp_path / "f.png")
+    assert (tmp_path / "r.png").stat().st_size > 1000 and (tmp_path / "f.png").stat().st_size > 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "r.png"]  # no temporary left

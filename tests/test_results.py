@@ -60,3 +60,35 @@ def test_report_lists_each_check_with_its_difference_time_and_plots():
     assert "| words | yes | no | – |" in report
     assert "0 of 1 pass" in report
     assert "**Y1**: mnist not found; set JAXNETS_DATA_DIR" in report
+
+
+def test_report_lists_diverged_runs_and_an_unexpected_one_fails():
+    def run(id_, expected):
+        return {
+            "id": id_,
+            "name": id_.lower(),
+            "title": "t",
+            "checks": [results.check("acc", 1.0, 1.0, "=", True)],
+            "diverged": {"raw": {"epoch": 6, "step": 6, "reason": "loss", "expected": expected}},
+            "wall_time_s": 1.0,
+            "plots": [],
+            "env": results.env_info(),
+        }
+
+    report = results.report_markdown([run("A4", True), run("D1", False)])
+    assert "1 of 2 pass" in report
+    assert "- **A4** raw: non-finite loss at epoch 6, step 6; expected" in report
+    assert "- **D1** raw: non-finite loss at epoch 6, step 6; **not expected" in report
+    assert results.unexpected_divergence(run("D1", False)) and not results.unexpected_divergence(
+        run("A4", True)
+    )
+
+
+def test_diverged_runs_and_slugs():
+    from jaxnets.train import Divergence
+
+    assert results.diverged_runs({"a": None, "b": None}) is None
+    assert results.diverged_runs({"a": Divergence(2, 7, "loss"), "b": None}) == {
+        "a": {"epoch": 2, "step": 7, "reason": "loss"}
+    }
+    assert results.slug("BN, lr 0.01") == "BN_lr_0.01" and results.slug("B7 normal(0,1)") == "B7_normal_0_1"

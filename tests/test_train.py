@@ -4,13 +4,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jax.test_util import check_grads
 
 from jaxnets import losses, models, optim
+from jaxnets.errors import InputError
 from jaxnets.train import (
     classification_metrics,
     create_train_state,
     early_stopping,
+    epoch_batches,
     epoch_table,
     eval_step,
     evaluate,
@@ -108,7 +112,7 @@ def test_train_epoch_drops_the_remainder_and_does_not_retrace():
         state, metrics = epoch(state, (x, y), jax.random.key(i), batch_size=100)
         chex.assert_shape(metrics["loss"], (2,))
     assert int(state.step) == 6
-    with pytest.raises(ValueError, match="larger than the data"):
+    with pytest.raises(InputError, match="batch size 1000 does not fit a data set of 250 examples"):
         train_epoch(state, (x, y), KEY, batch_size=1000)
 
 
@@ -190,15 +194,74 @@ def test_early_stopping_stops_and_keeps_the_best_state():
         on_epoch=lambda e, s, r: stopper(e, s, {"valid_loss": next(rows)}),
     )
     assert len(fitted.history) == 4 and stopper.best["epoch"] == 2
+    # A run whose metric is nan from the start still has a best (the first) state to return.
+    nan_stopper = early_stopping(patience=1)
+    fit(
+        state_for(models.MLP((4, 2)), x),
+        (x, y),
+        3,
+        64,
+        KEY,
+        on_epoch=lambda e, s, r: nan_stopper(e, s, {"valid_loss": float("nan")}),
+    )
+    assert nan_stopper.best["epoch"] == 1 and nan_stopper.best["state"] is not None
 
 
-def test_bad_batches_give_clear_errors():
+def test_bad_batches_give_clear_errors_and_leave_the_state_usable():
     x, y = blobs(8)
     state = state_for(models.MLP((4, 2)), x)
-    with pytest.raises(ValueError, match="same leading"):
-        eval_step(state, (x, y[:3]))
-    with pytest.raises(TypeError, match="tuple"):
-        eval_step(state, x)
+    before = copy(state.params)
+    for step in (train_step, eval_step):
+        with pytest.raises(InputError, match="same leading"):
+            step(state, (x, y[:3]))
+        with pytest.raises(InputError, match=r"tuple \(inputs, targets\), got one array of shape \(8, 2\)"):
+            step(state, x)
+        with pytest.raises(
+            InputError, match=r"shape \(8, 3\) do not fit .* initialised on inputs of shape \(N, 2\)"
+        ):
+            step(state, (jnp.ones((8, 3)), y))
+        with pytest.raises(InputError, match="dtype uint8 .* float32 inputs: .*to_float"):
+            step(state, (jnp.ones((8, 2), jnp.uint8), y))
+        with pytest.raises(InputError, match="integer class ids"):
+            step(state, (x, y.astype(jnp.float32)))
+    with pytest.raises(InputError, match="dtype int32"):
+        predict(state, jnp.ones((8, 2), jnp.int32))
+    # The failed (donating) train_step consumed nothing: the state still trains.
+    chex.assert_trees_all_equal(before, state.params)
+    state, metrics = train_step(state, (x, y))
+    assert np.isfinite(float(metrics["loss"]))
+
+
+def test_fit_rejects_impossible_settings_before_compiling_anything():
+    x, y = blobs(50)
+    state = state_for(models.MLP((4, 2)), x)
+    with pytest.raises(InputError, match="batch size 64 does not fit a data set of 50 examples"):
+        fit(state, (x, y), 1, 64, KEY)
+    with pytest.raises(InputError, match="epochs must be >= 0"):
+        fit(state, (x, y), -1, 10, KEY)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 200), batch=st.integers(1, 200), seed=st.integers(0, 2**31 - 1), shuffle=st.booleans()
+)
+def test_epoch_batches_visit_each_example_at_most_once_and_drop_only_the_remainder(n, batch, seed, shuffle):
+    if batch > n:
+        with pytest.raises(InputError):
+            epoch_batches(n, jax.random.key(seed), batch, shuffle)
+        return
+    idx = np.asarray(epoch_batches(n, jax.random.key(seed), batch, shuffle))
+    assert idx.shape == (n // batch, batch)
+    seen = idx.ravel()
+    assert len(set(seen.tolist())) == len(seen) == n - n % batch  # each at most once, only the rest dropped
+    assert seen.min() >= 0 and seen.max() < n
+    if not shuffle:
+        np.testing.assert_array_equal(seen, np.arange(len(seen)))
+    # The shuffle itself is a permutation of all n examples.
+    order = np.asarray(jax.random.permutation(jax.random.key(seed), n))
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    if shuffle:
+        np.testing.assert_array_equal(seen, order[: len(seen)])
 
 
 def test_minimize_finds_the_likelihood_maximum():

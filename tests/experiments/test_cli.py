@@ -1,14 +1,21 @@
-"""The command line: listing, errors for bad input, and the compilation cache."""
+"""The command line: listing, errors for bad input, divergence, interrupting and resuming,
+results that are never half-written, determinism, and the compilation cache."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 import experiments
 from experiments import cli
+from jaxnets import checkpoint
+from jaxnets.errors import InputError
+from tests.conftest import needs_mnist
+from tests.test_data import make_dataset
 
 
 def test_cli_list_and_errors(capsys, tmp_path):
@@ -16,10 +23,16 @@ def test_cli_list_and_errors(capsys, tmp_path):
     assert "A4" in capsys.readouterr().out
     assert cli.main(["nonsense", "--out", str(tmp_path)]) == 2
     assert "python -m experiments list" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["A1", "--epochs", "-3"])
-    with pytest.raises(SystemExit, match="no setting seed"):
-        cli.main(["A1", "--seed", "3", "--out", str(tmp_path)])
+    assert cli.main(["overfiting", "--out", str(tmp_path)]) == 2
+    assert "did you mean 'overfitting'" in capsys.readouterr().err
+    for flag in (["--epochs", "-3"], ["--lr", "0"], ["--batch-size", "0"], ["--on-divergence", "maybe"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["A1", *flag])
+        assert exit_.value.code == 2
+    assert cli.main(["A1", "--seed", "3", "--out", str(tmp_path)]) == 2
+    assert "A1 takes no --seed; its settings are" in capsys.readouterr().err
+    assert cli.main(["A1", "--on-divergence", "continue", "--out", str(tmp_path)]) == 2
+    assert "takes no --on-divergence" in capsys.readouterr().err
     assert cli.main(["D1", "--epochs", "300", "--out", str(tmp_path), "--no-cache"]) == 0
     assert (tmp_path / "linear_regression" / "result.json").exists()
 
@@ -60,3 +73,134 @@ def test_a_failing_experiment_does_not_stop_the_others(monkeypatch, capsys, tmp_
     assert "1 passed, 1 failed" in captured.out
     assert (tmp_path / "thumbtack_mle" / "result.json").exists()
     assert "| A1 " in (tmp_path / "REPORT.md").read_text()
+
+
+def _cli(*args, timeout=300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-m", "experiments", *args, "--no-cache"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_bad_data_gives_one_line_naming_the_problem_and_the_fix(tmp_path):
+    missing = _cli("B1", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"))
+    assert missing.returncode == 1
+    assert "does not exist: point it at the folder that holds mnist/" in missing.stderr
+    make_dataset(tmp_path / "bad" / "mnist", corrupt="train_images")
+    corrupt = _cli("B1", "--quick", "--data-dir", str(tmp_path / "bad"), "--out", str(tmp_path / "r"))
+    assert corrupt.returncode == 1
+    assert "train-images-idx3-ubyte.gz: not a valid gzip file" in corrupt.stderr
+    assert "download it again" in corrupt.stderr
+    for run in (missing, corrupt):
+        assert "Traceback" not in run.stderr + run.stdout
+
+
+@needs_mnist
+def test_a_batch_larger_than_the_data_is_an_error_not_a_traceback(tmp_path):
+    run = _cli("B1", "--quick", "--batch-size", "5000", "--out", str(tmp_path))
+    assert run.returncode == 2
+    assert "error: B1-B2: batch size 5000 does not fit a data set of 3000 examples" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_failed_run_leaves_the_earlier_results_as_they_were(monkeypatch, tmp_path):
+    assert cli.main(["D1", "--out", str(tmp_path), "--no-cache"]) == 0
+    folder = tmp_path / "linear_regression"
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert {"result.json", "linear_regression.png"} <= before.keys()
+    module = experiments.load("D1")
+
+    def half_done(config, out, error):
+        (out / "linear_regression.png").write_bytes(b"half a plot")
+        (out / "extra.png").write_bytes(b"another")
+        raise error
+
+    monkeypatch.setattr(module, "run", lambda c, o: half_done(c, o, RuntimeError("boom")))
+    with pytest.raises(RuntimeError, match="boom"):
+        cli.main(["D1", "--out", str(tmp_path), "--no-cache"])
+    monkeypatch.setattr(module, "run", lambda c, o: half_done(c, o, InputError("bad setting")))
+    assert cli.main(["D1", "--out", str(tmp_path), "--no-cache"]) == 2
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert after == before, "nothing of the failed runs reached the results"
+    assert (folder / cli.WORK / "extra.png").exists(), "the unfinished run is kept apart"
+    # Results are readable like any file the user writes (not the 0600 of a temporary file).
+    assert (folder / "result.json").stat().st_mode & 0o044
+
+
+def test_divergence_stops_the_run_is_saved_and_fails_only_where_unexpected(capsys, tmp_path):
+    # A4's raw inputs are meant to blow up: recorded, plotted, stopped there, exit 0.
+    assert cli.main(["A4", "--out", str(tmp_path), "--no-cache"]) == 0
+    result = json.loads((tmp_path / "standardization" / "result.json").read_text())
+    raw = result["diverged"]["raw"]
+    assert raw == {"epoch": 6, "step": 6, "reason": "loss", "expected": True}
+    assert [r["epoch"] for r in result["history"] if r["run"] == "raw"] == [1, 2, 3, 4, 5, 6]
+    assert result["metrics"]["raw_costs"][-1] == "inf" and result["plots"] == ["standardization.png"]
+    assert "diverged, as the notes show: raw at epoch 6, step 6" in capsys.readouterr().out
+    # --on-divergence continue trains on, through inf to the notes' nan at epoch 13.
+    assert cli.main(["A4", "--on-divergence", "continue", "--out", str(tmp_path), "--no-cache"]) == 0
+    result = json.loads((tmp_path / "standardization" / "result.json").read_text())
+    assert result["metrics"]["raw_first_nan_epoch"] == 13 and len(result["metrics"]["raw_costs"]) == 20
+    capsys.readouterr()
+    # D1 at an absurd learning rate diverges where nobody expects it: saved, plotted, exit 1.
+    assert cli.main(["D1", "--lr", "1e30", "--out", str(tmp_path), "--no-cache"]) == 1
+    result = json.loads((tmp_path / "linear_regression" / "result.json").read_text())
+    assert result["diverged"]["linear regression"]["expected"] is False
+    assert (tmp_path / "linear_regression" / "linear_regression.png").stat().st_size > 1000
+    assert "DIVERGED: linear regression at epoch 2" in capsys.readouterr().out
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "## Diverged runs" in report and "not expected: counted as a failure" in report
+
+
+def test_the_same_seed_gives_the_same_numbers_in_a_new_process_and_another_seed_does_not(tmp_path):
+    def run(seed, name):
+        out = tmp_path / name
+        assert _cli("A2", "--quick", "--seed", str(seed), "--out", str(out)).returncode == 0
+        result = json.loads((out / "quick" / "overfitting" / "result.json").read_text())
+        history = [{k: v for k, v in row.items() if k != "time_s"} for row in result["history"]]
+        return history, result["metrics"]
+
+    first, again, other = run(5, "a"), run(5, "b"), run(6, "c")
+    assert first == again
+    assert first[0] != other[0] and first[1] != other[1]
+
+
+@needs_mnist
+def test_ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends(capsys, tmp_path):
+    args = ["B10", "--quick", "--epochs", "30", "--no-cache"]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-m", "experiments", *args, "--out", str(tmp_path / "stopped")]
+    saved = tmp_path / "stopped" / "quick" / "dropout" / cli.WORK / "checkpoints" / "dropout_0.3"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while (checkpoint.latest_epoch(saved) or 0) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "interrupted during B10; saved: dropout_0.3 up to epoch" in err
+    assert "Go on from there with: python -m experiments B10 --quick --epochs 30" in err and "--resume" in err
+    assert "Traceback" not in err
+    stopped_at = checkpoint.latest_epoch(saved)
+    assert 2 <= stopped_at < 30
+    assert not (tmp_path / "stopped" / "quick" / "dropout" / "result.json").exists()
+
+    resumed = _cli(*args[:-1], "--out", str(tmp_path / "stopped"), "--resume")
+    straight = _cli(*args[:-1], "--out", str(tmp_path / "straight"))
+    assert resumed.returncode == straight.returncode == 0, resumed.stderr + straight.stderr
+    a, b = (
+        json.loads((tmp_path / name / "quick" / "dropout" / "result.json").read_text())
+        for name in ("stopped", "straight")
+    )
+    strip = [[{k: v for k, v in row.items() if k != "time_s"} for row in r["history"]] for r in (a, b)]
+    assert strip[0] == strip[1] and len(strip[0]) == 30
+    assert a["metrics"] == b["metrics"]
+    assert not (tmp_path / "stopped" / "quick" / "dropout" / cli.WORK).exists(), "checkpoints cleaned up"
+    # A second --resume finds the experiment finished with these settings and keeps it.
+    quick = tmp_path / "stopped" / "quick" / "dropout"
+    assert cli.main([*args, "--out", str(tmp_path / "stopped"), "--resume"]) == 0
+    assert "finished earlier with these settings" in capsys.readouterr().out
+    assert json.loads((quick / "result.json").read_text()) == a
+    # --resume with other settings refuses to mix two runs.
+    (quick / cli.WORK).mkdir()
+    (quick / cli.WORK / "config.json").write_text('{"seed": 99}')
+    assert cli.main([*args, "--out", str(tmp_path / "stopped"), "--resume"]) == 2
+    assert "has other settings (" in capsys.readouterr().err

@@ -1,0 +1,130 @@
+"""Checkpoint and resume: a run killed mid-way and resumed ends exactly where an uninterrupted
+run ends; checkpoints of another run are refused; Ctrl-C never cuts a save in half."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from jaxnets import checkpoint, models, optim
+from jaxnets.errors import InputError
+from jaxnets.train import classification_metrics, create_train_state, fit
+
+# A BN + dropout net with Adam, shuffled batches: every piece of state a resume must restore.
+RUN = """
+import json, os, signal, sys, time
+import jax, jax.numpy as jnp, numpy as np
+from jaxnets import checkpoint, models, optim
+from jaxnets.train import classification_metrics, create_train_state, fit
+
+folder, kill_after, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rng = np.random.default_rng(0)
+x = jnp.asarray(rng.standard_normal((300, 8)), jnp.float32)
+y = jnp.asarray(rng.integers(0, 3, 300), jnp.int32)
+model = models.MLP((16, 16, 3), batch_norm=True, dropout=0.2)
+state = create_train_state(
+    model, optim.optimizer("adam", 1e-2), x[:1], jax.random.key(0), metrics_fn=classification_metrics
+)
+
+def on_epoch(epoch, state, row):
+    if kill_after and epoch == kill_after + 1:  # once epoch k's checkpoint is complete on disk, die at once
+        while checkpoint.latest_epoch(folder) != kill_after:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+fitted = fit(state, (x, y), 6, 32, jax.random.key(1), valid=(x, y), checkpoint_dir=folder, on_epoch=on_epoch)
+s = fitted.state
+leaves = jax.tree.leaves((s.params, s.batch_stats, s.opt_state, s.step, jax.random.key_data(s.key)))
+np.savez(out + ".npz", *[np.asarray(a) for a in leaves], **{"steps_" + k: v for k, v in fitted.steps.items()})
+history = [{k: v for k, v in row.items() if k != "time_s"} for row in fitted.history]
+json.dump({"history": history, "diverged": fitted.diverged}, open(out + ".json", "w"))
+"""
+
+
+def _run(tmp_path: Path, folder: str, kill_after: int, out: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-c", RUN, str(tmp_path / folder), str(kill_after), str(tmp_path / out)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _load(tmp_path: Path, out: str):
+    arrays = np.load(tmp_path / f"{out}.npz")
+    return {k: arrays[k] for k in arrays.files}, json.loads((tmp_path / f"{out}.json").read_text())
+
+
+def test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit(tmp_path):
+    killed = _run(tmp_path, "ckpt", 3, "killed")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert checkpoint.latest_epoch(tmp_path / "ckpt") == 3, "epochs 1-3 were saved before the kill"
+    resumed = _run(tmp_path, "ckpt", 0, "resumed")
+    straight = _run(tmp_path, "fresh", 0, "straight")
+    assert resumed.returncode == straight.returncode == 0, resumed.stderr + straight.stderr
+    (a, history_a), (b, history_b) = _load(tmp_path, "resumed"), _load(tmp_path, "straight")
+    assert a.keys() == b.keys() and len(a) > 10
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)  # params, BN stats, Adam, step, key
+    assert history_a == history_b and len(history_a["history"]) == 6
+
+
+def _setup(n=120):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 4)).astype(np.float32)
+    y = rng.integers(0, 2, n).astype(np.int32)
+    state = create_train_state(
+        models.MLP((8, 2)),
+        optim.optimizer("sgd", 0.1),
+        x[:1],
+        jax.random.key(0),
+        metrics_fn=classification_metrics,
+    )
+    return state, (x, y)
+
+
+def test_a_finished_run_returns_at_once_and_another_run_is_refused(tmp_path):
+    state, data = _setup()
+    first = fit(state, data, 3, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    calls = []
+    again = fit(
+        state, data, 3, 40, jax.random.key(1), checkpoint_dir=tmp_path, on_epoch=lambda *a: calls.append(a)
+    )
+    assert calls == [] and again.history == first.history
+    np.testing.assert_array_equal(again.steps["loss"], first.steps["loss"])
+    # More epochs continue the same run from its last checkpoint.
+    longer = fit(state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    assert [r["epoch"] for r in longer.history] == [1, 2, 3, 4, 5] and longer.history[:3] == first.history
+    with pytest.raises(InputError, match="belongs to another run.*batch_size"):
+        fit(state, data, 5, 20, jax.random.key(1), checkpoint_dir=tmp_path)
+    with pytest.raises(InputError, match="at epoch 5, past the 2 asked for"):
+        fit(state, data, 2, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    other = create_train_state(
+        models.MLP((16, 2)), optim.optimizer("sgd", 0.1), data[0][:1], jax.random.key(0)
+    )
+    with pytest.raises(InputError, match="does not fit this model"):
+        fit(other, data, 6, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+
+
+def test_a_diverged_run_that_stopped_stays_stopped_on_resume(tmp_path):
+    state, (x, y) = _setup()
+    state = state.replace(
+        tx=optim.optimizer("sgd", 1e30), opt_state=optim.optimizer("sgd", 1e30).init(state.params)
+    )
+    stopped = fit(state, (x, y * 1000), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    assert stopped.diverged is not None and len(stopped.history) == stopped.diverged.epoch < 8
+    again = fit(state, (x, y * 1000), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    assert again.diverged == stopped.diverged and len(again.history) == len(stopped.history)
+
+
+def test_ctrl_c_during_a_save_is_delivered_after_it():
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with checkpoint._interrupt_after():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.append(True)  # reached: the interrupt waited for the block
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
