@@ -130,7 +130,7 @@ def run_experiment(module: ModuleType, config, out_root: Path, resume: bool = Fa
     name = _name(module)
     final = out_root / name
     work = final / WORK
-    settings = results.jsonable(dataclasses.asdict(config))
+    settings = _settings(config)
     if resume and work.exists():
         started = _read_json(work / "config.json")
         if started is not None and started != settings:
@@ -177,7 +177,12 @@ def finished_earlier(module: ModuleType, config, out_root: Path) -> dict[str, An
     saved = _saved_result(out_root, module)
     if saved is None or (out_root / _name(module) / WORK).exists():
         return None
-    return saved if saved.get("config") == results.jsonable(dataclasses.asdict(config)) else None
+    return saved if saved.get("config") == _settings(config) else None
+
+
+def _settings(config) -> dict[str, Any]:
+    """A config as it is saved in result.json (JSON values: tuples become lists)."""
+    return results.jsonable(dataclasses.asdict(config))
 
 
 def _describe_divergence(run: str, d: dict[str, Any]) -> str:
@@ -287,10 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         unexpected = results.unexpected_divergence(result)
         for run, d in (result.get("diverged") or {}).items():
             if run in unexpected:
-                print(
-                    f"DIVERGED: {_describe_divergence(run, d)}; that run stopped there. "
-                    "A smaller learning rate (--lr) may keep it finite."
-                )
+                print(f"DIVERGED: {_describe_divergence(run, d)}; a smaller --lr may keep it finite")
             elif isinstance(d, dict):
                 print(f"diverged, as the notes show: {_describe_divergence(run, d)}")
         ok = all(c["pass"] for c in result["checks"])
