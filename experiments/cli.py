@@ -290,10 +290,10 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         print(results.checks_table(result["checks"]))
         unexpected = results.unexpected_divergence(result)
-        for run, d in (result.get("diverged") or {}).items():
+        for run, d in results.divergences(result).items():
             if run in unexpected:
                 print(f"DIVERGED: {_describe_divergence(run, d)}; a smaller --lr may keep it finite")
-            elif isinstance(d, dict):
+            else:
                 print(f"diverged, as the notes show: {_describe_divergence(run, d)}")
         ok = all(c["pass"] for c in result["checks"])
         verdict = (

@@ -21,10 +21,11 @@ Loss = Callable[[jax.Array, jax.Array], jax.Array]
 def _class_ids(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Integer labels of shape ``logits.shape[:-1]``, or an error saying how to make them."""
     if not jnp.issubdtype(labels.dtype, jnp.integer):
+        one_hot = labels.shape == logits.shape
         fix = (
             "labels.argmax(-1) turns one-hot rows into ids"
-            if labels.shape == logits.shape
-            else ("convert them with labels.astype(jnp.int32)")
+            if one_hot
+            else "convert them with labels.astype(jnp.int32)"
         )
         raise InputError(
             f"class labels must be integer class ids, got {labels.dtype} labels of shape "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -13,21 +12,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from jaxnets import results  # noqa: E402
+
 Curve = tuple[Sequence[float], Sequence[float]]
 
 
 def save(fig: plt.Figure, path: Path) -> str:
     """Save ``fig`` as PNG at ``path`` (folders created) and close it; returns the file name.
-    Written to a temporary name and renamed, so an earlier plot is never left half-overwritten."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    Written to a temporary name and renamed (``results.replacing``), so an earlier plot is never
+    left half-overwritten."""
     try:
-        fig.tight_layout()
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
+        with results.replacing(path) as tmp:
+            fig.tight_layout()
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path.name
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import platform
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,15 @@ def diverged_runs(divergences: dict[str, Any]) -> dict[str, dict[str, Any]] | No
     return {name: d._asdict() for name, d in divergences.items() if d is not None} or None
 
 
+def divergences(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ``diverged`` entry of a saved result, ``{run: {epoch, step, reason, expected}}`` (empty
+    when none diverged; the single-run entries of results written before ``run`` keys are skipped)."""
+    return {k: v for k, v in (result.get("diverged") or {}).items() if isinstance(v, dict)}
+
+
 def unexpected_divergence(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The runs of a result that diverged although its experiment does not expect it (a failure)."""
-    runs = (result.get("diverged") or {}).items()
-    return {k: v for k, v in runs if isinstance(v, dict) and not v.get("expected", False)}
+    return {k: v for k, v in divergences(result).items() if not v.get("expected", False)}
 
 
 def slug(name: str) -> str:
@@ -165,9 +172,7 @@ def report_markdown(
                 )
                 + " |"
             )
-    diverged = [
-        (r["id"], run, d) for r in runs for run, d in (r.get("diverged") or {}).items() if isinstance(d, dict)
-    ]
+    diverged = [(r["id"], run, d) for r in runs for run, d in divergences(r).items()]
     if diverged:
         lines += ["", "## Diverged runs", ""]
         lines += [
@@ -185,15 +190,21 @@ def report_markdown(
     return "\n".join(lines) + "\n"
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file and a rename: never a half-written file. (The
-    temporary file is opened as a plain new file, so the result gets the usual permissions.)"""
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` when the block ends
+    without error, removed otherwise: ``path`` is never half-written. (The temporary file is a
+    plain new file, so the result gets the usual permissions.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "x") as f:
-            f.write(text)
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file and a rename (``replacing``)."""
+    with replacing(path) as tmp, open(tmp, "x") as f:
+        f.write(text)
