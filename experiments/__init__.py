@@ -1,18 +1,12 @@
-"""One module per experiment of the catalog (``../shared/EXPERIMENTS.md``), in catalog order.
-
-Each module defines ``ID`` (the catalog id, or a range like "B7-B9" with the single ids in
-``IDS`` when one run covers experiments that are compared with each other), ``TITLE``,
-``DESCRIPTION``, a frozen ``Config`` dataclass with the notes' settings as defaults, and
-``run(config, out_dir) -> dict`` that trains, plots into ``out_dir`` and returns history,
-metrics, checks, divergence and optional ``log`` lines to print.
-"""
+"""One module per experiment of the catalog (``../shared/EXPERIMENTS.md``), in catalog order;
+each defines an ``EXPERIMENT`` record (see ``experiments.experiment``)."""
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from types import ModuleType
 
+from experiments.experiment import Experiment
 from jaxnets.errors import InputError
 
 MODULES = (
@@ -40,23 +34,22 @@ MODULES = (
 )
 
 
-def load(name: str) -> ModuleType:
-    """The experiment module for a module name ("overfitting") or catalog id ("A2", "a2")."""
+def all_experiments() -> list[Experiment]:
+    """Every experiment, in catalog order."""
+    return [importlib.import_module(f"experiments.{m}").EXPERIMENT for m in MODULES]
+
+
+def load(name: str) -> Experiment:
+    """The experiment for a module name ("overfitting") or catalog id ("A2", "a2")."""
     key = name.strip().lower().replace("-", "_")
     known = []
-    for module_name in MODULES:
-        module = importlib.import_module(f"experiments.{module_name}")
-        ids = [i.lower() for i in (module.ID, *getattr(module, "IDS", ()))]
-        if key in (module_name, *ids):
-            return module
-        known += [module_name, *ids]
+    for experiment in all_experiments():
+        names = [experiment.name, *(i.lower().replace("-", "_") for i in (experiment.id, *experiment.ids))]
+        if key in names:
+            return experiment
+        known += names
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise InputError(
         f"unknown experiment {name!r}{hint}; run `python -m experiments list` to see the ids and names"
     )
-
-
-def all_modules() -> list[ModuleType]:
-    """Every experiment module, in catalog order."""
-    return [importlib.import_module(f"experiments.{m}") for m in MODULES]

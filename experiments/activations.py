@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, losses, models, optim, plots
-from jaxnets.results import check, diverged_runs, tagged
+from jaxnets.checks import at_least, below, between
 
-ID = "B6"
-TITLE = "Sigmoid vs ReLU vs leaky ReLU: vanishing gradients"
-DESCRIPTION = "784-(128x8)-10 on MNIST: per-layer gradient size at init, and 5 epochs of SGD lr 0.1"
 ACTIVATIONS = ("sigmoid", "relu", "leaky_relu")
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 6000, "epochs": 2, "depth": 6}
 
 
 @dataclass(frozen=True)
@@ -60,12 +52,13 @@ def inactive_units(model: models.MLP, params, x) -> list[float]:
     ]
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
     grad_batch = (train[0][: cfg.grad_batch], train[1][: cfg.grad_batch])
     widths = (cfg.width,) * cfg.depth + (10,)
     norms, runs, inactive = {}, {}, {}
     for act in ACTIVATIONS:
+        # The deep net with this activation: gradient sizes at initialisation, then training.
         model = models.MLP(widths, activation=act, weight_init=cfg.weight_init)
         params = model.init(jax.random.key(cfg.seed), grad_batch[0][:1])["params"]
         norms[act] = layer_gradient_norms(model, params, grad_batch)
@@ -78,12 +71,12 @@ def run(cfg: Config, out: Path) -> dict:
             cfg.batch_size,
             cfg.seed,
             desc=act,
-            checkpoint_dir=out / "checkpoints" / act,
+            checkpoint_dir=ws.checkpoint(act),
         )
         if act != "sigmoid":
             inactive[act] = inactive_units(model, runs[act].state.params, test[0])
 
-    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(16, 4.4))
+    fig, (left, mid, right) = plots.figure(1, 3, figsize=(16, 4.4))
     layers = np.arange(1, len(widths) + 1)
     styles = {"sigmoid": "o-", "relu": "s-", "leaky_relu": "^--"}  # ReLU and leaky ReLU overlap
     for act in ACTIVATIONS:
@@ -106,24 +99,51 @@ def run(cfg: Config, out: Path) -> dict:
     for ax in (left, mid):
         ax.legend()
         ax.grid(alpha=0.3)
-    acc = {act: runs[act].test["accuracy"] for act in ACTIVATIONS}
+    acc = {act: runs[act].held_out["accuracy"] for act in ACTIVATIONS}
     bars = right.bar(range(3), list(acc.values()), color=["C0", "C1", "C2"])
     right.bar_label(bars, labels=[f"{v:.4f}" for v in acc.values()])
     right.set(title="Test accuracy", xticks=range(3), ylim=(0, 1.05), ylabel="test accuracy")
     right.set_xticklabels(ACTIVATIONS)
-    plots.save(fig, out / "activations.png")
+    plots.save(fig, ws.plots / "activations.png")
 
     ratio = {act: norms[act][0] / norms[act][-1] for act in ACTIVATIONS}
-    return {
-        "history": [row for act in ACTIVATIONS for row in tagged(runs[act].history, activation=act)],
-        "metrics": {
+    return Outcome(
+        history=classify.history(runs, "activation"),
+        metrics={
             "layer_gradient_norms": norms,
             "first_over_last_layer_gradient": ratio,
-            "test": {act: runs[act].test for act in ACTIVATIONS},
+            "test": {act: runs[act].held_out for act in ACTIVATIONS},
             "inactive_units_per_layer_after_training": inactive,
         },
-        "diverged": diverged_runs({act: runs[act].diverged for act in ACTIVATIONS}),
-        "log": [
+        checks=[
+            below(
+                "sigmoid: layer-1 / last-layer gradient norm",
+                ratio["sigmoid"],
+                1e-3,
+                notes="vanishing gradient",
+            ),
+            between(
+                "ReLU, leaky ReLU: layer-1 / last-layer gradient norm",
+                [ratio["relu"], ratio["leaky_relu"]],
+                0.1,
+                10,
+                notes="no vanishing",
+            ),
+            below(
+                f"sigmoid: test accuracy after {cfg.epochs} epochs",
+                acc["sigmoid"],
+                0.5,
+                notes="hardly learns",
+            ),
+            at_least(
+                f"ReLU, leaky ReLU: test accuracy after {cfg.epochs} epochs",
+                [acc["relu"], acc["leaky_relu"]],
+                0.95,
+                notes="learn",
+            ),
+        ],
+        diverged={act: runs[act].diverged for act in ACTIVATIONS},
+        log=[
             f"{act}: gradient norm layer 1 / layer {len(widths)} = {ratio[act]:.2e}; "
             f"test accuracy {acc[act]:.4f}"
             + (
@@ -133,40 +153,18 @@ def run(cfg: Config, out: Path) -> dict:
             )
             for act in ACTIVATIONS
         ],
-        "checks": [
-            check(
-                "sigmoid: layer-1 / last-layer gradient norm",
-                ratio["sigmoid"],
-                "vanishing gradient",
-                "< 1e-3",
-                ratio["sigmoid"] < 1e-3,
-            ),
-            check(
-                "ReLU, leaky ReLU: layer-1 / last-layer gradient norm",
-                [ratio["relu"], ratio["leaky_relu"]],
-                "no vanishing",
-                "within 0.1-10",
-                all(0.1 <= ratio[a] <= 10 for a in ("relu", "leaky_relu")),
-            ),
-            check(
-                f"sigmoid: test accuracy after {cfg.epochs} epochs",
-                acc["sigmoid"],
-                "hardly learns",
-                "< 0.5",
-                acc["sigmoid"] < 0.5,
-            ),
-            check(
-                f"ReLU, leaky ReLU: test accuracy after {cfg.epochs} epochs",
-                [acc["relu"], acc["leaky_relu"]],
-                "learn",
-                "≥ 0.95",
-                min(acc["relu"], acc["leaky_relu"]) >= 0.95,
-            ),
-        ],
-    }
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B6",
+    "Sigmoid vs ReLU vs leaky ReLU: vanishing gradients",
+    "784-(128x8)-10 on MNIST: per-layer gradient size at init, and 5 epochs of SGD lr 0.1",
+    Config,
+    run,
+    quick={"train_subset": 6000, "epochs": 2, "depth": 6},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import numpy as np
 import optax
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check, diverged_runs, tagged
-from jaxnets.train import epoch_table, logit_binary_metrics, train_model
-
-ID = "C4"
-TITLE = "BasicOptim: the SGD step as an Optax transformation, then optax.sgd"
-DESCRIPTION = (
-    "Linear(784,1) (PyTorch init), mnist_loss, our BasicOptim vs optax.sgd, lr 1.0, batch 256, 20 epochs"
-)
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"epochs": 3}
+from jaxnets.checks import at_least, equal
+from jaxnets.loop import histories
+from jaxnets.metrics import logit_binary_metrics
+from jaxnets.train import epoch_table, train_model
 
 
 @dataclass(frozen=True)
@@ -38,8 +30,9 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     train, valid = data.load_float("mnist_sample", cfg.data_dir)
+    # The same Linear(784, 1) and training, stepped by our BasicOptim and by optax.sgd.
     runs = {}
     for name, tx in (("BasicOptim", optim.basic_optim(cfg.lr)), ("optax.sgd", optax.sgd(cfg.lr))):
         print(f"{name}:")
@@ -63,7 +56,7 @@ def run(cfg: Config, out: Path) -> dict:
     identical = max_diff == 0.0
     acc = runs["BasicOptim"].history[-1]["valid_accuracy"]
     plots.curves(
-        out / "basic_optim.png",
+        ws.plots / "basic_optim.png",
         {
             k: ([h["epoch"] for h in r.history], [h["valid_accuracy"] for h in r.history])
             for k, r in runs.items()
@@ -72,19 +65,27 @@ def run(cfg: Config, out: Path) -> dict:
         ylabel="validation accuracy",
         markers=True,
     )
-    return {
-        "history": [row for k, r in runs.items() for row in tagged(r.history, optimizer=k)],
-        "metrics": {"valid_accuracy": acc, "params_identical": identical, "max_param_difference": max_diff},
-        "diverged": diverged_runs({k: r.diverged for k, r in runs.items()}),
-        "log": [f"BasicOptim and optax.sgd parameters identical: {identical} (max difference {max_diff:g})"],
-        "checks": [
-            check(f"valid accuracy after {cfg.epochs} epochs", acc, 0.9785, "≥ 0.97", acc >= 0.97),
-            check("BasicOptim params == optax.sgd params", identical, True, "bit for bit", identical),
+    return Outcome(
+        history=histories({k: r.history for k, r in runs.items()}, "optimizer"),
+        metrics={"valid_accuracy": acc, "params_identical": identical, "max_param_difference": max_diff},
+        checks=[
+            at_least(f"valid accuracy after {cfg.epochs} epochs", acc, 0.97, notes=0.9785),
+            equal("BasicOptim params == optax.sgd params, bit for bit", identical, True, notes=True),
         ],
-    }
+        diverged={k: r.diverged for k, r in runs.items()},
+        log=[f"BasicOptim and optax.sgd parameters identical: {identical} (max difference {max_diff:g})"],
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "C4",
+    "BasicOptim: the SGD step as an Optax transformation, then optax.sgd",
+    "Linear(784,1) (PyTorch init), mnist_loss, our BasicOptim vs optax.sgd, lr 1.0, batch 256, 20 epochs",
+    Config,
+    run,
+    quick={"epochs": 3},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

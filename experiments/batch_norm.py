@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, models, optim
-from jaxnets.results import check
-from jaxnets.train import evaluate
-
-ID = "B11"
-TITLE = "Batch normalisation vs none, at lr 0.1 and 0.01"
-DESCRIPTION = (
-    "784-100-100-10, Linear-BN-ReLU-Dropout(0.3), Xavier, Adam lr 0.1 (and 0.01), 15 epochs; vs no BN"
-)
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 2000, "epochs": 2, "lrs": (0.01,)}
+from jaxnets.checks import below, holds
+from jaxnets.steps import evaluate
 
 
 @dataclass(frozen=True)
@@ -37,62 +27,68 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
-    runs = classify.train_each(
-        {
-            f"{'BN' if bn else 'no BN'}, lr {lr:g}": (
-                models.MLP(
-                    (*cfg.hidden, 10), weight_init="xavier_uniform", batch_norm=bn, dropout=cfg.drop_prob
-                ),
-                optim.optimizer("adam", lr),
-            )
-            for lr in cfg.lrs
-            for bn in (True, False)
-        },
-        train,
-        test,
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.seed,
-        checkpoint_dir=out / "checkpoints",
-    )
-    acc = {k: r.test["accuracy"] for k, r in runs.items()}
+    # Linear → [BatchNorm] → ReLU → Dropout, with and without BN, at each learning rate.
+    setups = {
+        f"{'BN' if bn else 'no BN'}, lr {lr:g}": (
+            models.MLP((*cfg.hidden, 10), weight_init="xavier_uniform", batch_norm=bn, dropout=cfg.drop_prob),
+            optim.optimizer("adam", lr),
+        )
+        for lr in cfg.lrs
+        for bn in (True, False)
+    }
+    runs = classify.train_each(setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints)
+    acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
     cost = {k: r.history[-1]["train_loss"] for k, r in runs.items()}
     # Running averages make evaluation independent of how the test set is batched.
     bn_main = runs[f"BN, lr {cfg.lrs[0]:g}"]
     rebatched = evaluate(bn_main.state, test, batch_size=7)["accuracy"]
-    report = classify.summarize(
-        runs, test, cfg.seed, out, "batch_norm", "784-100-100-10 with dropout 0.3: training cost"
+    sample = classify.get_one_and_predict(
+        {k: r.state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
     )
+    classify.plot_runs(ws.plots / "batch_norm.png", runs, "784-100-100-10 with dropout 0.3: training cost")
     checks = [
-        check(
+        holds(
             f"lr {lr:g}: test accuracy BN vs no BN",
             [acc[f"BN, lr {lr:g}"], acc[f"no BN, lr {lr:g}"]],
-            "(no figure) BN allows larger learning rates",
             "BN > no BN",
             acc[f"BN, lr {lr:g}"] > acc[f"no BN, lr {lr:g}"],
+            notes="(no figure) BN allows larger learning rates",
         )
         for lr in cfg.lrs
     ]
     checks.append(
-        check(
-            "BN eval: test accuracy in batches of 1000 vs 7",
-            [bn_main.test["accuracy"], rebatched],
-            "running averages in evaluation",
-            "equal",
-            abs(bn_main.test["accuracy"] - rebatched) < 1e-6,  # one image would be 1e-4
+        below(  # one image would be 1e-4
+            "BN eval: |test accuracy in batches of 1000 − in batches of 7|",
+            abs(bn_main.held_out["accuracy"] - rebatched),
+            1e-6,
+            notes="running averages in evaluation",
         )
     )
-    return {
-        **report,
-        "metrics": {**report["metrics"], "last_epoch_train_cost": cost},
-        "log": [f"{k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs] + report["log"],
-        "checks": checks,
-    }
+    return Outcome(
+        history=classify.history(runs),
+        metrics={
+            "test": {k: r.held_out for k, r in runs.items()},
+            "get_one_and_predict": sample,
+            "last_epoch_train_cost": cost,
+        },
+        checks=checks,
+        diverged={k: r.diverged for k, r in runs.items()},
+        log=[f"{k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs]
+        + [classify.describe(sample)],
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B11",
+    "Batch normalisation vs none, at lr 0.1 and 0.01",
+    "784-100-100-10, Linear-BN-ReLU-Dropout(0.3), Xavier, Adam lr 0.1 (and 0.01), 15 epochs; vs no BN",
+    Config,
+    run,
+    quick={"train_subset": 2000, "epochs": 2, "lrs": (0.01,)},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -1,22 +1,24 @@
-"""Command line: ``python -m experiments list | all | <name-or-id> ... [options]``."""
+"""Command line: ``python -m experiments list | all | <name-or-id> ... [options]``: arguments in,
+progress, tables and verdicts out, and the exit code (0 pass, 1 fail, 2 bad input, 130 Ctrl-C).
+Running, publishing and reporting are ``experiments.runner``'s."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
+import logging
 import os
-import shutil
 import sys
 import time
 import traceback
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from experiments import all_modules, load
-from jaxnets import checkpoint, data, results
+from experiments import all_experiments, load, runner
+from experiments.experiment import Experiment
+from jaxnets import data
 from jaxnets.errors import InputError
+from jaxnets.report import checks_table
+from jaxnets.results import DivergedRun, Result
 
 # Config fields the command line can set, and the flag that sets each.
 FLAGS = {
@@ -28,8 +30,6 @@ FLAGS = {
     "stop_on_divergence": "--on-divergence",
 }
 CACHE_ENV = "JAXNETS_CACHE_DIR"
-# Where an unfinished run keeps its plots and checkpoints, inside the experiment's results folder.
-WORK = ".inprogress"
 
 
 def _positive(kind: type):
@@ -101,130 +101,45 @@ def enable_compilation_cache(path: Path) -> None:
 
 def list_experiments() -> str:
     """One line per experiment: id, module name, description."""
-    return "\n".join(f"{m.ID:<7} {_name(m):<20} {m.DESCRIPTION}" for m in all_modules())
+    return "\n".join(f"{e.id:<7} {e.name:<20} {e.description}" for e in all_experiments())
 
 
-def make_config(module: ModuleType, overrides: dict[str, Any], strict: bool, quick: bool = False):
-    """The module's default config (its ``QUICK`` reduction with ``quick``) with the given
-    overrides; with ``strict``, an override the experiment has no setting for is an error."""
-    fields = {f.name for f in dataclasses.fields(module.Config)}
-    # --data-dir says where data is, not how to run: experiments without data ignore it.
-    unknown = [k for k in overrides if k not in fields and k != "data_dir"]
-    if strict and unknown:
-        raise InputError(
-            f"experiment {module.ID} takes no {', '.join(FLAGS.get(k, k) for k in unknown)}; "
-            f"its settings are: {', '.join(sorted(fields))}"
-        )
-    base = dataclasses.replace(module.Config(), **(module.QUICK if quick else {}))
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if k in fields})
-
-
-def run_experiment(module: ModuleType, config, out_root: Path, resume: bool = False) -> dict[str, Any]:
-    """Run one experiment and publish ``<out_root>/<name>/result.json`` with its plots.
-
-    The run works in ``<name>/.inprogress/`` (its plots, its checkpoints); only a run that
-    finishes moves its files over the earlier ones, so a run that fails or is stopped leaves the
-    earlier results as they were. With ``resume``, an unfinished run of the same settings goes on
-    from its checkpoints instead of starting afresh.
-    """
-    name = _name(module)
-    final = out_root / name
-    work = final / WORK
-    settings = _settings(config)
-    if resume and work.exists():
-        started = _read_json(work / "config.json")
-        if started is not None and started != settings:
-            changed = sorted(k for k in settings if settings[k] != started.get(k))
-            raise InputError(
-                f"--resume: the unfinished run in {work} has other settings ({', '.join(changed)}); "
-                f"run without --resume to start afresh"
-            )
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    results.write_json(work / "config.json", settings)
-    start = time.perf_counter()
-    outcome = module.run(config, work)
-    expected = set(getattr(module, "EXPECTED_DIVERGENCE", ()))
-    diverged = outcome.get("diverged")
-    plots = sorted(p.name for p in work.glob("*.png"))
-    result = {
-        "id": module.ID,
-        "name": name,
-        "title": module.TITLE,
-        "config": settings,
-        "history": outcome["history"],
-        "metrics": outcome["metrics"],
-        "checks": outcome["checks"],
-        "diverged": {k: {**v, "expected": k in expected} for k, v in diverged.items()} if diverged else None,
-        "log": outcome.get("log", []),
-        "plots": plots,
-        "wall_time_s": time.perf_counter() - start,
-        "env": results.env_info(),
-    }
-    for old in final.glob("*.png"):
-        if old.name not in plots:
-            old.unlink()
-    for plot in plots:
-        os.replace(work / plot, final / plot)
-    results.write_json(final / "result.json", result)
-    shutil.rmtree(work)
-    return result
-
-
-def finished_earlier(module: ModuleType, config, out_root: Path) -> dict[str, Any] | None:
-    """The saved result of ``module`` if it finished with these very settings and nothing of a
-    later run is left unfinished (what ``--resume`` need not run again)."""
-    saved = _saved_result(out_root, module)
-    if saved is None or (out_root / _name(module) / WORK).exists():
-        return None
-    return saved if saved.get("config") == _settings(config) else None
-
-
-def _settings(config) -> dict[str, Any]:
-    """A config as it is saved in result.json (JSON values: tuples become lists)."""
-    return results.jsonable(dataclasses.asdict(config))
-
-
-def _describe_divergence(run: str, d: dict[str, Any]) -> str:
+def _describe_divergence(run: str, d: DivergedRun) -> str:
     what = "non-finite loss" if d["reason"] == "loss" else "non-finite parameters"
     return f"{run} at epoch {d['epoch']}, step {d['step']} ({what})"
-
-
-def _name(module: ModuleType) -> str:
-    return module.__name__.split(".")[-1]
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _saved_result(out_root: Path, module: ModuleType) -> dict[str, Any] | None:
-    """The result.json an earlier run of ``module`` left in ``out_root``, if it can be read."""
-    return _read_json(out_root / _name(module) / "result.json")
-
-
-def _saved_progress(out_root: Path, module: ModuleType) -> str:
-    """What an interrupted run of ``module`` saved: each training run's last checkpointed epoch."""
-    folder = out_root / _name(module) / WORK / "checkpoints"
-    runs = sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []
-    saved = [(p.name, checkpoint.latest_epoch(p)) for p in runs]
-    saved = [f"{run} up to epoch {epoch}" for run, epoch in saved if epoch is not None]
-    return f"saved: {'; '.join(saved)}" if saved else "no epoch of it had finished"
 
 
 def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
-def _progress(i: int, modules: list[ModuleType], elapsed: float, estimates: list[float | None]) -> str:
+def _progress(i: int, total: int, elapsed: float, estimates: list[float | None]) -> str:
     """ "[3/21] 0:42 elapsed, ~5:10 left": the estimate sums the last run's times of the
     experiments still to run (shown once every one of them has such a time)."""
     left = estimates[i:]
     eta = f", ~{_clock(sum(left))} left" if left and all(t is not None for t in left) else ""
-    return f"[{i + 1}/{len(modules)}] {_clock(elapsed)} elapsed{eta}"
+    return f"[{i + 1}/{total}] {_clock(elapsed)} elapsed{eta}"
+
+
+def _print_result(result: Result, out_root: Path, quick: bool) -> bool:
+    """Print a finished experiment's log, checks and verdict; whether it counts as a failure."""
+    for line in result.log:
+        print(line)
+    print(checks_table(result.checks))
+    unexpected = result.unexpected_divergence
+    for run, d in result.diverged.items():
+        if run in unexpected:
+            print(f"DIVERGED: {_describe_divergence(run, d)}; a smaller --lr may keep it finite")
+        else:
+            print(f"diverged, as the notes show: {_describe_divergence(run, d)}")
+    ok = all(c.passed for c in result.checks)
+    verdict = (
+        "all checks pass"
+        if ok
+        else "CHECKS FAIL" + (" (quick run: bars are for the full run)" if quick else "")
+    )
+    print(f"{verdict}; {result.wall_time_s:.1f} s; results in {out_root / result.name}/")
+    return (not ok and not quick) or bool(unexpected)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,13 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.names == ["list"]:
         print(list_experiments())
         return 0
-    overrides = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    # Orbax logs every save and restore through absl; a run's output is ours to print.
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
     if args.on_divergence is not None:
         overrides["stop_on_divergence"] = args.on_divergence == "stop"
     run_all = args.names == ["all"]
     try:
-        modules = all_modules() if run_all else [load(n) for n in args.names]
-        configs = [make_config(m, overrides, strict=not run_all, quick=args.quick) for m in modules]
+        experiments = all_experiments() if run_all else [load(n) for n in args.names]
+        configs = [runner.make_config(e, overrides, not run_all, args.quick, FLAGS) for e in experiments]
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -247,68 +164,51 @@ def main(argv: list[str] | None = None) -> int:
         enable_compilation_cache(args.cache_dir)
     out_root = args.out / "quick" if args.quick else args.out
     # The time left is estimated from the previous run's times in the same folder.
-    estimates = [(_saved_result(out_root, m) or {}).get("wall_time_s") for m in modules]
+    estimates = [getattr(runner.saved_result(out_root, e), "wall_time_s", None) for e in experiments]
     start = time.perf_counter()
-    done, failed, bad_input, skipped = [], [], [], {}
-    for i, (module, config) in enumerate(zip(modules, configs, strict=True)):
-        progress = _progress(i, modules, time.perf_counter() - start, estimates)
-        print(
-            f"\n=== {module.ID} {module.TITLE} {'(quick) ' if args.quick else ''}=== {progress}", flush=True
-        )
+    done: list[Result] = []
+    failed: list[str] = []
+    bad_input: list[str] = []
+    skipped: dict[str, str] = {}
+    for i, (experiment, config) in enumerate(zip(experiments, configs, strict=True)):
+        progress = _progress(i, len(experiments), time.perf_counter() - start, estimates)
+        quick = "(quick) " if args.quick else ""
+        print(f"\n=== {experiment.id} {experiment.title} {quick}=== {progress}", flush=True)
         try:
-            if args.resume and (result := finished_earlier(module, config, out_root)):
-                print(f"finished earlier with these settings (kept, --resume): {out_root / result['name']}/")
-            else:
-                result = run_experiment(module, config, out_root, resume=args.resume)
+            result = _run_one(experiment, config, out_root, args.resume)
         except data.DataError as e:
-            print(f"{'skipped' if run_all else f'error: {module.ID}'}: {e}", file=sys.stderr)
-            skipped[module.ID] = str(e)
+            print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
+            skipped[experiment.id] = str(e)
             continue
         except InputError as e:
-            print(f"error: {module.ID}: {e}", file=sys.stderr)
-            bad_input.append(module.ID)
+            print(f"error: {experiment.id}: {e}", file=sys.stderr)
+            bad_input.append(experiment.id)
             continue
         except KeyboardInterrupt:
             again = " ".join([*argv, *([] if args.resume else ["--resume"])])
             print(
-                f"\ninterrupted during {module.ID}; {_saved_progress(out_root, module)}.\n"
+                f"\ninterrupted during {experiment.id}; {runner.saved_progress(out_root, experiment)}.\n"
                 f"Go on from there with: python -m experiments {again}\n"
                 f"Results finished before it are in {out_root}/",
                 file=sys.stderr,
             )
-            _write_report(out_root, done, skipped, args.quick)
+            runner.write_report(out_root, done, skipped, args.quick)
             return 130
         except Exception as e:  # one broken experiment must not stop the others
-            if len(modules) == 1:
+            if len(experiments) == 1:
                 raise
             traceback.print_exc()
-            print(f"FAILED: {module.ID} raised {type(e).__name__}: {e}", file=sys.stderr)
-            failed.append(module.ID)
+            print(f"FAILED: {experiment.id} raised {type(e).__name__}: {e}", file=sys.stderr)
+            failed.append(experiment.id)
             continue
         done.append(result)
-        for line in result["log"]:
-            print(line)
-        print(results.checks_table(result["checks"]))
-        unexpected = results.unexpected_divergence(result)
-        for run, d in results.divergences(result).items():
-            if run in unexpected:
-                print(f"DIVERGED: {_describe_divergence(run, d)}; a smaller --lr may keep it finite")
-            else:
-                print(f"diverged, as the notes show: {_describe_divergence(run, d)}")
-        ok = all(c["pass"] for c in result["checks"])
-        verdict = (
-            "all checks pass"
-            if ok
-            else "CHECKS FAIL" + (" (quick run: bars are for the full run)" if args.quick else "")
-        )
-        print(f"{verdict}; {result['wall_time_s']:.1f} s; results in {out_root / result['name']}/")
-        if (not ok and not args.quick) or unexpected:
-            failed.append(module.ID)
-    report = _write_report(out_root, done, skipped, args.quick)
+        if _print_result(result, out_root, args.quick):
+            failed.append(experiment.id)
+    report = runner.write_report(out_root, done, skipped, args.quick)
     failed += bad_input
-    if len(modules) > 1:
+    if len(experiments) > 1:
         print(
-            f"\n{len(modules) - len(failed) - len(skipped)} passed, {len(failed)} failed, "
+            f"\n{len(experiments) - len(failed) - len(skipped)} passed, {len(failed)} failed, "
             f"{len(skipped)} skipped in {_clock(time.perf_counter() - start)}"
             + (f" (failed: {' '.join(failed)})" if failed else "")
             + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
@@ -319,13 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed or (skipped and not run_all) else 0
 
 
-def _write_report(out_root: Path, done: list[dict], skipped: dict[str, str], quick: bool) -> Path:
-    """``REPORT.md`` over every result in ``out_root`` (this run's and earlier ones), in
-    catalog order, with this run's skipped experiments."""
-    by_name = {r["name"]: r for r in done}
-    runs = [by_name.get(_name(m)) or _saved_result(out_root, m) for m in all_modules()]
-    runs = [r for r in runs if r is not None]
-    title = "jaxnets: ours vs the notes" + (" (quick runs: reduced settings)" if quick else "")
-    report = out_root / "REPORT.md"
-    results.write_text(report, results.report_markdown(runs, skipped, title))
-    return report
+def _run_one(experiment: Experiment, config: Any, out_root: Path, resume: bool) -> Result:
+    """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings."""
+    if resume and (result := runner.finished_earlier(experiment, config, out_root)):
+        print(f"finished earlier with these settings (kept, --resume): {out_root / result.name}/")
+        return result
+    return runner.run_experiment(experiment, config, out_root, resume=resume)

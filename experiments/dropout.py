@@ -7,19 +7,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, models, optim
-from jaxnets.results import check
-from jaxnets.train import evaluate
-
-ID = "B10"
-TITLE = "Dropout on a deep MNIST MLP"
-DESCRIPTION = "784-512x4-10 ReLU, Xavier, dropout 0.3, Adam lr 0.001, batch 100, 15 epochs (vs no dropout)"
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 2000, "epochs": 2, "hidden": (128, 128), "compare_without": False}
+from jaxnets.checks import at_least, holds
+from jaxnets.steps import evaluate
 
 
 @dataclass(frozen=True)
@@ -35,60 +27,63 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
-    probs = {f"dropout {cfg.drop_prob:g}": cfg.drop_prob}
-    if cfg.compare_without:
-        probs["no dropout"] = 0.0
+    # The deep net with dropout after each hidden ReLU (and, for comparison, without).
+    with_dropout = f"dropout {cfg.drop_prob:g}"
+    probs = {with_dropout: cfg.drop_prob, **({"no dropout": 0.0} if cfg.compare_without else {})}
     adam = optim.optimizer("adam", cfg.lr)
-    runs = classify.train_each(
-        {
-            name: (models.MLP((*cfg.hidden, 10), weight_init="xavier_uniform", dropout=p), adam)
-            for name, p in probs.items()
-        },
-        train,
-        test,
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.seed,
-        checkpoint_dir=out / "checkpoints",
-    )
-    main_run = runs[f"dropout {cfg.drop_prob:g}"]
-    # Evaluation mode is deterministic: the same test set twice gives the same numbers.
-    again = evaluate(main_run.state, test)
+    setups = {
+        name: (models.MLP((*cfg.hidden, 10), weight_init="xavier_uniform", dropout=p), adam)
+        for name, p in probs.items()
+    }
+    runs = classify.train_each(setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints)
+
+    # Evaluation mode (dropout off) is deterministic: the same test set twice gives the same numbers.
+    again = evaluate(runs[with_dropout].state, test)
     train_eval = {k: evaluate(r.state, train) for k, r in runs.items()}
-    report = classify.summarize(
-        runs, test, cfg.seed, out, "dropout", "784-512x4-10: training cost (dropout on)"
+    acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
+    sample = classify.get_one_and_predict(
+        {k: r.state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
     )
-    acc = {k: r.test["accuracy"] for k, r in runs.items()}
-    ours = acc[f"dropout {cfg.drop_prob:g}"]
-    return {
-        **report,
-        "metrics": {
-            **report["metrics"],
+    classify.plot_runs(ws.plots / "dropout.png", runs, "784-512x4-10: training cost (dropout on)")
+    return Outcome(
+        history=classify.history(runs),
+        metrics={
+            "test": {k: r.held_out for k, r in runs.items()},
+            "get_one_and_predict": sample,
             "train_eval_mode": train_eval,
             "train_minus_test_accuracy": {k: train_eval[k]["accuracy"] - acc[k] for k in runs},
         },
-        "log": [
+        checks=[
+            at_least("test accuracy with dropout", acc[with_dropout], 0.975, notes="~0.98 (original lab)"),
+            holds(
+                "evaluation is deterministic (dropout off)",
+                again["accuracy"],
+                "identical on a second pass",
+                again == runs[with_dropout].held_out,
+                notes=runs[with_dropout].held_out["accuracy"],
+            ),
+        ],
+        diverged={k: r.diverged for k, r in runs.items()},
+        log=[
             f"{k}: cost {r.history[0]['train_loss']:.4f} → {r.history[-1]['train_loss']:.4f}; test accuracy "
             f"{acc[k]:.4f}; train accuracy (eval mode) {train_eval[k]['accuracy']:.4f}"
             for k, r in runs.items()
         ]
-        + report["log"],
-        "checks": [
-            check("test accuracy with dropout", ours, "~0.98 (original lab)", "≥ 0.975", ours >= 0.975),
-            check(
-                "evaluation is deterministic (dropout off)",
-                again["accuracy"],
-                main_run.test["accuracy"],
-                "identical on a second pass",
-                again == main_run.test,
-            ),
-        ],
-    }
+        + [classify.describe(sample)],
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B10",
+    "Dropout on a deep MNIST MLP",
+    "784-512x4-10 ReLU, Xavier, dropout 0.3, Adam lr 0.001, batch 100, 15 epochs (vs no dropout)",
+    Config,
+    run,
+    quick={"train_subset": 2000, "epochs": 2, "hidden": (128, 128), "compare_without": False},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -11,24 +11,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib.pyplot as plt
-
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, models, optim, plots
-from jaxnets.results import check, diverged_runs, tagged
+from jaxnets.checks import at_least, holds
 
-ID = "D2-D3"
-IDS = ("D2", "D3")
-TITLE = "Train/validation/test accuracy (%) on MNIST and Fashion-MNIST"
-DESCRIPTION = (
-    "784-128-10 ReLU, Adam lr 0.001, batch 1024, 10 epochs, 0.9/0.1 train/valid split; MNIST and Fashion"
-)
 DATASETS = {"D2 MNIST": "mnist", "D3 Fashion-MNIST": "fashion_mnist"}
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 5000, "epochs": 3, "batch_size": 100}
 
 
 @dataclass(frozen=True)
@@ -43,13 +31,15 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     runs, samples, splits = {}, {}, {}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plots.figure(1, 2, figsize=(11, 4.2))
     for name, dataset in DATASETS.items():
+        # Train / validation / test: the validation images come out of the training set.
         (x, y), test = data.load_float(dataset, cfg.data_dir, cfg.train_subset, cfg.seed)
         (xt, yt), (xv, yv) = data.split((x, y), (1 - cfg.valid_fraction, cfg.valid_fraction), cfg.seed)
         splits[name] = {"train": len(xt), "valid": len(xv), "test": len(test[0])}
+        # The same model and training for both data sets.
         runs[name] = classify.train_classifier(
             models.MLP((*cfg.hidden, 10)),
             optim.optimizer("adam", cfg.lr),
@@ -60,13 +50,13 @@ def run(cfg: Config, out: Path) -> dict:
             cfg.seed,
             valid=(xv, yv),
             desc=name,
-            checkpoint_dir=out / "checkpoints" / dataset,
+            checkpoint_dir=ws.checkpoint(dataset),
         )
         samples[name] = classify.get_one_and_predict(
             {"prediction": runs[name].state},
             test,
             cfg.seed,
-            out / f"get_one_and_predict_{dataset}.png",
+            ws.plots / f"get_one_and_predict_{dataset}.png",
             data.CLASS_NAMES[dataset],
             title=name,
         )
@@ -76,7 +66,7 @@ def run(cfg: Config, out: Path) -> dict:
         axes[0].plot(epochs, [r["valid_loss"] for r in h], "s--", ms=3, label=f"{name}: validation")
         axes[1].plot(epochs, [100 * r["valid_accuracy"] for r in h], "o-", ms=3, label=f"{name}: validation")
         axes[1].axhline(
-            100 * runs[name].test["accuracy"],
+            100 * runs[name].held_out["accuracy"],
             ls=":",
             color=axes[1].lines[-1].get_color(),
             label=f"{name}: test",
@@ -86,22 +76,35 @@ def run(cfg: Config, out: Path) -> dict:
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    plots.save(fig, out / "mnist_vs_fashion.png")
+    plots.save(fig, ws.plots / "mnist_vs_fashion.png")
 
-    pct = {k: 100 * r.test["accuracy"] for k, r in runs.items()}
+    pct = {k: 100 * r.held_out["accuracy"] for k, r in runs.items()}
     valid_pct = {k: 100 * r.history[-1]["valid_accuracy"] for k, r in runs.items()}
     mnist, fashion = (pct[k] for k in DATASETS)
-    return {
-        "history": [row for k, r in runs.items() for row in tagged(r.history, dataset=k)],
-        "metrics": {
+    return Outcome(
+        history=classify.history(runs, "dataset"),
+        metrics={
             "test_accuracy_percent": pct,
             "valid_accuracy_percent": valid_pct,
-            "test": {k: r.test for k, r in runs.items()},
+            "test": {k: r.held_out for k, r in runs.items()},
             "split_sizes": splits,
             "get_one_and_predict": samples,
         },
-        "diverged": diverged_runs({k: r.diverged for k, r in runs.items()}),
-        "log": [
+        checks=[
+            at_least(
+                "D2 MNIST test accuracy (%)", mnist, 95, notes="96.42 (notebook, on its training images)"
+            ),
+            at_least("D3 Fashion-MNIST test accuracy (%)", fashion, 85, notes="(no number; humans ~83.5)"),
+            holds(
+                "same model: Fashion-MNIST vs MNIST (%)",
+                fashion - mnist,
+                "Fashion < MNIST",
+                fashion < mnist,
+                notes="clothes are harder",
+            ),
+        ],
+        diverged={k: r.diverged for k, r in runs.items()},
+        log=[
             f"{k}: validation {valid_pct[k]:.2f} %, test {pct[k]:.2f} % ({splits[k]['train']} train / "
             f"{splits[k]['valid']} valid / {splits[k]['test']} test images)"
             for k in runs
@@ -110,33 +113,19 @@ def run(cfg: Config, out: Path) -> dict:
             classify.describe(s, data.CLASS_NAMES[DATASETS[k]]).replace("predict:", f"predict ({k}):")
             for k, s in samples.items()
         ],
-        "checks": [
-            check(
-                "D2 MNIST test accuracy (%)",
-                mnist,
-                "96.42 (notebook, on its training images)",
-                "≥ 95",
-                mnist >= 95,
-            ),
-            check(
-                "D3 Fashion-MNIST test accuracy (%)",
-                fashion,
-                "(no number; humans ~83.5)",
-                "≥ 85",
-                fashion >= 85,
-            ),
-            check(
-                "same model: Fashion-MNIST vs MNIST (%)",
-                fashion - mnist,
-                "clothes are harder",
-                "Fashion < MNIST",
-                fashion < mnist,
-            ),
-        ],
-    }
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "D2-D3",
+    "Train/validation/test accuracy (%) on MNIST and Fashion-MNIST",
+    "784-128-10 ReLU, Adam lr 0.001, batch 1024, 10 epochs, 0.9/0.1 train/valid split; MNIST and Fashion",
+    Config,
+    run,
+    ids=("D2", "D3"),
+    quick={"train_subset": 5000, "epochs": 3, "batch_size": 100},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -6,20 +6,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, models, optim
-from jaxnets.results import check
-
-ID = "B12"
-TITLE = "Hidden-size sweep of the batch-norm net"
-DESCRIPTION = (
-    "B11's BN net with hidden sizes (100,100) (200,150) (300,300) (50,50): train cost, test accuracy"
-)
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 2000, "epochs": 2, "lr": 0.01, "sizes": ((50, 50), (200, 150))}
+from jaxnets.checks import at_least, holds
 
 
 @dataclass(frozen=True)
@@ -34,62 +24,62 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
+    # B11's batch-norm net at each pair of hidden sizes.
     adam = optim.optimizer("adam", cfg.lr)
-    runs = classify.train_each(
-        {
-            f"{a}-{b}": (
-                models.MLP((a, b, 10), weight_init="xavier_uniform", batch_norm=True, dropout=cfg.drop_prob),
-                adam,
-            )
-            for a, b in cfg.sizes
-        },
-        train,
-        test,
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.seed,
-        checkpoint_dir=out / "checkpoints",
-    )
-    acc = {k: r.test["accuracy"] for k, r in runs.items()}
+    setups = {
+        f"{a}-{b}": (
+            models.MLP((a, b, 10), weight_init="xavier_uniform", batch_norm=True, dropout=cfg.drop_prob),
+            adam,
+        )
+        for a, b in cfg.sizes
+    }
+    runs = classify.train_each(setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints)
+    acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
     cost = {k: r.history[-1]["train_loss"] for k, r in runs.items()}
-    report = classify.summarize(
-        runs,
-        test,
-        cfg.seed,
-        out,
-        "hidden_sizes",
-        f"BN net, Adam lr {cfg.lr:g}: training cost by hidden sizes",
-        "hidden",
+    sample = classify.get_one_and_predict(
+        {k: r.state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+    )
+    classify.plot_runs(
+        ws.plots / "hidden_sizes.png", runs, f"BN net, Adam lr {cfg.lr:g}: training cost by hidden sizes"
     )
     by_size = sorted(runs, key=lambda k: sum(map(int, k.split("-"))))
     small, big = by_size[0], by_size[-1]
-    return {
-        **report,
-        "metrics": {**report["metrics"], "last_epoch_train_cost": cost},
-        "log": [f"hidden {k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs]
-        + report["log"],
-        "checks": [
-            check(
+    return Outcome(
+        history=classify.history(runs, "hidden"),
+        metrics={
+            "test": {k: r.held_out for k, r in runs.items()},
+            "get_one_and_predict": sample,
+            "last_epoch_train_cost": cost,
+        },
+        checks=[
+            holds(
                 f"train cost, hidden {big} vs {small}",
                 [cost[big], cost[small]],
-                "(homework: compare)",
                 "more units, lower train cost",
                 cost[big] < cost[small],
+                notes="(homework: compare)",
             ),
-            check(
-                "test accuracy of every size",
-                [acc[k] for k in runs],
-                "(homework: compare)",
-                "all ≥ 0.95",
-                min(acc.values()) >= 0.95,
+            at_least(
+                "test accuracy of every size", [acc[k] for k in runs], 0.95, notes="(homework: compare)"
             ),
         ],
-    }
+        diverged={k: r.diverged for k, r in runs.items()},
+        log=[f"hidden {k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs]
+        + [classify.describe(sample)],
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B12",
+    "Hidden-size sweep of the batch-norm net",
+    "B11's BN net with hidden sizes (100,100) (200,150) (300,300) (50,50): train cost, test accuracy",
+    Config,
+    run,
+    quick={"train_subset": 2000, "epochs": 2, "lr": 0.01, "sizes": ((50, 50), (200, 150))},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check, diverged_runs
+from experiments.experiment import Experiment, Outcome, Workspace
+from jaxnets import losses, models, optim, plots, small_data
+from jaxnets.checks import holds, within
 from jaxnets.train import train_model
-
-ID = "D1"
-TITLE = "Linear regression by gradient descent"
-DESCRIPTION = "y = a x + b on 20 noisy points, full-batch gradient descent to least squares"
-
-
-# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
-QUICK: dict = {}
 
 
 @dataclass(frozen=True)
@@ -30,8 +21,9 @@ class Config:
     epochs: int = 300
 
 
-def run(cfg: Config, out: Path) -> dict:
-    x, y = data.noisy_line(cfg.seed)
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # 20 noisy points of a line; y = a x + b by full-batch gradient descent on the MSE.
+    x, y = small_data.noisy_line(cfg.seed)
     lines = {}
 
     def record(epoch, state, _row):
@@ -52,7 +44,7 @@ def run(cfg: Config, out: Path) -> dict:
     a_ls, b_ls = np.polyfit(x[:, 0], y[:, 0], 1)
     loss = [h["train_loss"] for h in fitted.history]
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax1, ax2) = plots.figure(1, 2, figsize=(10, 4))
     ax1.scatter(x, y, color="tab:blue", label="data")
     grid = np.array([x.min(), x.max()])
     for epoch in sorted({1, 5, 20, max(lines)} & set(lines)):
@@ -67,11 +59,11 @@ def run(cfg: Config, out: Path) -> dict:
     ax1.legend(fontsize=8)
     plots.finite_line(ax2, range(1, len(loss) + 1), loss, logy=True)
     ax2.set(title="MSE per epoch", xlabel="epoch", ylabel="MSE", yscale="log")
-    plots.save(fig, out / "linear_regression.png")
+    plots.save(fig, ws.plots / "linear_regression.png")
 
-    return {
-        "history": fitted.history,
-        "metrics": {
+    return Outcome(
+        history=fitted.history,
+        metrics={
             "a": a,
             "b": b,
             "a_least_squares": a_ls,
@@ -79,16 +71,25 @@ def run(cfg: Config, out: Path) -> dict:
             "first_loss": loss[0],
             "last_loss": loss[-1],
         },
-        "diverged": diverged_runs({"linear regression": fitted.diverged}),
-        "checks": [
-            check("slope a vs least squares", a, float(a_ls), "|a - a*| < 1e-3", abs(a - a_ls) < 1e-3),
-            check("intercept b vs least squares", b, float(b_ls), "|b - b*| < 1e-3", abs(b - b_ls) < 1e-3),
-            check("loss first → last", [loss[0], loss[-1]], "falls (slides)", "falls", loss[-1] < loss[0]),
+        checks=[
+            within("slope a vs least squares", a, float(a_ls), 1e-3, notes=float(a_ls)),
+            within("intercept b vs least squares", b, float(b_ls), 1e-3, notes=float(b_ls)),
+            holds(
+                "loss first → last", [loss[0], loss[-1]], "falls", loss[-1] < loss[0], notes="falls (slides)"
+            ),
         ],
-    }
+        diverged={"linear regression": fitted.diverged},
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "D1",
+    "Linear regression by gradient descent",
+    "y = a x + b on 20 noisy points, full-batch gradient descent to least squares",
+    Config,
+    run,
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

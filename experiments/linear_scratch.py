@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, losses, plots
-from jaxnets.results import check
-
-ID = "C3"
-TITLE = "Linear 3-vs-7 model from scratch: mnist_loss, jax.grad, p -= lr * g"
-DESCRIPTION = "784x1 weights + bias ~ N(0,1), mnist_loss, batch 256, lr 1.0, 20 epochs on MNIST_SAMPLE"
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"epochs": 8}
+from jaxnets.checks import at_least, holds
+from jaxnets.metrics import logit_accuracy
 
 
 @dataclass(frozen=True)
@@ -49,7 +42,7 @@ def calc_grad_and_step(params: dict, xb: jax.Array, yb: jax.Array, lr: float) ->
 
 @jax.jit
 def batch_accuracy(params: dict, xb: jax.Array, yb: jax.Array) -> jax.Array:
-    return losses.logit_accuracy(linear1(params, xb), yb)
+    return logit_accuracy(linear1(params, xb), yb)
 
 
 def validate_epoch(params: dict, valid: tuple, batch_size: int) -> float:
@@ -62,7 +55,8 @@ def validate_epoch(params: dict, valid: tuple, batch_size: int) -> float:
     return round(float(jnp.stack(accs).mean()), 4)
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # The 3s and 7s as rows of 784 pixels; weights and bias ~ N(0, 1).
     (x, y), (xv, yv) = data.load_float("mnist_sample", cfg.data_dir)
     x, xv = x.reshape(-1, 28 * 28), xv.reshape(-1, 28 * 28)
     kw, kb = jax.random.split(jax.random.key(cfg.seed))
@@ -70,17 +64,18 @@ def run(cfg: Config, out: Path) -> dict:
 
     # Accuracy as a loss: a step function of the parameters, so its gradient is zero.
     xb, yb = x[:256], y[:256]
-    acc_grad = jax.grad(lambda p: 1 - losses.logit_accuracy(linear1(p, xb), yb))(params)
+    acc_grad = jax.grad(lambda p: 1 - logit_accuracy(linear1(p, xb), yb))(params)
     loss_grad = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb))(params)
     max_abs = {
         name: float(max(jnp.abs(g).max() for g in jax.tree.leaves(grad)))
         for name, grad in (("accuracy", acc_grad), ("mnist_loss", loss_grad))
     }
 
+    # train_epoch: shuffled batches (the last one partial, as fastai's DataLoader), one step each.
     rng = np.random.default_rng(cfg.seed)
     accs = [validate_epoch(params, (xv, yv), cfg.batch_size)]
     for _ in range(cfg.epochs):
-        order = rng.permutation(len(x))  # shuffled, last batch partial: fastai's DataLoader
+        order = rng.permutation(len(x))
         for i in range(0, len(x), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
             params = calc_grad_and_step(params, x[idx], y[idx], cfg.lr)
@@ -88,35 +83,49 @@ def run(cfg: Config, out: Path) -> dict:
     exact = float(batch_accuracy(params, xv, yv))
 
     plots.curves(
-        out / "linear_scratch.png",
+        ws.plots / "linear_scratch.png",
         {"validation accuracy": (np.arange(len(accs)), accs)},
         title="Linear model from scratch: validation accuracy per epoch",
         ylabel="accuracy (mean of batch accuracies)",
         markers=True,
     )
-    return {
-        "history": [{"epoch": e, "valid_batch_accuracy": a} for e, a in enumerate(accs)],
-        "metrics": {
+    return Outcome(
+        history=[{"epoch": e, "valid_batch_accuracy": a} for e, a in enumerate(accs)],
+        metrics={
             "valid_accuracy_per_epoch": accs,
             "valid_accuracy_exact": exact,
             "max_abs_gradient": max_abs,
         },
-        "log": [" ".join(f"{a:.4f}" for a in accs)],
-        "checks": [
-            check("valid accuracy: before → epoch 1", accs[:2], [0.4606, 0.6331], "rises", accs[1] > accs[0]),
-            check(f"valid accuracy after {cfg.epochs} epochs", accs[-1], 0.9681, "≥ 0.96", accs[-1] >= 0.96),
-            check(
+        checks=[
+            holds(
+                "valid accuracy: before → epoch 1",
+                accs[:2],
+                "rises",
+                accs[1] > accs[0],
+                notes=[0.4606, 0.6331],
+            ),
+            at_least(f"valid accuracy after {cfg.epochs} epochs", accs[-1], 0.96, notes=0.9681),
+            holds(
                 "max |gradient| of accuracy-as-loss vs mnist_loss",
                 [max_abs["accuracy"], max_abs["mnist_loss"]],
-                "zero vs non-zero",
                 "= 0 and > 0",
                 max_abs["accuracy"] == 0 and max_abs["mnist_loss"] > 0,
+                notes="zero vs non-zero",
             ),
         ],
-    }
+        log=[" ".join(f"{a:.4f}" for a in accs)],
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "C3",
+    "Linear 3-vs-7 model from scratch: mnist_loss, jax.grad, p -= lr * g",
+    "784x1 weights + bias ~ N(0,1), mnist_loss, batch 256, lr 1.0, 20 epochs on MNIST_SAMPLE",
+    Config,
+    run,
+    quick={"epochs": 8},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

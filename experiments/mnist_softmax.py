@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, models, optim
-from jaxnets.results import check
-
-ID = "B1-B2"
-IDS = ("B1", "B2")
-TITLE = "MNIST softmax regression: SGD vs Adam"
-DESCRIPTION = "Linear(784,10), cross-entropy, batch 100, 15 epochs; SGD lr 0.1 (B1), Adam lr 0.001 (B2)"
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 3000, "epochs": 2}
+from jaxnets.checks import at_least
 
 
 @dataclass(frozen=True)
@@ -31,8 +22,10 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # MNIST, pixels /255, batch 100, shuffled, drop_last.
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
+    # Softmax regression, Linear(784, 10), trained with SGD and with Adam.
     runs = classify.train_each(
         {
             "B1 SGD": (models.softmax_classifier(10), optim.optimizer("sgd", cfg.sgd_lr)),
@@ -43,28 +36,36 @@ def run(cfg: Config, out: Path) -> dict:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
-        checkpoint_dir=out / "checkpoints",
+        ws.checkpoints,
     )
-    report = classify.summarize(
-        runs, test, cfg.seed, out, "softmax_sgd_vs_adam", "MNIST softmax regression: training cost"
+    # Test accuracy, and get one and predict.
+    acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
+    sample = classify.get_one_and_predict(
+        {k: r.state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
     )
-    acc = {k: r.test["accuracy"] for k, r in runs.items()}
-    return {
-        **report,
-        "checks": [
-            check(
-                "B1 (SGD) test accuracy",
-                acc["B1 SGD"],
-                "~0.90-0.92 (no figure)",
-                "≥ 0.90",
-                acc["B1 SGD"] >= 0.90,
-            ),
-            check("B2 (Adam) test accuracy", acc["B2 Adam"], "(no figure)", "≥ 0.91", acc["B2 Adam"] >= 0.91),
+    classify.plot_runs(ws.plots / "softmax_sgd_vs_adam.png", runs, "MNIST softmax regression: training cost")
+    return Outcome(
+        history=classify.history(runs),
+        metrics={"test": {k: r.held_out for k, r in runs.items()}, "get_one_and_predict": sample},
+        checks=[
+            at_least("B1 (SGD) test accuracy", acc["B1 SGD"], 0.90, notes="~0.90-0.92 (no figure)"),
+            at_least("B2 (Adam) test accuracy", acc["B2 Adam"], 0.91),
         ],
-    }
+        diverged={k: r.diverged for k, r in runs.items()},
+        log=[classify.describe(sample)],
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B1-B2",
+    "MNIST softmax regression: SGD vs Adam",
+    "Linear(784,10), cross-entropy, batch 100, 15 epochs; SGD lr 0.1 (B1), Adam lr 0.001 (B2)",
+    Config,
+    run,
+    ids=("B1", "B2"),
+    quick={"train_subset": 3000, "epochs": 2},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

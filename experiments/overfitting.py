@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax.numpy as jnp
 
-from jaxnets import data, models, optim, plots
-from jaxnets.results import check, diverged_runs
-from jaxnets.train import classification_metrics, evaluate, train_model
-
-ID = "A2"
-TITLE = "Overfitting on the 3-class toy problem"
-DESCRIPTION = "softmax Linear(3,3), SGD lr 0.1, 20 full-batch epochs; train vs test cost"
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"sweep_seeds": 5}
+from experiments.experiment import Experiment, Outcome, Workspace
+from jaxnets import models, optim, plots, small_data
+from jaxnets.checks import above, at_most, holds
+from jaxnets.loop import FitResult
+from jaxnets.metrics import classification_metrics
+from jaxnets.steps import evaluate
+from jaxnets.train import train_model
 
 
 @dataclass(frozen=True)
@@ -35,9 +30,10 @@ class Config:
     sweep_seeds: int = 100
 
 
-def train_and_test(cfg: Config, seed: int):
-    """Train from ``seed``; return the fit and the final train and test metrics."""
-    train, test = data.softmax_toy()
+def train_and_test(cfg: Config, seed: int) -> tuple[FitResult, dict[str, float], dict[str, float]]:
+    """The lab: Linear(3, 3) trained from ``seed`` on the 8 points, full batch; returns the fit and
+    the final train and test metrics."""
+    train, test = small_data.softmax_toy()
     fitted = train_model(
         models.softmax_classifier(3),
         optim.optimizer("sgd", cfg.lr),
@@ -56,15 +52,17 @@ def train_and_test(cfg: Config, seed: int):
     )
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     fitted, final_train, final_test = train_and_test(cfg, cfg.seed)
     train_costs = [h["train_loss"] for h in fitted.history]
+    # The same lab from other initialisations: how often does the notes' outcome occur?
     sweep = [train_and_test(cfg, cfg.seed + 1000 + i)[1:] for i in range(cfg.sweep_seeds)]
     notes_outcome = [te["loss"] > tr["loss"] and te["accuracy"] <= 1 / 3 for tr, te in sweep]
     share = sum(notes_outcome) / max(len(sweep), 1)
+
     epochs = [h["epoch"] for h in fitted.history]
     plots.curves(
-        out / "train_vs_test_cost.png",
+        ws.plots / "train_vs_test_cost.png",
         {
             "train cost": (epochs, train_costs),
             "test cost": (epochs, [h["valid_loss"] for h in fitted.history]),
@@ -72,9 +70,9 @@ def run(cfg: Config, out: Path) -> dict:
         title="Overfitting: train vs test cost (softmax, SGD lr 0.1)",
         ylabel="cross-entropy",
     )
-    return {
-        "history": fitted.history,
-        "metrics": {
+    return Outcome(
+        history=fitted.history,
+        metrics={
             "first_train_cost": train_costs[0],
             "last_train_cost": train_costs[-1],
             "train_cost": final_train["loss"],
@@ -83,41 +81,42 @@ def run(cfg: Config, out: Path) -> dict:
             "sweep_share_not_learned": share,
             "sweep_mean_test_accuracy": sum(te["accuracy"] for _, te in sweep) / max(len(sweep), 1),
         },
-        "diverged": diverged_runs({"softmax": fitted.diverged}),
-        "checks": [
-            check(
+        checks=[
+            holds(
                 "train cost first → last epoch",
                 [train_costs[0], train_costs[-1]],
-                [2.203667, 0.989365],
                 "falls",
                 train_costs[-1] < train_costs[0],
+                notes=[2.203667, 0.989365],
             ),
-            check(
-                "test cost (after training)",
-                final_test["loss"],
-                1.425844,
-                "> train cost",
+            holds(
+                "test cost vs train cost (after training)",
+                [final_test["loss"], final_train["loss"]],
+                "test > train",
                 final_test["loss"] > final_train["loss"],
+                notes=[1.425844, 0.989365],
             ),
-            check(
-                "test accuracy",
-                final_test["accuracy"],
-                0.0,
-                "≤ 1/3 (test set not learned)",
-                final_test["accuracy"] <= 1 / 3,
-            ),
-            check(
+            at_most("test accuracy (test set not learned)", final_test["accuracy"], 1 / 3, notes=0.0),
+            above(
                 f"share of {cfg.sweep_seeds} inits with test cost > train cost and test acc ≤ 1/3",
                 share,
-                "1 run (torch seed 1)",
-                "> 0 (the notes' outcome occurs; how often is reported)",
-                share > 0,
+                0,
+                notes="1 run (torch seed 1)",
             ),
         ],
-    }
+        diverged={"softmax": fitted.diverged},
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "A2",
+    "Overfitting on the 3-class toy problem",
+    "softmax Linear(3,3), SGD lr 0.1, 20 full-batch epochs; train vs test cost",
+    Config,
+    run,
+    quick={"sweep_seeds": 5},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

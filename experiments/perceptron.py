@@ -6,24 +6,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
-import matplotlib.pyplot as plt
 import numpy as np
 
-from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check
-from jaxnets.train import fit_full_batch
+from experiments.experiment import Experiment, Outcome, Workspace
+from jaxnets import losses, models, optim, plots, small_data
+from jaxnets.checks import below, equal, holds
+from jaxnets.optimize import train_full_batch
 
-ID = "B3"
-TITLE = "Perceptron on AND, OR and XOR"
-DESCRIPTION = "Linear(2,1)+sigmoid, BCE, SGD lr 1, 10,001 full-batch steps on each logic gate"
 GATES = ("and", "or", "xor")
-
-
-# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
-QUICK: dict = {}
 
 
 @dataclass(frozen=True)
@@ -34,15 +26,19 @@ class Config:
     log_every: int = 100
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # One neuron: Linear(2, 1) → sigmoid, BCE, SGD lr 1.
     model = models.perceptron()
     tx = optim.optimizer("sgd", cfg.lr)
     keys = jax.random.key(cfg.seed)[None]
     history, metrics, log = [], {}, []
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+    fig, axes = plots.figure(1, 4, figsize=(16, 4))
     for ax, gate in zip(axes[1:], GATES, strict=True):
-        x, y = data.logic_gate(gate)
-        params, step_losses = fit_full_batch(model, tx, (x, y), cfg.epochs, keys, losses.binary_cross_entropy)
+        # Each gate's four points, trained for 10,001 steps.
+        x, y = small_data.logic_gate(gate)
+        params, step_losses = train_full_batch(
+            model, tx, (x, y), cfg.epochs, keys, losses.binary_cross_entropy
+        )
         params = jax.tree.map(lambda a: a[0], params)
         curve = np.asarray(step_losses[0])
         probs = np.asarray(model.apply({"params": params}, x)).ravel()
@@ -67,36 +63,41 @@ def run(cfg: Config, out: Path) -> dict:
     axes[0].set(title="Perceptron: BCE per step", xlabel="step", ylabel="binary cross-entropy", yscale="log")
     axes[0].axhline(np.log(2), color="gray", ls=":", label="ln 2 = 0.693")
     axes[0].legend()
-    plots.save(fig, out / "perceptron.png")
+    plots.save(fig, ws.plots / "perceptron.png")
 
     xor = metrics["xor"]
-    stall = abs(xor["final_loss"] - xor["loss_at_200"])
-    return {
-        "history": history,
-        "metrics": metrics,
-        "log": log,
-        "checks": [
-            check("AND accuracy", metrics["and"]["accuracy"], 1.0, "= 1", metrics["and"]["accuracy"] == 1.0),
-            check("OR accuracy", metrics["or"]["accuracy"], 1.0, "= 1", metrics["or"]["accuracy"] == 1.0),
-            check(
+    return Outcome(
+        history=history,
+        metrics=metrics,
+        checks=[
+            equal("AND accuracy", metrics["and"]["accuracy"], 1.0, notes=1.0),
+            equal("OR accuracy", metrics["or"]["accuracy"], 1.0, notes=1.0),
+            holds(
                 "XOR accuracy, final loss",
                 [xor["accuracy"], xor["final_loss"]],
-                "not learned, ~0.693",
                 "accuracy ≤ 0.75 and loss > 0.69",
                 xor["accuracy"] <= 0.75 and xor["final_loss"] > 0.69,
+                notes="not learned, ~0.693",
             ),
-            check(
+            below(
                 "XOR: |loss(step 10000) - loss(step 200)|",
-                stall,
-                "stalls from ~step 200",
-                "< 0.01",
-                stall < 0.01,
+                abs(xor["final_loss"] - xor["loss_at_200"]),
+                0.01,
+                notes="stalls from ~step 200",
             ),
         ],
-    }
+        log=log,
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B3",
+    "Perceptron on AND, OR and XOR",
+    "Linear(2,1)+sigmoid, BCE, SGD lr 1, 10,001 full-batch steps on each logic gate",
+    Config,
+    run,
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 import optax
 
-from jaxnets import data, losses, models, plots
-from jaxnets.results import check, diverged_runs
-from jaxnets.train import predict, train_model
-
-ID = "C2"
-TITLE = "Quadratic fit by SGD"
-DESCRIPTION = "a t² + b t + c fitted to 20 noisy speeds, 10 steps at lr 1e-5 then lr 1e-3"
-
-
-# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
-QUICK: dict = {}
+from experiments.experiment import Experiment, Outcome, Workspace
+from jaxnets import losses, models, plots, small_data
+from jaxnets.checks import below, between
+from jaxnets.steps import predict
+from jaxnets.train import train_model
 
 
 @dataclass(frozen=True)
@@ -34,8 +26,9 @@ class Config:
     epochs: int = 20  # steps at ``lr`` after the slow ones
 
 
-def run(cfg: Config, out: Path) -> dict:
-    t, speed = data.speed_curve(cfg.seed)
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # The speeds, and a quadratic with N(0, 1) coefficients, √MSE, plain SGD: slow steps, then fast.
+    t, speed = small_data.speed_curve(cfg.seed)
     schedule = optax.piecewise_constant_schedule(cfg.slow_lr, {cfg.slow_steps: cfg.lr / cfg.slow_lr})
     snapshots = {}
     fitted = train_model(
@@ -52,7 +45,7 @@ def run(cfg: Config, out: Path) -> dict:
     final = float(losses.rmse(predict(fitted.state, jnp.asarray(t)), jnp.asarray(speed)))
     after_slow = loss[cfg.slow_steps] if len(loss) > cfg.slow_steps else final
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax1, ax2) = plots.figure(1, 2, figsize=(10, 4))
     ax1.scatter(t, speed, label="data", color="tab:blue")
     for step, style in ((cfg.slow_steps, "x"), (max(snapshots), "o")):
         if step in snapshots:
@@ -69,38 +62,44 @@ def run(cfg: Config, out: Path) -> dict:
     ax2.axvline(cfg.slow_steps - 0.5, color="gray", ls=":", label=f"lr {cfg.slow_lr:g} → {cfg.lr:g}")
     ax2.set(title="Loss (√MSE) per step", xlabel="step", ylabel="loss", yscale="log")
     ax2.legend()
-    plots.save(fig, out / "quadratic_fit.png")
+    plots.save(fig, ws.plots / "quadratic_fit.png")
 
-    slow_change = (loss[0] - after_slow) / loss[0]
-    return {
-        "history": fitted.history,
-        "metrics": {
+    slow_change = float((loss[0] - after_slow) / loss[0])
+    return Outcome(
+        history=fitted.history,
+        metrics={
             "initial_loss": loss[0],
             "loss_after_slow_steps": after_slow,
             "final_loss": final,
             "params": fitted.state.params["coeffs"],
         },
-        "diverged": diverged_runs({"quadratic": fitted.diverged}),
-        "checks": [
-            check(
-                f"loss change over {cfg.slow_steps} steps at lr {cfg.slow_lr:g}",
-                float(slow_change),
-                (178.7359 - 173.2063) / 178.7359,
-                "< 10 % (barely moves)",
-                0 <= slow_change < 0.10,
+        checks=[
+            between(
+                f"loss change over {cfg.slow_steps} steps at lr {cfg.slow_lr:g} (barely moves)",
+                slow_change,
+                0,
+                0.1,
+                notes=(178.7359 - 173.2063) / 178.7359,
             ),
-            check(
-                f"final loss after {cfg.epochs} steps at lr {cfg.lr:g}",
+            below(
+                f"final loss after {cfg.epochs} steps at lr {cfg.lr:g} (the best quadratic fits to ~3)",
                 final,
-                25.677,
-                "< 40 (notes ~25.7; the best quadratic fits to ~3)",
-                final < 40,
+                40,
+                notes=25.677,
             ),
         ],
-    }
+        diverged={"quadratic": fitted.diverged},
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "C2",
+    "Quadratic fit by SGD",
+    "a t² + b t + c fitted to 20 noisy speeds, 10 steps at lr 1e-5 then lr 1e-3",
+    Config,
+    run,
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

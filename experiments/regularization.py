@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, models, optim, plots
-from jaxnets.results import check, diverged_runs, tagged
-from jaxnets.train import classification_metrics, early_stopping, evaluate, fit, train_model
-
-ID = "A5"
-TITLE = "Regularization, data splits, early stopping, online learning"
-DESCRIPTION = "MNIST subset: overfitting, then early stopping, L2, a smaller net, online learning"
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"subset": 1000, "epochs": 6, "hidden": (64,), "chunk_epochs": 2}
+from jaxnets.checks import holds
+from jaxnets.loop import FitResult, histories
+from jaxnets.metrics import classification_metrics
+from jaxnets.steps import evaluate
+from jaxnets.train import early_stopping, fit, train_model
 
 
 @dataclass(frozen=True)
@@ -46,11 +40,13 @@ class Config:
     data_dir: str | None = None
 
 
-def _gap(history: list[dict]) -> float:
-    return history[-1]["valid_loss"] - history[-1]["train_loss"]
+def _gap(fitted: FitResult) -> float:
+    """Validation minus training loss at the last epoch: how far the net has overfit."""
+    return fitted.history[-1]["valid_loss"] - fitted.history[-1]["train_loss"]
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # The data: a 3,000-image MNIST subset split into train / validation / test (0.8 / 0.1 / 0.1).
     (images, labels), _ = data.load("mnist", cfg.data_dir)
     pick = np.random.default_rng(cfg.seed).permutation(len(images))[: cfg.subset]
     train, valid, test = (
@@ -72,6 +68,7 @@ def run(cfg: Config, out: Path) -> dict:
             **kw,
         )
 
+    # Overfitting, and three remedies: early stopping, an L2 penalty, a smaller net.
     base = train_net(cfg.hidden, cfg.epochs, desc="baseline")
     stopper = early_stopping(cfg.patience)
     stopped = train_net(cfg.hidden, cfg.epochs, on_epoch=stopper, desc="early stopping")
@@ -92,14 +89,14 @@ def run(cfg: Config, out: Path) -> dict:
             )
         state = result.state
         online_acc.append(result.history[-1]["valid_accuracy"])
-        online_hist += tagged(result.history, run="online", chunk="ABCDEFGH"[i])
+        online_hist += [{"run": "online", "chunk": "ABCDEFGH"[i], **row} for row in result.history]
 
     base_min = min(h["valid_loss"] for h in base.history)
-    base_test = evaluate(base.state, test)
-    best_test = evaluate(best_state, test)
-    gaps = {"baseline": _gap(base.history), "L2": _gap(l2.history), "small": _gap(small.history)}
+    base_last = base.history[-1]
+    base_test, best_test = evaluate(base.state, test), evaluate(best_state, test)
+    gaps = {"baseline": _gap(base), "L2": _gap(l2), "small": _gap(small)}
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    fig, axes = plots.figure(2, 2, figsize=(11, 8))
     ep = [h["epoch"] for h in base.history]
     ax = axes[0, 0]
     ax.plot(ep, [h["train_loss"] for h in base.history], label="train")
@@ -133,15 +130,12 @@ def run(cfg: Config, out: Path) -> dict:
         ylabel="validation accuracy",
         xticks=range(1, cfg.chunks + 1),
     )
-    plots.save(fig, out / "regularization.png")
+    plots.save(fig, ws.plots / "regularization.png")
 
-    return {
-        "history": tagged(base.history, run="baseline")
-        + tagged(stopped.history, run="early_stop")
-        + tagged(l2.history, run="l2")
-        + tagged(small.history, run="small")
-        + online_hist,
-        "metrics": {
+    runs = {"baseline": base, "early_stop": stopped, "l2": l2, "small": small}
+    return Outcome(
+        history=histories({k: r.history for k, r in runs.items()}) + online_hist,
+        metrics={
             "baseline_test": base_test,
             "early_stopped_test": best_test,
             "best_epoch": stopper.best["epoch"],
@@ -149,56 +143,57 @@ def run(cfg: Config, out: Path) -> dict:
             "gaps_valid_minus_train": gaps,
             "online_valid_accuracy": online_acc,
         },
-        "diverged": diverged_runs(
-            {
-                "baseline": base.diverged,
-                "early_stop": stopped.diverged,
-                "l2": l2.diverged,
-                "small": small.diverged,
-            }
-        ),
-        "checks": [
-            check(
+        checks=[
+            holds(
                 "baseline overfits: last / lowest validation loss",
-                base.history[-1]["valid_loss"] / base_min,
-                "(text only)",
+                base_last["valid_loss"] / base_min,
                 "> 1.1 while train loss < 1 % of validation loss",
-                base.history[-1]["valid_loss"] > 1.1 * base_min
-                and base.history[-1]["train_loss"] < 0.01 * base.history[-1]["valid_loss"],
+                base_last["valid_loss"] > 1.1 * base_min
+                and base_last["train_loss"] < 0.01 * base_last["valid_loss"],
+                notes="(text only)",
             ),
-            check(
+            holds(
                 "early stopping: test loss at best epoch vs baseline's last",
                 [best_test["loss"], base_test["loss"]],
-                "(text only)",
                 "lower, stopped early",
                 best_test["loss"] < base_test["loss"] and len(stopped.history) < cfg.epochs,
+                notes="(text only)",
             ),
-            check(
+            holds(
                 "L2 penalty: validation - train loss gap vs baseline",
                 [gaps["L2"], gaps["baseline"]],
-                "(text only)",
                 "smaller",
                 gaps["L2"] < gaps["baseline"],
+                notes="(text only)",
             ),
-            check(
+            holds(
                 "smaller net: validation - train loss gap vs baseline",
                 [gaps["small"], gaps["baseline"]],
-                "(text only)",
                 "smaller",
                 gaps["small"] < gaps["baseline"],
+                notes="(text only)",
             ),
-            check(
+            holds(
                 "online learning: validation accuracy after first → last chunk",
                 [online_acc[0], online_acc[-1]],
-                "(text only)",
                 "rises",
                 online_acc[-1] > online_acc[0],
+                notes="(text only)",
             ),
         ],
-    }
+        diverged={k: r.diverged for k, r in runs.items()},
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "A5",
+    "Regularization, data splits, early stopping, online learning",
+    "MNIST subset: overfitting, then early stopping, L2, a smaller net, online learning",
+    Config,
+    run,
+    quick={"subset": 1000, "epochs": 6, "hidden": (64,), "chunk_epochs": 2},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -7,20 +7,12 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, models, optim, plots
-from jaxnets.results import check, diverged_runs
-
-ID = "C6"
-TITLE = "ResNet-18 from scratch, one cycle, one epoch"
-DESCRIPTION = "ResNet-18 (no pretraining) on MNIST_SAMPLE, cross-entropy, one-cycle Adam max lr 0.1, 1 epoch"
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 1280, "batch_size": 32, "lr": 0.01}
+from jaxnets.checks import at_least
 
 
 @dataclass(frozen=True)
@@ -33,29 +25,33 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     train, valid = data.load_float("mnist_sample", cfg.data_dir, cfg.train_subset, cfg.seed)
+    # learn = vision_learner(dls, resnet18, pretrained=False); learn.fit_one_cycle(1, 0.1)
     steps = cfg.epochs * (len(train[0]) // cfg.batch_size)
     start = time.perf_counter()
-    runs = classify.train_each(
-        {"ResNet-18": (models.ResNet18(2), optim.one_cycle(cfg.lr, steps))},
+    resnet = classify.train_classifier(
+        models.ResNet18(2),
+        optim.one_cycle(cfg.lr, steps),
         train,
         valid,
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
-        checkpoint_dir=out / "checkpoints",
+        desc="ResNet-18",
+        checkpoint_dir=ws.checkpoint("ResNet-18"),
     )
     seconds = time.perf_counter() - start
-    resnet = runs["ResNet-18"]
+    acc = resnet.held_out["accuracy"]
     names = data.CLASS_NAMES["mnist_sample"]
     sample = classify.get_one_and_predict(
-        {"ResNet-18": resnet.state}, valid, cfg.seed, out / "get_one_and_predict.png", names
+        {"ResNet-18": resnet.state}, valid, cfg.seed, ws.plots / "get_one_and_predict.png", names
     )
+
     step_loss = resnet.steps["loss"]
     window = min(10, len(step_loss))
     plots.curves(
-        out / "resnet18.png",
+        ws.plots / "resnet18.png",
         {
             "batch loss": (np.arange(1, len(step_loss) + 1), step_loss),
             f"mean of the last {window}": (
@@ -63,32 +59,37 @@ def run(cfg: Config, out: Path) -> dict:
                 np.convolve(step_loss, np.ones(window) / window, mode="valid"),
             ),
         },
-        title=f"ResNet-18, one cycle (max lr {cfg.lr:g}): valid accuracy {resnet.test['accuracy']:.4f}",
+        title=f"ResNet-18, one cycle (max lr {cfg.lr:g}): valid accuracy {acc:.4f}",
         xlabel="step",
         ylabel="cross-entropy (log)",
         logy=True,
     )
-    acc = resnet.test["accuracy"]
-    return {
-        "history": resnet.history,
-        "metrics": {
-            "valid": resnet.test,
+    return Outcome(
+        history=resnet.history,
+        metrics={
+            "valid": resnet.held_out,
             "get_one_and_predict": sample,
             "train_seconds": seconds,
             "steps": steps,
         },
-        "diverged": diverged_runs({k: r.diverged for k, r in runs.items()}),
-        "log": [
+        checks=[at_least(f"valid accuracy after {cfg.epochs} epoch(s)", acc, 0.99, notes=0.9951)],
+        diverged={"ResNet-18": resnet.diverged},
+        log=[
             f"ResNet-18: valid accuracy {acc:.4f} after {steps} steps, {seconds:.1f} s (compile included)",
             classify.describe(sample, names),
         ],
-        "checks": [
-            check(f"valid accuracy after {cfg.epochs} epoch(s)", acc, 0.9951, "≥ 0.99", acc >= 0.99),
-        ],
-    }
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "C6",
+    "ResNet-18 from scratch, one cycle, one epoch",
+    "ResNet-18 (no pretraining) on MNIST_SAMPLE, cross-entropy, one-cycle Adam max lr 0.1, 1 epoch",
+    Config,
+    run,
+    quick={"train_subset": 1280, "batch_size": 32, "lr": 0.01},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check, diverged_runs
-from jaxnets.train import epoch_table, logit_binary_metrics, train_model
-
-ID = "C5"
-TITLE = "Simple net 784-30-1 on 3 vs 7"
-DESCRIPTION = "784-30-1 ReLU, mnist_loss, SGD lr 0.1, batch 256, 40 epochs on MNIST_SAMPLE"
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"epochs": 5}
+from jaxnets.checks import at_least
+from jaxnets.metrics import logit_binary_metrics
+from jaxnets.train import epoch_table, train_model
 
 
 @dataclass(frozen=True)
@@ -31,8 +24,9 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
     train, valid = data.load_float("mnist_sample", cfg.data_dir)
+    # simple_net = nn.Sequential(nn.Linear(28*28, 30), nn.ReLU(), nn.Linear(30, 1)); learn.fit(40, 0.1)
     fitted = train_model(
         models.MLP((cfg.hidden, 1)),
         optim.optimizer("sgd", cfg.lr),
@@ -48,20 +42,28 @@ def run(cfg: Config, out: Path) -> dict:
     h = fitted.history
     acc = h[-1]["valid_accuracy"]
     plots.curves(
-        out / "simple_net.png",
+        ws.plots / "simple_net.png",
         {"validation accuracy": ([r["epoch"] for r in h], [r["valid_accuracy"] for r in h])},
         title=f"784-{cfg.hidden}-1, SGD lr {cfg.lr:g}: validation accuracy",
         ylabel="validation accuracy",
     )
-    return {
-        "history": h,
-        "metrics": {"valid_accuracy": acc, "valid_loss": h[-1]["valid_loss"]},
-        "diverged": diverged_runs({"simple net": fitted.diverged}),
-        "checks": [check(f"valid accuracy after {cfg.epochs} epochs", acc, 0.9828, "≥ 0.975", acc >= 0.975)],
-    }
+    return Outcome(
+        history=h,
+        metrics={"valid_accuracy": acc, "valid_loss": h[-1]["valid_loss"]},
+        checks=[at_least(f"valid accuracy after {cfg.epochs} epochs", acc, 0.975, notes=0.9828)],
+        diverged={"simple net": fitted.diverged},
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "C5",
+    "Simple net 784-30-1 on 3 vs 7",
+    "784-30-1 ReLU, mnist_loss, SGD lr 0.1, batch 256, 40 epochs on MNIST_SAMPLE",
+    Config,
+    run,
+    quick={"epochs": 5},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from jaxnets import data, losses, models, optim, plots
-from jaxnets.results import check, diverged_runs, tagged
+from experiments.experiment import Experiment, Outcome, Workspace
+from jaxnets import losses, models, optim, plots, small_data
+from jaxnets.checks import below, holds, within
+from jaxnets.loop import histories
 from jaxnets.train import train_model
-
-ID = "A4"
-TITLE = "Standardization before gradient descent"
-DESCRIPTION = "Linear(3,1) + MSE + SGD lr 0.1 on exam scores, raw vs standardized"
 
 NOTES_X_STD = np.array(
     [
@@ -26,12 +23,6 @@ NOTES_X_STD = np.array(
         [-1.0674, -1.5197, -1.2360],
     ]
 )
-
-
-# `--quick`: a reduced run for a first look (and the tests); {} when the full run is already quick.
-QUICK: dict = {}
-# The raw-input run overflows: that is the lab's point, not a failure.
-EXPECTED_DIVERGENCE = ("raw",)
 
 
 @dataclass(frozen=True)
@@ -47,9 +38,11 @@ def _first(costs: np.ndarray, bad) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
-def run(cfg: Config, out: Path) -> dict:
-    x, y = data.exam_scores()
-    x_std = data.standardize(x)
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # The exam scores, and x' = (x - μ)/σ per column.
+    x, y = small_data.exam_scores()
+    x_std = small_data.standardize(x)
+    # Linear(3, 1), MSE, SGD lr 0.1, on standardized and on raw inputs.
     fits = {
         label: train_model(
             models.linear_regression(1),
@@ -65,7 +58,7 @@ def run(cfg: Config, out: Path) -> dict:
     }
     costs = {k: np.array([h["train_loss"] for h in f.history]) for k, f in fits.items()}
     plots.curves(
-        out / "standardization.png",
+        ws.plots / "standardization.png",
         {f"{k} inputs": ([h["epoch"] for h in fits[k].history], c) for k, c in costs.items()},
         title=f"MSE per epoch, raw vs standardized inputs (lr {cfg.lr:g})",
         ylabel="MSE (log)",
@@ -74,27 +67,29 @@ def run(cfg: Config, out: Path) -> dict:
 
     std, raw = costs["standardized"], costs["raw"]
     x_err = float(np.max(np.abs(x_std - NOTES_X_STD)))
-    first_inf = _first(raw, np.isinf)
-    first_nan = _first(raw, np.isnan)
-    diverged = fits["raw"].diverged
+    first_inf, first_nan = _first(raw, np.isinf), _first(raw, np.isnan)
     checks = [
-        check("x' = (x - μ)/σ, max |ours - notes|", x_err, 0.0, "< 5e-5 (equal to 4 decimals)", x_err < 5e-5),
-        check(
-            "standardized: first epoch cost",
-            std[0],
+        below("x' = (x - μ)/σ, max |ours - notes| (equal to 4 decimals)", x_err, 5e-5, notes=0.0),
+        within(
+            "standardized: first epoch cost (dominated by y², not init)",
+            float(std[0]),
             29615.74,
-            "within 10 % of the notes (dominated by y², not init)",
-            abs(std[0] / 29615.74 - 1) < 0.1,
+            0.1 * 29615.74,
+            notes=29615.74,
         ),
-        check(
-            "standardized: last epoch cost", std[-1], 6.697937, "< 1 % of the first", std[-1] < 0.01 * std[0]
+        holds(
+            "standardized: last epoch cost",
+            std[-1],
+            "< 1 % of the first",
+            std[-1] < 0.01 * std[0],
+            notes=6.697937,
         ),
-        check(
+        holds(
             "raw: first epoch with cost inf (1-based)",
             first_inf,
-            6,
             "diverges: reported, not crashed",
-            diverged is not None and first_inf is not None,
+            fits["raw"].diverged is not None and first_inf is not None,
+            notes=6,
         ),
     ]
     if cfg.stop_on_divergence:
@@ -105,27 +100,39 @@ def run(cfg: Config, out: Path) -> dict:
     else:
         log = [f"raw inputs: cost inf from epoch {first_inf}, nan from epoch {first_nan}"]
         checks.append(
-            check(
-                "raw: first epoch with cost nan (1-based)", first_nan, 13, "reported", first_nan is not None
+            holds(
+                "raw: first epoch with cost nan (1-based)",
+                first_nan,
+                "reported",
+                first_nan is not None,
+                notes=13,
             )
         )
-    return {
-        "history": tagged(fits["standardized"].history, run="standardized")
-        + tagged(fits["raw"].history, run="raw"),
-        "metrics": {
+    return Outcome(
+        history=histories({k: f.history for k, f in fits.items()}),
+        metrics={
             "x_std": x_std,
             "standardized_costs": std,
             "raw_costs": raw,
             "raw_first_inf_epoch": first_inf,
             "raw_first_nan_epoch": first_nan,
         },
-        "diverged": diverged_runs({k: f.diverged for k, f in fits.items()}),
-        "log": log,
-        "checks": checks,
-    }
+        checks=checks,
+        diverged={k: f.diverged for k, f in fits.items()},
+        log=log,
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "A4",
+    "Standardization before gradient descent",
+    "Linear(3,1) + MSE + SGD lr 0.1 on exam scores, raw vs standardized",
+    Config,
+    run,
+    # The raw-input run overflows: that is the lab's point, not a failure.
+    expected_divergence=("raw",),
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

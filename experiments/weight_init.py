@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, models, optim
-from jaxnets.results import check
-from jaxnets.train import evaluate
+from jaxnets.checks import at_least, holds
+from jaxnets.steps import evaluate
 
-ID = "B7-B9"
-IDS = ("B7", "B8", "B9")
-TITLE = "MNIST MLP: normal vs Xavier vs He initialisation"
-DESCRIPTION = "784-256-256-10 ReLU, Adam lr 0.001, batch 100, 15 epochs; N(0,1), Xavier, He init"
+# torch.nn.init.normal_ (B7), xavier_uniform_ (B8), kaiming_normal_ (B9) on each weight matrix.
 INITS = {"B7 normal(0,1)": "normal", "B8 Xavier": "xavier_uniform", "B9 He": "he_normal"}
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"train_subset": 2000, "epochs": 2}
 
 
 @dataclass(frozen=True)
@@ -37,51 +30,67 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, out: Path) -> dict:
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # MNIST and its data loader: pixels /255, batch 100, shuffled, drop_last.
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
+
+    # nn layers 784-256-256-10 with ReLU, one model per initialisation; Adam, cross-entropy.
     adam = optim.optimizer("adam", cfg.lr)
-    runs = classify.train_each(
-        {name: (models.MLP((*cfg.hidden, 10), weight_init=init), adam) for name, init in INITS.items()},
-        train,
-        test,
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.seed,
-        checkpoint_dir=out / "checkpoints",
-    )
+    setups = {name: (models.MLP((*cfg.hidden, 10), weight_init=init), adam) for name, init in INITS.items()}
+
+    # Training: 15 epochs each, the average cost per epoch recorded.
+    runs = classify.train_each(setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints)
+
+    # Test the model using test sets (and the notes' unscaled pixels), then get one and predict.
+    acc = {name: r.held_out["accuracy"] for name, r in runs.items()}
     unscaled = {name: evaluate(r.state, (test[0] * 255.0, test[1]))["accuracy"] for name, r in runs.items()}
-    report = classify.summarize(
-        runs, test, cfg.seed, out, "weight_init", "784-256-256-10: average cost per epoch"
+    sample = classify.get_one_and_predict(
+        {k: r.state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
     )
-    acc = {k: r.test["accuracy"] for k, r in runs.items()}
+    classify.plot_runs(ws.plots / "weight_init.png", runs, "784-256-256-10: average cost per epoch")
+
     b7, b8, b9 = (acc[k] for k in INITS)
     cost = [h["train_loss"] for h in runs["B7 normal(0,1)"].history]
-    return {
-        **report,
-        "metrics": {**report["metrics"], "test_accuracy_unscaled_pixels": unscaled},
-        "log": [
+    return Outcome(
+        history=classify.history(runs),
+        metrics={
+            "test": {k: r.held_out for k, r in runs.items()},
+            "get_one_and_predict": sample,
+            "test_accuracy_unscaled_pixels": unscaled,
+        },
+        checks=[
+            holds(
+                "B7 average cost, epoch 1 → last",
+                [cost[0], cost[-1]],
+                "epoch 1 within 10x of the notes', falls > 50x",
+                129.38 / 10 <= cost[0] <= 129.38 * 10 and cost[-1] < cost[0] / 50,
+                notes=[129.379852, 0.785691],
+            ),
+            at_least("B7 test accuracy", b7, 0.935, notes=0.9451),
+            at_least("B8 test accuracy", b8, 0.975, notes=0.9805),
+            holds("B8 vs B7", b8 - b7, "B8 > B7", b8 > b7, notes=0.9805 - 0.9451),
+            holds("B9 test accuracy vs B7", [b9, b7], "B9 > B7", b9 > b7),
+        ],
+        diverged={k: r.diverged for k, r in runs.items()},
+        log=[
             f"{k}: cost {r.history[0]['train_loss']:.6g} → {r.history[-1]['train_loss']:.6g}; "
             f"Accuracy: {acc[k]:.4f} (unscaled test pixels, as the notes' code: {unscaled[k]:.4f})"
             for k, r in runs.items()
         ]
-        + report["log"],
-        "checks": [
-            check(
-                "B7 average cost, epoch 1 → last",
-                [cost[0], cost[-1]],
-                [129.379852, 0.785691],
-                "epoch 1 within 10x of the notes', falls > 50x",
-                129.38 / 10 <= cost[0] <= 129.38 * 10 and cost[-1] < cost[0] / 50,
-            ),
-            check("B7 test accuracy", b7, 0.9451, "≥ 0.935", b7 >= 0.935),
-            check("B8 test accuracy", b8, 0.9805, "≥ 0.975", b8 >= 0.975),
-            check("B8 vs B7", b8 - b7, 0.9805 - 0.9451, "B8 > B7", b8 > b7),
-            check("B9 test accuracy vs B7", [b9, b7], "(no figure)", "B9 > B7", b9 > b7),
-        ],
-    }
+        + [classify.describe(sample)],
+    )
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B7-B9",
+    "MNIST MLP: normal vs Xavier vs He initialisation",
+    "784-256-256-10 ReLU, Adam lr 0.001, batch 100, 15 epochs; N(0,1), Xavier, He init",
+    Config,
+    run,
+    ids=("B7", "B8", "B9"),
+    quick={"train_subset": 2000, "epochs": 2},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
-import matplotlib.pyplot as plt
 import numpy as np
 
-from jaxnets import data, losses, models, optim, plots, train
-from jaxnets.results import check
+from experiments.experiment import Experiment, Outcome, Workspace
+from jaxnets import losses, models, optim, plots, small_data
+from jaxnets.checks import equal, holds
+from jaxnets.optimize import train_full_batch
 
-ID = "B4-B5"
-IDS = ("B4", "B5")
-TITLE = "XOR with multi-layer perceptrons"
-DESCRIPTION = "2-2-1 (B4) and 2-10-10-10-1 (B5) sigmoid nets, BCE, SGD lr 1, 10,001 full-batch steps"
 NETS = {"B4 2-2-1": (2, 1), "B5 2-10-10-10-1": (10, 10, 10, 1)}
-
-
-# `--quick`: a reduced run for a first look (and the tests).
-QUICK: dict = {"sweep_seeds": 4}
 
 
 @dataclass(frozen=True)
@@ -37,20 +29,20 @@ class Config:
     settle_step: int = 500  # "after the first few hundred" steps (reported, see the README)
 
 
-def run(cfg: Config, out: Path) -> dict:
-    x, y = data.logic_gate("xor")
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    x, y = small_data.logic_gate("xor")
     tx = optim.optimizer("sgd", cfg.lr)
     # Run 0 is the experiment; all runs together give the share of seeds that solve XOR.
     keys = jax.random.split(jax.random.key(cfg.seed), cfg.sweep_seeds)
-    results = {}
+    nets = {}
     for name, widths in NETS.items():
         model = models.MLP(widths, activation="sigmoid", output_activation="sigmoid")
-        params, step_losses = train.fit_full_batch(
+        params, step_losses = train_full_batch(
             model, tx, (x, y), cfg.epochs, keys, losses.binary_cross_entropy
         )
         probs = np.asarray(jax.vmap(lambda p, m=model: m.apply({"params": p}, x))(params))[..., 0]
         solved = np.all((probs > 0.5) == (y.ravel() > 0.5), axis=1)
-        results[name] = {
+        nets[name] = {
             "model": model,
             "params": jax.tree.map(lambda a: a[0], params),
             "curve": np.asarray(step_losses[0]),
@@ -58,7 +50,7 @@ def run(cfg: Config, out: Path) -> dict:
             "solved_share": float(solved.mean()),
         }
 
-    b4, b5 = (results[n] for n in NETS)
+    b4, b5 = (nets[n] for n in NETS)
     logged = np.arange(0, cfg.epochs, cfg.log_every)
     below = b5["curve"][logged] < b4["curve"][logged]
     # The deep sigmoid net first sits on the ln 2 plateau (vanishing gradients, lab 09-1); the
@@ -69,18 +61,18 @@ def run(cfg: Config, out: Path) -> dict:
     b5_below_after_settle = bool(np.all(below[logged >= cfg.settle_step]))
     history = [
         {"net": name, "step": int(s), "loss": float(r["curve"][s])}
-        for name, r in results.items()
+        for name, r in nets.items()
         for s in logged
     ]
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
-    for name, r in results.items():
+    fig, axes = plots.figure(1, 3, figsize=(15, 4.4))
+    for name, r in nets.items():
         axes[0].plot(np.arange(len(r["curve"])), r["curve"], label=name)
-        axes[0].set(
-            title="XOR: BCE per step (seed 0)", xlabel="step", ylabel="binary cross-entropy", yscale="log"
-        )
+    axes[0].set(
+        title="XOR: BCE per step (seed 0)", xlabel="step", ylabel="binary cross-entropy", yscale="log"
+    )
     axes[0].legend()
-    for ax, (name, r) in zip(axes[1:], results.items(), strict=True):
+    for ax, (name, r) in zip(axes[1:], nets.items(), strict=True):
         plots.decision_regions(
             ax,
             lambda g, m=r["model"], p=r["params"]: m.apply({"params": p}, g),
@@ -88,7 +80,7 @@ def run(cfg: Config, out: Path) -> dict:
             y,
             f"{name}: decision boundary",
         )
-    plots.save(fig, out / "xor_mlp.png")
+    plots.save(fig, ws.plots / "xor_mlp.png")
 
     metrics = {
         name: {
@@ -97,53 +89,56 @@ def run(cfg: Config, out: Path) -> dict:
             "probabilities": r["probs"].tolist(),
             "solved_share_over_seeds": r["solved_share"],
         }
-        for name, r in results.items()
+        for name, r in nets.items()
     }
-    log = [
-        f"{name}: loss {r['curve'][0]:.4f} → {r['curve'][-1]:.6f}, predictions "
-        f"{metrics[name]['predictions']}; {100 * r['solved_share']:.0f} % of {cfg.sweep_seeds} seeds "
-        "solve XOR"
-        for name, r in results.items()
-    ]
-    checks = [
-        check(
-            f"{name} predictions",
-            metrics[name]["predictions"],
-            [0, 1, 1, 0],
-            "= [0, 1, 1, 0] (accuracy 1)",
-            metrics[name]["predictions"] == [0, 1, 1, 0],
-        )
-        for name in NETS
-    ]
-    checks += [
-        check(
-            "final loss: B5 vs B4",
-            [metrics[n]["final_loss"] for n in reversed(NETS)],
-            "B5 falls further (original lab: [0.000157, 0.00123])",
-            "B5 < B4",
-            b5["curve"][-1] < b4["curve"][-1],
-        ),
-        check(
-            "B5 stays below B4 from logged step",
-            crossing,
-            "B5 below from ~5300 (original lab)",
-            "exists, and < 10000",
-            crossing is not None and crossing < cfg.epochs - 1,
-        ),
-    ]
     metrics["b5_below_b4_at_every_logged_step_after"] = {
         "step": cfg.settle_step,
         "holds": b5_below_after_settle,
     }
     metrics["b5_below_b4_from_step"] = crossing
+    log = [
+        f"{name}: loss {r['curve'][0]:.4f} → {r['curve'][-1]:.6f}, predictions "
+        f"{metrics[name]['predictions']}; {100 * r['solved_share']:.0f} % of {cfg.sweep_seeds} seeds "
+        "solve XOR"
+        for name, r in nets.items()
+    ]
     log.append(
         f"B5 below B4 at every logged step from {cfg.settle_step}: {b5_below_after_settle}; "
         f"B5 stays below B4 from step {crossing} (before that it sits on the ln 2 plateau)"
     )
-    return {"history": history, "metrics": metrics, "log": log, "checks": checks}
+    checks = [
+        equal(f"{name} predictions", metrics[name]["predictions"], [0, 1, 1, 0], notes=[0, 1, 1, 0])
+        for name in NETS
+    ]
+    checks += [
+        holds(
+            "final loss: B5 vs B4",
+            [metrics[n]["final_loss"] for n in reversed(NETS)],
+            "B5 < B4",
+            b5["curve"][-1] < b4["curve"][-1],
+            notes="B5 falls further (original lab: [0.000157, 0.00123])",
+        ),
+        holds(
+            "B5 stays below B4 from logged step",
+            crossing,
+            f"exists, and < {cfg.epochs - 1}",
+            crossing is not None and crossing < cfg.epochs - 1,
+            notes="B5 below from ~5300 (original lab)",
+        ),
+    ]
+    return Outcome(history=history, metrics=metrics, checks=checks, log=log)
 
+
+EXPERIMENT = Experiment(
+    __name__,
+    "B4-B5",
+    "XOR with multi-layer perceptrons",
+    "2-2-1 (B4) and 2-10-10-10-1 (B5) sigmoid nets, BCE, SGD lr 1, 10,001 full-batch steps",
+    Config,
+    run,
+    ids=("B4", "B5"),
+    quick={"sweep_seeds": 4},
+)
 
 if __name__ == "__main__":
-    from experiments.cli import main
-
-    sys.exit(main([ID, *sys.argv[1:]]))
+    sys.exit(EXPERIMENT.main(sys.argv[1:]))

@@ -1,10 +1,11 @@
 """Checkpoints of a training run, with Orbax, so that a stopped run goes on where it stopped.
 
-``fit(..., checkpoint_dir=...)`` saves after every epoch the state (params, batch_stats,
-opt_state, step, RNG key) and the run's record (history, per-step metrics, divergence, whether
-it has stopped). Restoring both and training on gives the same parameters and history, bit for
-bit, as a run that never stopped: each epoch's shuffle comes from ``fold_in(key, epoch)`` and each
-step's dropout from ``fold_in(state.key, state.step)``, both restored.
+``fit(..., checkpoint_dir=...)`` saves after every epoch the state (every array field of the
+``TrainState`` pytree: params, batch_stats, opt_state, step, PRNG key, and any field a subclass
+adds) and the run's record (history, per-step metrics, divergence, whether it has stopped).
+Restoring both and training on gives the same parameters and history, bit for bit, as a run that
+never stopped: each epoch's shuffle comes from ``fold_in(key, epoch)`` and each step's dropout
+from ``fold_in(state.key, state.step)``, both restored.
 
 Saving is asynchronous (Orbax writes while the next epoch trains) and atomic (it writes into a
 temporary folder and renames it when complete), so a run killed at any moment leaves the last
@@ -14,7 +15,7 @@ complete checkpoint; only the latest one is kept.
 from __future__ import annotations
 
 import contextlib
-import logging
+import dataclasses
 import os
 import signal
 import threading
@@ -22,31 +23,40 @@ from collections.abc import Iterator
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxnets.errors import InputError
 
-# Orbax logs every save and restore at INFO/WARNING through absl; a run's output is ours to print.
-logging.getLogger("absl").setLevel(logging.ERROR)
+
+def _is_key(leaf: Any) -> bool:
+    return jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key)
 
 
-def open_manager(directory: str | os.PathLike) -> ocp.CheckpointManager:
-    """An Orbax manager for ``directory`` (created if missing) keeping the latest checkpoint.
-    Close it (``manager.close()``) to wait for a save in flight."""
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True, enable_async_checkpointing=True)
-    return ocp.CheckpointManager(os.path.abspath(directory), options=options)
-
-
-def _arrays(state: Any) -> dict[str, Any]:
-    """The arrays of a ``TrainState`` that training changes (the key as raw key data)."""
-    return {
-        "params": state.params,
-        "batch_stats": state.batch_stats,
-        "opt_state": state.opt_state,
-        "step": state.step,
-        "key": jax.random.key_data(state.key),
+def saved_fields(state: Any) -> dict[str, Any]:
+    """The fields of a state dataclass that are pytree nodes (what training changes), as arrays
+    (PRNG keys as raw key data): derived from the class, so a field added later is saved too."""
+    fields = {
+        f.name: getattr(state, f.name)
+        for f in dataclasses.fields(state)
+        if f.metadata.get("pytree_node", True)
     }
+    return jax.tree.map(lambda a: jax.random.key_data(a) if _is_key(a) else jnp.asarray(a), fields)
+
+
+def _with_fields(like: Any, arrays: dict[str, Any]) -> Any:
+    """``like`` with its saved fields replaced by ``arrays`` (key data wrapped back into keys)."""
+    fields = saved_fields(like)
+    originals = {f.name: getattr(like, f.name) for f in dataclasses.fields(like) if f.name in fields}
+    restored = jax.tree.map(
+        lambda new, old: (
+            jax.random.wrap_key_data(new, impl=jax.random.key_impl(old)) if _is_key(old) else new
+        ),
+        arrays,
+        originals,
+    )
+    return like.replace(**restored)
 
 
 def _layout(arrays: dict[str, Any]) -> dict[str, str]:
@@ -75,61 +85,78 @@ def _interrupt_after() -> Iterator[None]:
                 raise KeyboardInterrupt
 
 
-def save(manager: ocp.CheckpointManager, epoch: int, state: Any, record: dict[str, Any]) -> None:
-    """Save ``state`` and ``record`` (``steps``: per-step metric arrays; the rest: JSON values) as
-    the checkpoint of ``epoch``. Host copies are taken first, so the state may be donated to the
-    next epoch while Orbax writes in the background."""
-    arrays = jax.tree.map(np.array, jax.device_get(_arrays(state)))
-    steps = {k: np.array(v) for k, v in record["steps"].items()}
-    meta = {**{k: v for k, v in record.items() if k != "steps"}, "layout": _layout(arrays)}
-    with _interrupt_after():
-        manager.save(
+class Checkpointer:
+    """The checkpoints of one training run in ``directory``, described by ``signature`` (data
+    size, batch size, key, …), which a saved run must share to be continued. Use it as a context
+    manager: leaving it waits for the save in flight."""
+
+    def __init__(self, directory: str | os.PathLike, signature: dict[str, Any]):
+        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True, enable_async_checkpointing=True)
+        self.directory = os.path.abspath(directory)
+        self.signature = signature
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.manager.close()  # waits for the save in flight
+
+    def save(self, epoch: int, state: Any, record: dict[str, Any]) -> None:
+        """Save ``state`` and ``record`` (``steps``: per-step metric arrays; the rest: JSON values)
+        as the checkpoint of ``epoch``. Host copies are taken first, so the state may be donated
+        to the next epoch while Orbax writes in the background."""
+        arrays = jax.tree.map(np.array, jax.device_get(saved_fields(state)))
+        steps = {k: np.array(v) for k, v in record["steps"].items()}
+        meta = {
+            **{k: v for k, v in record.items() if k != "steps"},
+            "signature": self.signature,
+            "layout": _layout(arrays),
+        }
+        with _interrupt_after():
+            self.manager.save(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(arrays),
+                    steps=ocp.args.StandardSave(steps),
+                    meta=ocp.args.JsonSave(meta),
+                ),
+            )
+
+    def restore(self, like: Any) -> tuple[int, Any, dict[str, Any]] | None:
+        """The latest checkpoint as ``(epoch, state, record)``, or None when there is none.
+
+        ``like`` is a fresh state of the same model and optimizer (its arrays give the structure,
+        shapes and device placement). A checkpoint of another run (another signature or array
+        layout) is refused: a folder is never continued by a different run.
+        """
+        epoch = self.manager.latest_step()
+        if epoch is None:
+            return None
+        where = self.directory
+        meta = self.manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        saved_signature = meta.pop("signature", None)
+        if saved_signature != self.signature:
+            raise InputError(
+                f"the checkpoint in {where} belongs to another run ({saved_signature}, not "
+                f"{self.signature}): delete that folder to start afresh, or use another one"
+            )
+        wanted = saved_fields(like)
+        saved, expected = meta.pop("layout"), _layout(wanted)
+        if saved != expected:
+            diff = sorted(set(saved.items()) ^ set(expected.items()))[:2]
+            raise InputError(
+                f"the checkpoint in {where} does not fit this model and optimizer (they differ in "
+                f"{', '.join(f'{k} {v}' for k, v in diff)}): delete that folder to start afresh, or use "
+                f"another one"
+            )
+        target = jax.tree.map(ocp.utils.to_shape_dtype_struct, wanted)
+        restored = self.manager.restore(
             epoch,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(arrays),
-                steps=ocp.args.StandardSave(steps),
-                meta=ocp.args.JsonSave(meta),
-            ),
+            args=ocp.args.Composite(state=ocp.args.StandardRestore(target), steps=ocp.args.StandardRestore()),
         )
-
-
-def restore(
-    manager: ocp.CheckpointManager, like: Any, signature: dict[str, Any]
-) -> tuple[int, Any, dict[str, Any]] | None:
-    """The latest checkpoint as ``(epoch, state, record)``, or None when there is none.
-
-    ``like`` is a fresh state of the same model and optimizer (its arrays give the structure,
-    shapes and device placement); ``signature`` describes the run (data size, batch size, …) and
-    must equal the one saved, so a folder is never continued by a different run.
-    """
-    epoch = manager.latest_step()
-    if epoch is None:
-        return None
-    where = manager.directory
-    meta = manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
-    if meta.get("signature") != signature:
-        raise InputError(
-            f"the checkpoint in {where} belongs to another run ({meta.get('signature')}, not "
-            f"{signature}): delete that folder to start afresh, or use another one"
-        )
-    saved, wanted = meta.pop("layout"), _layout(_arrays(like))
-    if saved != wanted:
-        diff = sorted(set(saved.items()) ^ set(wanted.items()))[:2]
-        raise InputError(
-            f"the checkpoint in {where} does not fit this model and optimizer (they differ in "
-            f"{', '.join(f'{k} {v}' for k, v in diff)}): delete that folder to start afresh, or use "
-            f"another one"
-        )
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _arrays(like))
-    restored = manager.restore(
-        epoch,
-        args=ocp.args.Composite(state=ocp.args.StandardRestore(target), steps=ocp.args.StandardRestore()),
-    )
-    arrays = dict(restored.state)
-    key = jax.random.wrap_key_data(arrays.pop("key"), impl=jax.random.key_impl(like.key))
-    state = like.replace(**arrays, key=key)
-    steps = {k: np.asarray(v) for k, v in restored.steps.items()}
-    return epoch, state, {**meta, "steps": steps}
+        steps = {k: np.asarray(v) for k, v in restored.steps.items()}
+        return epoch, _with_fields(like, dict(restored.state)), {**meta, "steps": steps}
 
 
 def latest_epoch(directory: str | os.PathLike) -> int | None:

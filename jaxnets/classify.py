@@ -12,25 +12,21 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from jaxnets import losses, plots, results
-from jaxnets.train import (
-    Batch,
-    Divergence,
-    TrainState,
-    classification_metrics,
-    evaluate,
-    predict,
-    train_model,
-)
+from jaxnets import losses, plots
+from jaxnets.loop import Divergence, histories, train_model
+from jaxnets.metrics import classification_metrics
+from jaxnets.results import slug
+from jaxnets.state import Batch, TrainState
+from jaxnets.steps import evaluate, predict
 
 
-class Classified(NamedTuple):
-    """A trained classifier: its state, per-epoch history, metrics on the held-out set, and the
-    per-step training metrics (``steps["loss"]``: every step's batch loss)."""
+class TrainedClassifier(NamedTuple):
+    """A trained classifier: its state, per-epoch history, metrics on the held-out set, its
+    divergence, and the per-step training metrics (``steps["loss"]``: every step's batch loss)."""
 
     state: TrainState
     history: list[dict[str, float]]
-    test: dict[str, float]
+    held_out: dict[str, float]
     diverged: Divergence | None
     steps: dict[str, np.ndarray]
 
@@ -39,14 +35,14 @@ def train_classifier(
     model: nn.Module,
     tx: optax.GradientTransformation,
     train: Batch,
-    test: Batch,
+    held_out: Batch,
     epochs: int,
     batch_size: int = 100,
     seed: int = 0,
     **fit_kwargs: Any,
-) -> Classified:
+) -> TrainedClassifier:
     """Train ``model`` on ``train`` with cross-entropy (shuffled, drop_last), then evaluate it on
-    ``test`` (BatchNorm running averages, no dropout). ``fit_kwargs`` go to ``train.fit``."""
+    ``held_out`` (BatchNorm running averages, no dropout). ``fit_kwargs`` go to ``loop.fit``."""
     fitted = train_model(
         model,
         tx,
@@ -58,21 +54,21 @@ def train_classifier(
         metrics_fn=classification_metrics,
         **fit_kwargs,
     )
-    return Classified(
-        fitted.state, fitted.history, evaluate(fitted.state, test), fitted.diverged, fitted.steps
+    return TrainedClassifier(
+        fitted.state, fitted.history, evaluate(fitted.state, held_out), fitted.diverged, fitted.steps
     )
 
 
 def train_each(
     setups: Mapping[str, tuple[nn.Module, optax.GradientTransformation]],
     train: Batch,
-    test: Batch,
+    held_out: Batch,
     epochs: int,
     batch_size: int = 100,
     seed: int = 0,
     checkpoint_dir: Path | None = None,
     **fit_kwargs: Any,
-) -> dict[str, Classified]:
+) -> dict[str, TrainedClassifier]:
     """``train_classifier`` for each named (model, optimizer) on the same data, seed and batches:
     the labs' side-by-side comparisons, where only the model or the optimizer changes. With
     ``checkpoint_dir``, each run keeps its checkpoints in a sub-folder named after it."""
@@ -81,12 +77,12 @@ def train_each(
             model,
             tx,
             train,
-            test,
+            held_out,
             epochs,
             batch_size,
             seed,
             desc=name,
-            checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / results.slug(name),
+            checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / slug(name),
             **fit_kwargs,
         )
         for name, (model, tx) in setups.items()
@@ -134,32 +130,16 @@ def describe(sample: Mapping[str, Any], class_names: Sequence[str] | None = None
     return f"get one and predict: test image #{sample['index']}: Label: {label}  Prediction: {preds}"
 
 
-def summarize(
-    runs: Mapping[str, Classified],
-    test: Batch,
-    seed: int,
-    out: Path,
-    plot_name: str,
-    title: str,
-    tag: str = "run",
-    class_names: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """What every lab reports for classifiers trained side by side on one data set: a plot of
-    their training curves and test accuracies (``<plot_name>.png``), "get one and predict" on one
-    random test image (``get_one_and_predict.png``), and the experiment result's parts: history
-    rows tagged with ``tag``, test metrics, the printed line and the runs that diverged."""
-    sample = get_one_and_predict(
-        {k: r.state for k, r in runs.items()}, test, seed, out / "get_one_and_predict.png", class_names
-    )
-    plots.runs_summary(
-        out / f"{plot_name}.png",
+def plot_runs(path: Path, runs: Mapping[str, TrainedClassifier], title: str) -> str:
+    """Each run's training cost per epoch beside its held-out accuracy (``plots.runs_summary``)."""
+    return plots.runs_summary(
+        path,
         {k: ([h["epoch"] for h in r.history], [h["train_loss"] for h in r.history]) for k, r in runs.items()},
-        {k: r.test["accuracy"] for k, r in runs.items()},
+        {k: r.held_out["accuracy"] for k, r in runs.items()},
         title=title,
     )
-    return {
-        "history": [{tag: k, **row} for k, r in runs.items() for row in r.history],
-        "metrics": {"test": {k: r.test for k, r in runs.items()}, "get_one_and_predict": sample},
-        "log": [describe(sample, class_names)],
-        "diverged": results.diverged_runs({k: r.diverged for k, r in runs.items()}),
-    }
+
+
+def history(runs: Mapping[str, TrainedClassifier], tag: str = "run") -> list[dict[str, Any]]:
+    """The runs' history rows in one list, each tagged with its run's name under ``tag``."""
+    return histories({k: r.history for k, r in runs.items()}, tag)

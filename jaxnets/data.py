@@ -1,6 +1,6 @@
-"""Data sets of the labs as NumPy arrays, and helpers to batch and split them.
+"""The image data sets of the labs as arrays, and splits.
 
-Small data sets are written out as in the notes. MNIST and Fashion-MNIST come from the standard
+MNIST and Fashion-MNIST come from the standard
 IDX ``.gz`` files, found in this order: the ``data_dir`` argument (``--data-dir``), the
 ``JAXNETS_DATA_DIR`` environment variable (a root with one sub-folder per data set, e.g.
 ``../shared/data``), Debian's ``/usr/share/datasets``, and finally tensorflow-datasets' catalog,
@@ -16,7 +16,6 @@ import os
 import socket
 import urllib.parse
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import chex
@@ -28,73 +27,7 @@ from jaxnets.errors import InputError, unknown
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
-# --- the small data sets of the notes -------------------------------------------------------
-
-A2_X_TRAIN = [[1, 2, 1], [1, 3, 2], [1, 3, 4], [1, 5, 5], [1, 7, 5], [1, 2, 5], [1, 6, 6], [1, 7, 7]]
-A2_Y_TRAIN = [2, 2, 2, 1, 1, 1, 0, 0]
-A2_X_TEST = [[2, 1, 1], [3, 1, 2], [3, 3, 4]]
-A2_Y_TEST = [2, 2, 2]
-
-
-def softmax_toy() -> tuple[Arrays, Arrays]:
-    """Lab 07-1's 3-class toy problem: 8 training and 3 test points with 3 features."""
-    return (
-        (np.array(A2_X_TRAIN, np.float32), np.array(A2_Y_TRAIN, np.int32)),
-        (np.array(A2_X_TEST, np.float32), np.array(A2_Y_TEST, np.int32)),
-    )
-
-
-def exam_scores() -> Arrays:
-    """Lab 07-1's regression data: three quiz scores → final score (5 students)."""
-    x = np.array([[73, 80, 75], [93, 88, 93], [89, 91, 90], [96, 98, 100], [73, 66, 70]], np.float32)
-    y = np.array([[152], [185], [180], [196], [142]], np.float32)
-    return x, y
-
-
-def logic_gate(name: str) -> Arrays:
-    """The four points of AND, OR or XOR with 0/1 targets of shape (4, 1)."""
-    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
-    ops = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
-    if name not in ops:
-        raise unknown("gate", name, ops)
-    return x, ops[name](x[:, 0], x[:, 1]).astype(np.float32)[:, None]
-
-
-def speed_curve(seed: int) -> Arrays:
-    """fastai's roller-coaster speeds: t = 0..19, speed = 3·N(0,1) + 0.75(t - 9.5)² + 1."""
-    t = np.arange(20, dtype=np.float32)
-    noise = np.random.default_rng(seed).standard_normal(20).astype(np.float32)
-    return t, 3 * noise + 0.75 * (t - 9.5) ** 2 + 1
-
-
-def noisy_line(seed: int, n: int = 20, slope: float = 2.0, intercept: float = 1.0) -> Arrays:
-    """Points y = slope·x + intercept + N(0, 1) noise for x evenly spaced in [0, 5]."""
-    x = np.linspace(0, 5, n, dtype=np.float32)
-    noise = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
-    return x[:, None], (slope * x + intercept + noise)[:, None]
-
-
-def standardize(x: np.ndarray) -> np.ndarray:
-    """(x - μ) / σ per column, σ with n - 1 degrees of freedom as ``torch.std``."""
-    return (x - x.mean(0)) / x.std(0, ddof=1)
-
-
-# --- batching and splitting --------------------------------------------------------------------
-
-
-def batches(
-    data: Arrays, batch_size: int, rng: np.random.Generator | None = None, drop_last: bool = True
-) -> Iterator[Arrays]:
-    """Yield (x, y) batches in order, or shuffled when ``rng`` is given; drop the remainder."""
-    x, y = data
-    n = len(x)
-    if batch_size <= 0:
-        raise InputError(f"the batch size must be > 0, got {batch_size}")
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    stop = n - n % batch_size if drop_last else n
-    for start in range(0, stop, batch_size):
-        idx = order[start : start + batch_size]
-        yield x[idx], y[idx]
+# --- splitting --------------------------------------------------------------------
 
 
 def split(data: Arrays, fractions: tuple[float, ...], seed: int) -> list[Arrays]:

@@ -1,4 +1,4 @@
-"""Losses and metrics of the labs, each ``f(outputs, targets) -> scalar`` (batch mean).
+"""Losses of the labs, each ``f(outputs, targets) -> scalar`` (batch mean).
 
 Each checks, while it is traced, that its targets fit its outputs, and raises an ``InputError``
 that says what to pass instead: a silent broadcast of (N, 1) against (N,) or a one-hot label
@@ -18,7 +18,7 @@ from jaxnets.errors import InputError
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def _class_ids(logits: jax.Array, labels: jax.Array) -> jax.Array:
+def class_ids(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Integer labels of shape ``logits.shape[:-1]``, or an error saying how to make them."""
     if not jnp.issubdtype(labels.dtype, jnp.integer):
         one_hot = labels.shape == logits.shape
@@ -41,7 +41,7 @@ def _class_ids(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Softmax cross-entropy with integer labels (``F.cross_entropy``)."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits, _class_ids(logits, labels)).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(logits, class_ids(logits, labels)).mean()
 
 
 def _paired(outputs: jax.Array, targets: jax.Array) -> None:
@@ -53,7 +53,7 @@ def _paired(outputs: jax.Array, targets: jax.Array) -> None:
         )
 
 
-def _match(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+def flat_pair(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Outputs of shape (N, 1) against targets of shape (N,) or (N, 1)."""
     _paired(outputs, targets)
     return outputs.reshape(-1), targets.reshape(-1).astype(outputs.dtype)
@@ -83,13 +83,13 @@ _bce.defvjp(_bce_fwd, _bce_bwd)
 def binary_cross_entropy(probs: jax.Array, targets: jax.Array) -> jax.Array:
     """BCE on probabilities (``nn.BCELoss``: logs clamped at -100, and PyTorch's gradient, which
     stays finite when a probability has saturated to exactly 0 or 1)."""
-    p, y = _match(probs, targets)
+    p, y = flat_pair(probs, targets)
     return _bce(p, y).mean()
 
 
 def binary_cross_entropy_with_logits(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """BCE on logits, the numerically stable form (``nn.BCEWithLogitsLoss``)."""
-    z, y = _match(logits, targets)
+    z, y = flat_pair(logits, targets)
     return optax.sigmoid_binary_cross_entropy(z, y).mean()
 
 
@@ -112,7 +112,7 @@ def l1(preds: jax.Array, targets: jax.Array) -> jax.Array:
 
 def mnist_loss(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """fastai's ``mnist_loss``: mean distance of sigmoid(logits) from the 0/1 target."""
-    p, y = _match(jax.nn.sigmoid(logits), targets)
+    p, y = flat_pair(jax.nn.sigmoid(logits), targets)
     return jnp.where(y == 1, 1 - p, p).mean()
 
 
@@ -126,19 +126,3 @@ def l2_penalty(params) -> jax.Array:
     """Σ W² over the weight matrices (kernels) only, as the notes' λ·ΣW² regulariser."""
     leaves = jax.tree_util.tree_leaves_with_path(params)
     return sum(jnp.sum(leaf**2) for path, leaf in leaves if getattr(path[-1], "key", None) == "kernel")
-
-
-def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Fraction of argmax predictions equal to the integer labels."""
-    return jnp.mean(jnp.argmax(logits, -1) == _class_ids(logits, labels))
-
-
-def binary_accuracy(outputs: jax.Array, targets: jax.Array, threshold: float = 0.5) -> jax.Array:
-    """Fraction of (outputs > threshold) equal to the 0/1 targets (0.5 for probabilities)."""
-    p, y = _match(outputs, targets)
-    return jnp.mean((p > threshold) == (y > 0.5))
-
-
-def logit_accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    """Binary accuracy of logits, i.e. of sigmoid(logits) > 0.5."""
-    return binary_accuracy(logits, targets, threshold=0.0)

@@ -1,37 +1,43 @@
-"""Matplotlib figures written straight to PNG files (no display needed)."""
+"""Matplotlib figures written straight to PNG files.
+
+Figures are ``matplotlib.figure.Figure`` objects, not pyplot's: no backend is chosen and no
+global state is touched, so importing jaxnets leaves a notebook's inline plots as they were.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from jaxnets import results  # noqa: E402
+from jaxnets import results
 
 Curve = tuple[Sequence[float], Sequence[float]]
 
 
-def save(fig: plt.Figure, path: Path) -> str:
-    """Save ``fig`` as PNG at ``path`` (folders created) and close it; returns the file name.
-    Written to a temporary name and renamed (``results.replacing``), so an earlier plot is never
-    left half-overwritten."""
-    try:
-        with results.replacing(path) as tmp:
-            fig.tight_layout()
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
+def figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 4.2), **kw: Any):
+    """A new figure and its axes (``Figure.subplots``), outside pyplot."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def save(fig: Figure, path: Path) -> str:
+    """Save ``fig`` as PNG at ``path`` (folders created); returns the file name. Written to a
+    temporary name and renamed (``results.replacing``), so an earlier plot is never left
+    half-overwritten."""
+    with results.replacing(path) as tmp:
+        fig.tight_layout()
+        fig.savefig(tmp, dpi=110, format="png")
     return path.name
 
 
 def finite_line(
-    ax: plt.Axes, x: Sequence[float], y: Sequence[float], fmt: str = "-", logy: bool = False, **kwargs
+    ax: Axes, x: Sequence[float], y: Sequence[float], fmt: str = "-", logy: bool = False, **kwargs
 ) -> None:
     """Plot the finite points of (x, y) (positive ones too on a log axis) and mark where the
     first non-finite value (a diverged run) appears, so inf/nan never breaks or empties an axis
@@ -69,7 +75,7 @@ def curves(
 ) -> str:
     """Line plot of several (x, y) series; non-finite points are left out and marked
     (``finite_line``)."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = figure(figsize=(6.4, 4.2))
     for label, (x, y) in series.items():
         finite_line(ax, x, y, "o-" if markers else "-", logy, ms=3, label=label)
     if logy:
@@ -89,7 +95,7 @@ def prediction(
     title: str = "Get one and predict",
 ) -> str:
     """One test image with its label and each model's prediction (the labs' "get one and predict")."""
-    fig, ax = plt.subplots(figsize=(3.6, 3.9 + 0.22 * len(predictions)))
+    fig, ax = figure(figsize=(3.6, 3.9 + 0.22 * len(predictions)))
     ax.imshow(np.asarray(image), cmap="gray_r")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -102,7 +108,7 @@ def prediction(
 
 
 def decision_regions(
-    ax: plt.Axes, probs_fn, x: np.ndarray, y: np.ndarray, title: str, resolution: int = 101
+    ax: Axes, probs_fn, x: np.ndarray, y: np.ndarray, title: str, resolution: int = 101
 ) -> None:
     """Shade where ``probs_fn`` (2-D inputs → P(class 1)) predicts 1 and mark the data points."""
     lo, hi = x.min(0) - 0.5, x.max(0) + 0.5
@@ -130,7 +136,7 @@ def runs_summary(
     logy: bool = True,
 ) -> str:
     """Two panels: each run's training curve, and each run's final score as labelled bars."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
+    fig, (left, right) = figure(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
     for label, (x, y) in curves.items():
         finite_line(left, x, y, "o-", logy, ms=3, label=label)
     left.set(title=title, xlabel="epoch", ylabel=ylabel, yscale="log" if logy else "linear")

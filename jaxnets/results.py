@@ -1,4 +1,4 @@
-"""Experiment results: ours-vs-notes checks, environment, and atomic JSON files."""
+"""An experiment's result, typed, and how it is written: strict JSON, never half-written."""
 
 from __future__ import annotations
 
@@ -10,38 +10,75 @@ import platform
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import jax
 import numpy as np
 
-
-def check(name: str, ours: Any, reported: Any, bar: str, passed: bool) -> dict[str, Any]:
-    """One reported number of the notes, ours beside it, the bar ours must meet, and whether it does."""
-    return {"name": name, "ours": ours, "reported": reported, "bar": bar, "pass": bool(passed)}
+from jaxnets.checks import Check
 
 
-def tagged(history: list[dict[str, Any]], **tags: Any) -> list[dict[str, Any]]:
-    """History rows with extra keys (e.g. ``run="lr=0.1"``) for experiments of several runs."""
-    return [{**tags, **row} for row in history]
+class DivergedRun(TypedDict):
+    """Where one run of an experiment turned non-finite, and whether the experiment expects it."""
+
+    epoch: int
+    step: int
+    reason: str
+    expected: bool
 
 
-def diverged_runs(divergences: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
-    """``{run: {"epoch", "step", "reason"}}`` for the runs whose ``Divergence`` is not None (the
-    ``diverged`` entry of a result), or None when every run stayed finite."""
-    return {name: d._asdict() for name, d in divergences.items() if d is not None} or None
+@dataclass
+class Result:
+    """What one experiment run produced, as ``result.json`` holds it."""
+
+    id: str
+    name: str
+    title: str
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    checks: list[Check]
+    diverged: dict[str, DivergedRun] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    env: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unexpected_divergence(self) -> dict[str, DivergedRun]:
+        """The runs that diverged although the experiment does not expect it (a failure)."""
+        return {k: v for k, v in self.diverged.items() if not v["expected"]}
+
+    @property
+    def passed(self) -> bool:
+        """Every check passes and no run diverged unexpectedly."""
+        return all(c.passed for c in self.checks) and not self.unexpected_divergence
+
+    def to_json(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {**d, "checks": [c.to_json() for c in self.checks], "diverged": self.diverged or None}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Result:
+        """A result from its JSON form (``KeyError``/``TypeError``/``ValueError`` if it is not one)."""
+        fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(
+            **{
+                **fields,
+                "checks": [Check.from_json(c) for c in d["checks"]],
+                "diverged": d.get("diverged") or {},
+            }
+        )
 
 
-def divergences(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The ``diverged`` entry of a saved result, ``{run: {epoch, step, reason, expected}}`` (empty
-    when none diverged; the single-run entries of results written before ``run`` keys are skipped)."""
-    return {k: v for k, v in (result.get("diverged") or {}).items() if isinstance(v, dict)}
-
-
-def unexpected_divergence(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The runs of a result that diverged although its experiment does not expect it (a failure)."""
-    return {k: v for k, v in divergences(result).items() if not v.get("expected", False)}
+def read_result(path: Path) -> Result | None:
+    """The result saved at ``path``, or None when there is none or it cannot be read."""
+    try:
+        return Result.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def slug(name: str) -> str:
@@ -84,112 +121,6 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON through a temporary file and a rename: never a half-written file."""
-    write_text(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float | np.floating):
-        return f"{value:.6g}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    return str(value)
-
-
-def checks_table(checks: list[dict[str, Any]]) -> str:
-    """The "ours vs notes" table printed after each run."""
-    rows = [("check", "ours", "notes", "bar", "pass")]
-    rows += [
-        (c["name"], _fmt(c["ours"]), _fmt(c["reported"]), c["bar"], "PASS" if c["pass"] else "FAIL")
-        for c in checks
-    ]
-    widths = [min(max(len(r[i]) for r in rows), 48) for i in range(5)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _difference(ours: Any, reported: Any) -> str:
-    """ours − notes where both are numbers (or equal-length lists of numbers), else "–"."""
-
-    def number(v: Any) -> bool:
-        return isinstance(v, int | float | np.number) and not isinstance(v, bool) and math.isfinite(v)
-
-    if number(ours) and number(reported):
-        return f"{ours - reported:+.4g}"
-    if isinstance(ours, list | tuple) and isinstance(reported, list | tuple) and len(ours) == len(reported):
-        if all(number(a) and number(b) for a, b in zip(ours, reported, strict=True)):
-            return "[" + ", ".join(f"{a - b:+.4g}" for a, b in zip(ours, reported, strict=True)) + "]"
-    return "–"
-
-
-def _cell(text: Any) -> str:
-    return _fmt(text).replace("|", "\\|").replace("\n", " ")
-
-
-def report_markdown(
-    runs: list[dict[str, Any]], skipped: dict[str, str] | None = None, title: str = "Results"
-) -> str:
-    """``REPORT.md``: one table of every check of every run (ours, the notes', the difference,
-    the bar, pass/fail), each experiment's time and links to its plots, then the runs that
-    diverged (expected or not) and what was skipped."""
-    lines = [f"# {title}", ""]
-    if runs:
-        env = runs[0]["env"]
-        lines += [
-            f"{len(runs)} experiment(s) on {env['backend']} ({len(env['devices'])} device(s), "
-            f"{env['cpu_count']} CPU cores); jax {env['jax']}, flax {env['flax']}, optax {env['optax']}, "
-            f"Python {env['python']}. Total run time {sum(r['wall_time_s'] for r in runs):.0f} s.",
-            "",
-        ]
-    passed = sum(all(c["pass"] for c in r["checks"]) and not unexpected_divergence(r) for r in runs)
-    lines += [f"**{passed} of {len(runs)} pass all their checks.**", ""]
-    lines += [
-        "| id | check | ours | notes | difference | bar | pass | time | plots |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in runs:
-        plots = " ".join(f"[{Path(p).stem}]({r['name']}/{p})" for p in r["plots"])
-        for i, c in enumerate(r["checks"]):
-            first = i == 0
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        f"{r['id']} {r['title']}" if first else "",
-                        _cell(c["name"]),
-                        _cell(c["ours"]),
-                        _cell(c["reported"]),
-                        _difference(c["ours"], c["reported"]),
-                        _cell(c["bar"]),
-                        "✅" if c["pass"] else "❌ FAIL",
-                        f"{r['wall_time_s']:.1f} s" if first else "",
-                        plots if first else "",
-                    ]
-                )
-                + " |"
-            )
-    diverged = [(r["id"], run, d) for r in runs for run, d in divergences(r).items()]
-    if diverged:
-        lines += ["", "## Diverged runs", ""]
-        lines += [
-            f"- **{id_}** {_cell(run)}: non-finite {d['reason']} at epoch {d['epoch']}, step {d['step']}; "
-            + (
-                "expected (the lab's point)"
-                if d.get("expected")
-                else "**not expected: counted as a failure**"
-            )
-            for id_, run, d in diverged
-        ]
-    if skipped:
-        lines += ["", "## Skipped", ""]
-        lines += [f"- **{k}**: {_cell(v)}" for k, v in skipped.items()]
-    return "\n".join(lines) + "\n"
-
-
 @contextlib.contextmanager
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed over ``path`` when the block ends
@@ -208,3 +139,8 @@ def write_text(path: Path, text: str) -> None:
     """Write ``text`` through a temporary file and a rename (``replacing``)."""
     with replacing(path) as tmp, open(tmp, "x") as f:
         f.write(text)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON through a temporary file and a rename: never a half-written file."""
+    write_text(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")

@@ -1,20 +1,23 @@
 """Checkpoint and resume: a run killed mid-way and resumed ends exactly where an uninterrupted
 run ends; checkpoints of another run are refused; Ctrl-C never cuts a save in half."""
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import chex
 import jax
 import numpy as np
 import pytest
 
 from jaxnets import checkpoint, models, optim
 from jaxnets.errors import InputError
-from jaxnets.train import classification_metrics, create_train_state, fit
+from jaxnets.train import TrainState, classification_metrics, create_train_state, fit
 
 # A BN + dropout net with Adam, shuffled batches: every piece of state a resume must restore.
 RUN = """
@@ -128,3 +131,32 @@ def test_ctrl_c_during_a_save_is_delivered_after_it():
             finished.append(True)  # reached: the interrupt waited for the block
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _StateWithEma(TrainState):
+    """A state a user extends with a field of their own (an exponential moving average)."""
+
+    ema: Any = None
+
+
+def test_every_array_field_of_the_state_is_saved_including_one_a_subclass_adds(tmp_path):
+    state, _ = _setup()
+    state = _StateWithEma(
+        **{f.name: getattr(state, f.name) for f in dataclasses.fields(state)}, ema=state.params
+    )
+    assert set(checkpoint.saved_fields(state)) == {"step", "params", "opt_state", "batch_stats", "key", "ema"}
+    trained = state.replace(ema=jax.tree.map(lambda p: p + 1.0, state.params), step=7)
+    with checkpoint.Checkpointer(tmp_path, {"run": 1}) as saver:
+        saver.save(
+            1, trained, {"history": [], "steps": {"loss": np.ones(3)}, "diverged": None, "stopped": False}
+        )
+    with checkpoint.Checkpointer(tmp_path, {"run": 1}) as saver:
+        epoch, restored, record = saver.restore(state)
+    assert epoch == 1 and int(restored.step) == 7 and record["steps"]["loss"].tolist() == [1, 1, 1]
+    chex.assert_trees_all_equal(restored.ema, trained.ema)  # not its initial value
+    chex.assert_trees_all_equal(jax.random.key_data(restored.key), jax.random.key_data(trained.key))
+    with (
+        checkpoint.Checkpointer(tmp_path, {"run": 2}) as saver,
+        pytest.raises(InputError, match="another run"),
+    ):
+        saver.restore(state)

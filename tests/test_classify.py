@@ -23,7 +23,7 @@ def test_train_classifier_learns_and_reports_held_out_accuracy():
     )
     assert len(result.history) == 3
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
-    assert result.test["accuracy"] > 0.9
+    assert result.held_out["accuracy"] > 0.9
     assert result.diverged is None
 
 

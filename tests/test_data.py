@@ -5,8 +5,6 @@ import chex
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from jaxnets import data
 from jaxnets.errors import InputError
@@ -16,36 +14,6 @@ from tests.conftest import needs_mnist
 def idx_bytes(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
     return header + array.astype(np.uint8).tobytes()
-
-
-def test_standardize_matches_the_notes():
-    x, _ = data.exam_scores()
-    notes = [
-        [-1.0674, -0.3758, -0.8398],
-        [0.7418, 0.2778, 0.5863],
-        [0.3799, 0.5229, 0.3486],
-        [1.0132, 1.0948, 1.1409],
-        [-1.0674, -1.5197, -1.2360],
-    ]
-    np.testing.assert_allclose(data.standardize(x), notes, atol=5e-5)
-
-
-def test_logic_gates():
-    x, y = data.logic_gate("xor")
-    assert y[:, 0].tolist() == [0, 1, 1, 0] and x.shape == (4, 2)
-    assert data.logic_gate("and")[1][:, 0].tolist() == [0, 0, 0, 1]
-    with pytest.raises(ValueError, match="xor"):
-        data.logic_gate("nand")
-
-
-@given(n=st.integers(1, 300), batch=st.integers(1, 64), seed=st.integers(0, 10))
-def test_batches_visit_each_example_at_most_once_and_drop_only_the_remainder(n, batch, seed):
-    x = np.arange(n)
-    seen = np.concatenate(
-        [b for b, _ in data.batches((x, x), batch, np.random.default_rng(seed))] or [np.array([], int)]
-    )
-    assert len(seen) == n - n % batch
-    assert len(set(seen.tolist())) == len(seen)
 
 
 def test_split_partitions_the_data():

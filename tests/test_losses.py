@@ -58,12 +58,6 @@ def test_binomial_log_likelihood_matches_math_comb():
     assert float(losses.binomial_log_likelihood(theta, 100, 27)) == pytest.approx(hand, abs=2e-4)
 
 
-def test_accuracies():
-    assert float(losses.accuracy(jnp.array([[0.0, 1.0], [2.0, 1.0]]), jnp.array([1, 1]))) == 0.5
-    assert float(losses.binary_accuracy(jnp.array([[0.9], [0.2]]), jnp.array([1, 1]))) == 0.5
-    assert float(losses.logit_accuracy(jnp.array([[2.0], [-1.0]]), jnp.array([1, 0]))) == 1.0
-
-
 def test_l2_penalty_counts_kernels_only():
     params = {
         "Linear_0": {"kernel": jnp.ones((2, 3)), "bias": jnp.ones(3)},
@@ -79,7 +73,7 @@ def test_targets_that_do_not_fit_the_outputs_are_named_with_the_fix():
     with pytest.raises(InputError, match=r"integer class ids.*astype"):
         losses.cross_entropy(logits, jnp.array([0.0, 1.0, 2.0, 0.0]))
     with pytest.raises(InputError, match=r"labels of shape \(4,\)"):
-        losses.accuracy(logits, jnp.array([[0], [1], [2], [0]]))
+        losses.cross_entropy(logits, jnp.array([[0], [1], [2], [0]]))
     # (N, 1) predictions against (N, 3) targets would broadcast silently; it is refused.
     with pytest.raises(InputError, match=r"\(4, 1\) and targets of shape \(4, 3\)"):
         losses.mse(jnp.zeros((4, 1)), jnp.zeros((4, 3)))

@@ -19,6 +19,7 @@ import optax
 import pytest
 
 from jaxnets import losses, models, parallel, train
+from jaxnets.errors import InputError
 
 N_DEVICES = 8
 
@@ -100,6 +101,18 @@ def compare_one_and_many() -> dict:
         "history_equal": strip[0] == strip[1],
         "state_devices": len(jax.tree.leaves(resumed.state.params)[0].sharding.device_set),
     }
+    # shard_batch: 24 rows go 3 to each device; 25 cannot be split evenly and are refused.
+    even = parallel.shard_batch(np.zeros((24, 2), np.float32), many)
+    try:
+        parallel.shard_batch(np.zeros((25, 2), np.float32), many)
+        uneven = "accepted"
+    except InputError as e:
+        uneven = str(e)
+    out["shard_batch"] = {
+        "even_shards": len(even.addressable_shards),
+        "even_shard_rows": even.addressable_shards[0].data.shape[0],
+        "uneven_error": uneven,
+    }
     return out
 
 
@@ -135,14 +148,10 @@ def test_eight_devices_train_like_one(eight_devices: dict, net: str, batch_size:
     assert r["valid_diff"] <= 1e-5
 
 
-def test_shard_batch_rejects_an_uneven_split() -> None:
-    mesh = parallel.data_mesh()
-    x = np.zeros((mesh.size * 3 + 1 if mesh.size > 1 else 3, 2), np.float32)
-    if mesh.size == 1:
-        assert parallel.shard_batch(x, mesh).shape == x.shape
-    else:
-        with pytest.raises(ValueError, match="multiple of"):
-            parallel.shard_batch(x, mesh)
+def test_shard_batch_splits_an_even_batch_and_rejects_an_uneven_one(eight_devices: dict) -> None:
+    split = eight_devices["shard_batch"]
+    assert split["even_shards"] == N_DEVICES and split["even_shard_rows"] == 3
+    assert "a batch of 25 examples cannot be split evenly over 8 devices" in split["uneven_error"]
 
 
 def test_mesh_of_finds_the_replicated_mesh() -> None:

@@ -1,0 +1,76 @@
+"""The contract between an experiment module and the runner.
+
+Each module of ``experiments/`` reads like the lab it reproduces: its ``Config`` (a frozen
+dataclass with the notes' settings as defaults), a ``run(config, workspace) -> Outcome`` that
+loads the data, builds the lab's models, trains them, plots and checks, and at its end one
+``EXPERIMENT = Experiment(...)`` record that names it for the catalog and the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jaxnets.checks import Check
+from jaxnets.loop import Divergence
+from jaxnets.results import slug
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a run writes: its plots, and one checkpoint folder per training run. The runner
+    makes it inside the experiment's unfinished-run folder and publishes the plots when the run
+    finishes."""
+
+    plots: Path
+    checkpoints: Path
+
+    def checkpoint(self, run: str) -> Path:
+        """The checkpoint folder of the training run called ``run``."""
+        return self.checkpoints / slug(run)
+
+
+@dataclass
+class Outcome:
+    """What ``run`` returns: the history rows (several runs tag theirs with the run's name), the
+    metrics, the ours-vs-notes checks, each training run's divergence (None where it stayed
+    finite) and lines to print."""
+
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    checks: list[Check]
+    diverged: Mapping[str, Divergence | None] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the catalog (``../shared/EXPERIMENTS.md``).
+
+    ``id`` is its catalog id, or a range ("B7-B9") when one run covers experiments the notes
+    compare, whose single ids are ``ids``; ``quick`` holds the reduced settings of ``--quick``
+    (and the tests); ``expected_divergence`` names the runs that blow up on purpose.
+    """
+
+    module: str
+    id: str
+    title: str
+    description: str
+    config: type
+    run: Callable[[Any, Workspace], Outcome]
+    ids: tuple[str, ...] = ()
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    expected_divergence: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The module's name, which is also the experiment's results folder ("weight_init")."""
+        return self.module.rsplit(".", 1)[-1]
+
+    def main(self, argv: list[str]) -> int:
+        """``python -m experiments.<name> [options]``: the command line for this experiment."""
+        from experiments.cli import main
+
+        return main([self.id, *argv])

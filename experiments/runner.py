@@ -1,0 +1,147 @@
+"""Running experiments: the config a run uses, the folder it works in, what it publishes, what
+``--resume`` keeps, and the report over every result.
+
+A run works in ``<out>/<name>/.inprogress/`` (its plots, its checkpoints); only a run that
+finishes moves its files over the earlier ones and writes ``result.json``, so a run that fails or
+is stopped leaves the earlier results as they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from experiments import all_experiments
+from experiments.experiment import Experiment, Workspace
+from jaxnets import checkpoint, results
+from jaxnets.errors import InputError
+from jaxnets.report import report_markdown
+from jaxnets.results import Result
+
+# Where an unfinished run keeps its plots and checkpoints, inside the experiment's results folder.
+WORK = ".inprogress"
+
+
+def make_config(
+    experiment: Experiment,
+    overrides: dict[str, Any],
+    strict: bool,
+    quick: bool = False,
+    flags: Mapping[str, str] | None = None,
+) -> Any:
+    """The experiment's default config (its ``quick`` reduction with ``quick``) with the given
+    overrides; with ``strict``, an override the experiment has no setting for is an error, which
+    names it by its flag in ``flags`` (setting → flag) where it has one."""
+    fields = {f.name for f in dataclasses.fields(experiment.config)}
+    # The data folder says where data is, not how to run: experiments without data ignore it.
+    unknown = [k for k in overrides if k not in fields and k != "data_dir"]
+    if strict and unknown:
+        named = ", ".join((flags or {}).get(k, k) for k in unknown)
+        raise InputError(
+            f"experiment {experiment.id} takes no {named}; its settings are: {', '.join(sorted(fields))}"
+        )
+    base = dataclasses.replace(experiment.config(), **(experiment.quick if quick else {}))
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if k in fields})
+
+
+def settings(config: Any) -> dict[str, Any]:
+    """A config as it is saved in result.json (JSON values: tuples become lists)."""
+    return results.jsonable(dataclasses.asdict(config))
+
+
+def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: bool = False) -> Result:
+    """Run one experiment and publish ``<out_root>/<name>/result.json`` with its plots.
+
+    With ``resume``, an unfinished run of the same settings goes on from its checkpoints instead
+    of starting afresh.
+    """
+    final = out_root / experiment.name
+    work = final / WORK
+    saved = settings(config)
+    if resume and work.exists():
+        started = _read_json(work / "config.json")
+        if started is not None and started != saved:
+            changed = sorted(k for k in saved if saved[k] != started.get(k))
+            raise InputError(
+                f"--resume: the unfinished run in {work} has other settings ({', '.join(changed)}); "
+                f"run without --resume to start afresh"
+            )
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    results.write_json(work / "config.json", saved)
+    start = time.perf_counter()
+    outcome = experiment.run(config, Workspace(plots=work, checkpoints=work / "checkpoints"))
+    plots = sorted(p.name for p in work.glob("*.png"))
+    result = Result(
+        id=experiment.id,
+        name=experiment.name,
+        title=experiment.title,
+        config=saved,
+        history=outcome.history,
+        metrics=outcome.metrics,
+        checks=outcome.checks,
+        diverged={
+            run: {**d._asdict(), "expected": run in experiment.expected_divergence}
+            for run, d in outcome.diverged.items()
+            if d is not None
+        },
+        log=outcome.log,
+        plots=plots,
+        wall_time_s=time.perf_counter() - start,
+        env=results.env_info(),
+    )
+    for old in final.glob("*.png"):
+        if old.name not in plots:
+            old.unlink()
+    for plot in plots:
+        os.replace(work / plot, final / plot)
+    results.write_json(final / "result.json", result.to_json())
+    shutil.rmtree(work)
+    return Result.from_json(results.jsonable(result.to_json()))
+
+
+def saved_result(out_root: Path, experiment: Experiment) -> Result | None:
+    """The result an earlier run of ``experiment`` left in ``out_root``, if it can be read."""
+    return results.read_result(out_root / experiment.name / "result.json")
+
+
+def finished_earlier(experiment: Experiment, config: Any, out_root: Path) -> Result | None:
+    """The saved result of ``experiment`` if it finished with these very settings and nothing of
+    a later run is left unfinished (what ``--resume`` need not run again)."""
+    saved = saved_result(out_root, experiment)
+    if saved is None or (out_root / experiment.name / WORK).exists():
+        return None
+    return saved if saved.config == settings(config) else None
+
+
+def saved_progress(out_root: Path, experiment: Experiment) -> str:
+    """What an interrupted run saved: each training run's last checkpointed epoch."""
+    folder = out_root / experiment.name / WORK / "checkpoints"
+    runs = sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []
+    saved = [(p.name, checkpoint.latest_epoch(p)) for p in runs]
+    saved = [f"{run} up to epoch {epoch}" for run, epoch in saved if epoch is not None]
+    return f"saved: {'; '.join(saved)}" if saved else "no epoch of it had finished"
+
+
+def write_report(out_root: Path, done: list[Result], skipped: dict[str, str], quick: bool) -> Path:
+    """``REPORT.md`` over every result in ``out_root`` (this run's and earlier ones), in catalog
+    order, with this run's skipped experiments."""
+    by_name = {r.name: r for r in done}
+    runs = [by_name.get(e.name) or saved_result(out_root, e) for e in all_experiments()]
+    title = "jaxnets: ours vs the notes" + (" (quick runs: reduced settings)" if quick else "")
+    report = out_root / "REPORT.md"
+    results.write_text(report, report_markdown([r for r in runs if r is not None], skipped, title))
+    return report
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,143 @@
+"""The training state: one pytree holding everything a run changes, and the checks that a batch
+fits the model it was initialised for.
+
+    state = create_train_state(model, optax.adam(1e-3), x[:1], key, loss_fn=losses.cross_entropy,
+                               metrics_fn=metrics.classification_metrics)
+
+Models take ``(x, train: bool)``; the loss is ``loss_fn(outputs, targets)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax import linen as nn
+from flax.errors import ScopeParamShapeError
+from flax.training import train_state
+
+from jaxnets import losses
+from jaxnets.errors import InputError
+from jaxnets.metrics import MetricsFn, no_metrics
+
+Batch = tuple[jax.Array, jax.Array]
+
+
+class TrainState(train_state.TrainState):
+    """Everything a training run changes, as one pytree.
+
+    Adds to Flax's ``TrainState`` (step, params, opt_state, apply_fn, tx): the BatchNorm running
+    averages, a PRNG key from which each step's dropout key is derived, and (static) the loss,
+    metrics and L2 coefficient, so ``train_step(state, batch)`` needs nothing else, and the shape
+    of one example and the dtype the model was initialised on, to check batches against.
+    """
+
+    batch_stats: Any = flax.struct.field(default_factory=dict)
+    key: jax.Array | None = None
+    loss_fn: losses.Loss = flax.struct.field(pytree_node=False, default=losses.cross_entropy)
+    metrics_fn: MetricsFn = flax.struct.field(pytree_node=False, default=no_metrics)
+    l2: float = flax.struct.field(pytree_node=False, default=0.0)
+    example_shape: tuple[int, ...] | None = flax.struct.field(pytree_node=False, default=None)
+    input_dtype: str | None = flax.struct.field(pytree_node=False, default=None)
+
+
+def create_train_state(
+    model: nn.Module,
+    tx: optax.GradientTransformation,
+    example_input: jax.Array,
+    key: jax.Array,
+    loss_fn: losses.Loss = losses.cross_entropy,
+    metrics_fn: MetricsFn = no_metrics,
+    l2: float = 0.0,
+) -> TrainState:
+    """Initialise ``model`` on ``example_input`` and wrap it with optimizer ``tx``.
+
+    ``l2`` adds l2·ΣW² (kernels only) to the training loss, the notes' explicit regulariser.
+    """
+    init_key, state_key = jax.random.split(key)
+    variables = model.init({"params": init_key}, example_input, train=False)
+    return TrainState.create(
+        apply_fn=_apply_fn(model),
+        params=variables["params"],
+        tx=tx,
+        batch_stats=variables.get("batch_stats", {}),
+        key=state_key,
+        loss_fn=loss_fn,
+        metrics_fn=metrics_fn,
+        l2=l2,
+        example_shape=tuple(jnp.shape(example_input)[1:]),
+        input_dtype=jnp.result_type(example_input).name,
+    )
+
+
+def _apply_fn(model: nn.Module) -> Callable:
+    """``model.apply``, the same object for equal modules: ``apply_fn`` is static under jit, and a
+    bound method equals another only for the very same module instance, so without this every
+    new (but equal) module would recompile the steps."""
+    try:
+        return _canonical_apply(model)
+    except TypeError:  # a module with unhashable fields (e.g. a list of widths)
+        return model.apply
+
+
+@functools.cache
+def _canonical_apply(model: nn.Module) -> Callable:
+    return model.apply
+
+
+def variables(state: TrainState, params: Any) -> dict[str, Any]:
+    """The Flax variables to apply the model with: ``params`` and the state's BatchNorm statistics."""
+    if state.batch_stats:
+        return {"params": params, "batch_stats": state.batch_stats}
+    return {"params": params}
+
+
+def check_batch(batch: Batch, state: TrainState | None = None) -> Batch:
+    """Fail early, at trace time, on a batch that is not (inputs, targets) of equal length, or
+    whose inputs do not fit ``state`` (see ``check_inputs``)."""
+    if not (isinstance(batch, tuple | list) and len(batch) == 2):
+        got = f"one array of shape {jnp.shape(batch)}" if hasattr(batch, "shape") else type(batch).__name__
+        raise InputError(f"a batch must be a tuple (inputs, targets), got {got}")
+    x, y = batch
+    if jnp.ndim(x) == 0 or jnp.ndim(y) == 0 or jnp.shape(x)[0] != jnp.shape(y)[0]:
+        raise InputError(
+            f"inputs and targets must have the same leading (batch) size, got shapes "
+            f"{jnp.shape(x)} and {jnp.shape(y)}"
+        )
+    return check_inputs(x, state), y
+
+
+def check_inputs(x: jax.Array, state: TrainState | None) -> jax.Array:
+    """Integer inputs to a model initialised on floats (raw uint8 images, say), or the reverse,
+    are an error rather than a silent cast."""
+    if state is not None and state.input_dtype is not None:
+        want_float = jnp.issubdtype(state.input_dtype, jnp.floating)
+        if jnp.issubdtype(jnp.result_type(x), jnp.floating) != want_float:
+            fix = (
+                "convert them to floats (uint8 images: jaxnets.data.to_float scales them to [0, 1])"
+                if want_float
+                else "pass integers, as at initialisation"
+            )
+            raise InputError(
+                f"inputs have dtype {jnp.result_type(x)} but the model was initialised on "
+                f"{state.input_dtype} inputs: {fix}"
+            )
+    return x
+
+
+def apply(state: TrainState, variables: dict[str, Any], x: jax.Array, **kwargs: Any) -> Any:
+    """``state.apply_fn``, with inputs whose shape does not fit the parameters reported as such."""
+    try:
+        return state.apply_fn(variables, x, **kwargs)
+    except ScopeParamShapeError as e:
+        shape = state.example_shape
+        init = f"(N, {', '.join(map(str, shape))})" if shape is not None else "another shape"
+        raise InputError(
+            f"inputs of shape {jnp.shape(x)} do not fit the model, which was initialised on inputs of "
+            f"shape {init}: pass inputs of that shape ({str(e).split(' (https')[0]})"
+        ) from None

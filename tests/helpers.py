@@ -1,0 +1,29 @@
+"""Small data and states shared by the engine's tests."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnets import optim
+from jaxnets.metrics import classification_metrics
+from jaxnets.state import create_train_state
+
+KEY = jax.random.key(0)
+
+
+def blobs(n=256, seed=0):
+    """Two well separated 2-D classes."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.standard_normal((n, 2)).astype(np.float32) + 3 * y[:, None]
+    return jnp.asarray(x), jnp.asarray(y, jnp.int32)
+
+
+def state_for(model, x, tx=None, **kw):
+    return create_train_state(
+        model, tx or optim.optimizer("sgd", 0.1), x[:1], KEY, metrics_fn=classification_metrics, **kw
+    )
+
+
+def copy(tree):
+    return jax.tree_util.tree_map(jnp.array, tree)

@@ -1,0 +1,146 @@
+"""The epoch loop: history, evaluation, determinism, divergence, callbacks, compiling once."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxnets import losses, models, optim
+from jaxnets.errors import InputError
+from jaxnets.loop import early_stopping, epoch_table, fit, train_model
+from jaxnets.metrics import classification_metrics
+from jaxnets.steps import evaluate
+from tests.helpers import KEY, blobs, state_for
+
+
+def test_fit_compiles_once_epochs_after_the_first_and_evaluation_reuse_it():
+    """Compilation is paid in epoch 1 (train epoch and eval step); later epochs compile nothing."""
+    x, y = blobs(300)
+    compiles: list[int] = []
+
+    def on_compile_epoch(epoch, state, row):
+        compiles.append(len(events))
+
+    def listener(event: str, duration: float, **kwargs) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    events: list[str] = []
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        model = models.MLP((8, 8, 2), batch_norm=True, dropout=0.1)  # a shape no other test uses
+        state = state_for(model, x, tx=optim.optimizer("adam", 1e-2))
+        fit(state, (x, y), 4, 50, KEY, valid=(x, y), on_epoch=on_compile_epoch)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles[0] > 0, "the first epoch compiles its step and eval"
+    assert compiles[1:] == [compiles[0]] * 3, f"later epochs compiled again: {compiles}"
+
+
+def test_fit_history_evaluation_and_determinism():
+    x, y = blobs()
+    model, tx = models.MLP((16, 2)), optim.optimizer("adam", 1e-2)
+    runs = [
+        train_model(model, tx, (x, y), 5, 32, seed=s, metrics_fn=classification_metrics, valid=(x, y))
+        for s in (3, 3, 4)
+    ]
+    first, again, other = (r.history for r in runs)
+    assert [r["epoch"] for r in first] == [1, 2, 3, 4, 5]
+    assert {"train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "time_s"} <= set(first[0])
+    assert first[-1]["train_loss"] < first[0]["train_loss"]
+    assert first[-1]["valid_accuracy"] > 0.95
+    strip = [{k: v for k, v in r.items() if k != "time_s"} for r in first]
+    assert strip == [{k: v for k, v in r.items() if k != "time_s"} for r in again]
+    assert strip != [{k: v for k, v in r.items() if k != "time_s"} for r in other]
+    assert runs[0].steps["loss"].shape == (5 * (256 // 32),)
+    assert evaluate(runs[0].state, (x, y), batch_size=100)["accuracy"] == pytest.approx(
+        first[-1]["valid_accuracy"]
+    )
+
+
+def test_divergence_is_reported_not_raised():
+    x = jnp.array([[73.0, 80, 75], [93, 88, 93], [89, 91, 90], [96, 98, 100], [73, 66, 70]])
+    y = jnp.array([[152.0], [185], [180], [196], [142]])
+    kw = dict(loss_fn=losses.mse, shuffle=False)
+    stopped = train_model(models.linear_regression(), optax.sgd(0.1), (x, y), 20, **kw)
+    assert stopped.diverged is not None and stopped.diverged.reason == "loss"
+    assert len(stopped.history) == stopped.diverged.epoch < 20
+    full = train_model(models.linear_regression(), optax.sgd(0.1), (x, y), 20, stop_on_divergence=False, **kw)
+    assert len(full.history) == 20 and np.isnan(full.history[-1]["train_loss"])
+    assert full.diverged == stopped.diverged
+
+
+def test_divergence_is_recorded_even_when_a_callback_stops_the_run():
+    x = jnp.array([[73.0, 80, 75], [93, 88, 93], [89, 91, 90], [96, 98, 100], [73, 66, 70]])
+    y = jnp.array([[152.0], [185], [180], [196], [142]])
+    fitted = train_model(
+        models.linear_regression(),
+        optax.sgd(0.1),
+        (x, y),
+        20,
+        loss_fn=losses.mse,
+        shuffle=False,
+        stop_on_divergence=False,
+        on_epoch=lambda e, s, r: e == 6,
+    )
+    assert len(fitted.history) == 6 and fitted.diverged is not None and fitted.diverged.epoch == 6
+
+
+def test_l2_penalty_shrinks_weights():
+    x, y = blobs()
+    model, tx = models.MLP((16, 2)), optim.optimizer("sgd", 0.1)
+    plain = train_model(model, tx, (x, y), 5, 32, metrics_fn=classification_metrics)
+    decayed = train_model(model, tx, (x, y), 5, 32, metrics_fn=classification_metrics, l2=0.05)
+    assert losses.l2_penalty(decayed.state.params) < losses.l2_penalty(plain.state.params)
+
+
+def test_early_stopping_stops_and_keeps_the_best_state():
+    x, y = blobs()
+    stopper = early_stopping(patience=2)
+    rows = iter([3.0, 2.0, 2.5, 2.6, 1.0])
+    fitted = fit(
+        state_for(models.MLP((4, 2)), x),
+        (x, y),
+        5,
+        64,
+        KEY,
+        on_epoch=lambda e, s, r: stopper(e, s, {"valid_loss": next(rows)}),
+    )
+    assert len(fitted.history) == 4 and stopper.best["epoch"] == 2
+    # A run whose metric is nan from the start still has a best (the first) state to return.
+    nan_stopper = early_stopping(patience=1)
+    fit(
+        state_for(models.MLP((4, 2)), x),
+        (x, y),
+        3,
+        64,
+        KEY,
+        on_epoch=lambda e, s, r: nan_stopper(e, s, {"valid_loss": float("nan")}),
+    )
+    assert nan_stopper.best["epoch"] == 1 and nan_stopper.best["state"] is not None
+
+
+def test_fit_rejects_impossible_settings_before_compiling_anything():
+    x, y = blobs(50)
+    state = state_for(models.MLP((4, 2)), x)
+    with pytest.raises(InputError, match="batch size 64 does not fit a data set of 50 examples"):
+        fit(state, (x, y), 1, 64, KEY)
+    with pytest.raises(InputError, match="epochs must be >= 0"):
+        fit(state, (x, y), -1, 10, KEY)
+
+
+def test_epoch_table_prints_a_header_and_one_row_per_epoch():
+    x, y = blobs()
+    lines = []
+    fit(
+        state_for(models.MLP((8, 2)), x),
+        (x, y),
+        3,
+        64,
+        KEY,
+        valid=(x, y),
+        on_epoch=epoch_table(print_fn=lines.append),
+    )
+    assert lines[0].split()[:4] == ["epoch", "train_loss", "valid_loss", "valid_accuracy"]
+    assert len(lines) == 4 and lines[3].startswith("3 ")

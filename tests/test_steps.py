@@ -1,0 +1,112 @@
+"""The jitted steps: gradients, BatchNorm and dropout modes, the scanned epoch."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+from jaxnets import losses, models
+from jaxnets.errors import InputError
+from jaxnets.steps import epoch_batches, eval_step, predict, train_epoch, train_step
+from tests.helpers import KEY, blobs, copy, state_for
+
+
+def test_grads_match_finite_differences():
+    x, y = blobs(16)
+    model = models.MLP((8, 2), activation="tanh")
+    params = model.init(KEY, x)["params"]
+    with jax.enable_x64():
+        params64 = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), params)
+        f = jax.jit(lambda p: losses.cross_entropy(model.apply({"params": p}, x.astype(jnp.float64)), y))
+        check_grads(f, (params64,), order=1, modes=["rev"], eps=1e-4, atol=1e-6, rtol=1e-4)
+
+
+def test_train_step_lowers_the_loss_and_eval_step_changes_nothing():
+    x, y = blobs()
+    state = state_for(models.MLP((16, 2)), x)
+    before = eval_step(state, (x, y))
+    snapshot = copy(state)
+    after_eval = eval_step(state, (x, y))
+    chex.assert_trees_all_equal(snapshot.params, state.params)
+    chex.assert_trees_all_equal(before, after_eval)
+    for _ in range(50):
+        state, metrics = train_step(state, (x, y))
+    assert int(state.step) == 50
+    assert float(eval_step(state, (x, y))["loss"]) < 0.5 * float(before["loss"])
+    assert float(eval_step(state, (x, y))["accuracy"]) > 0.95
+
+
+def test_batch_norm_trains_on_batch_stats_and_evaluates_on_running_averages():
+    x, y = blobs()
+    state = state_for(models.MLP((16, 2), batch_norm=True, dropout=0.3), x)
+    stats0 = copy(state.batch_stats)
+    state, _ = train_step(state, (x, y))
+    moved = jax.tree_util.tree_map(lambda a, b: bool(jnp.any(a != b)), stats0, state.batch_stats)
+    assert all(jax.tree_util.tree_leaves(moved)), "training must update the running averages"
+    # Evaluation is deterministic and each example's output does not depend on its batch mates.
+    full = predict(state, x)
+    chex.assert_trees_all_close(full, predict(state, x))
+    chex.assert_trees_all_close(full[:10], predict(state, x[:10]), atol=1e-6)
+    chex.assert_trees_all_close(full[5:6], predict(state, x[5:6]), atol=1e-6)
+    perm = np.random.default_rng(0).permutation(len(x))
+    chex.assert_trees_all_close(full[perm], predict(state, x[perm]), atol=1e-6)
+    chex.assert_trees_all_close(eval_step(state, (x, y)), eval_step(state, (x, y)))
+
+
+def test_dropout_is_random_in_training_and_keyed_by_rng():
+    x, y = blobs(64)
+    state = state_for(models.MLP((64, 2), dropout=0.5), x)
+    run = jax.jit(lambda s, r: s.apply_fn({"params": s.params}, x, train=True, rngs={"dropout": r}))
+    a, b = run(state, jax.random.key(1)), run(state, jax.random.key(2))
+    assert not jnp.allclose(a, b)
+    chex.assert_trees_all_equal(a, run(state, jax.random.key(1)))
+    # An explicit rng to train_step is used: the same rng gives the same update, another rng
+    # another one; without one, the step's key is fold_in(state.key, state.step).
+    same = [train_step(copy(state), (x, y), jax.random.key(7))[0].params for _ in range(2)]
+    chex.assert_trees_all_equal(*same)
+    other = train_step(copy(state), (x, y), jax.random.key(8))[0].params
+    assert not jnp.allclose(same[0]["Linear_0"]["kernel"], other["Linear_0"]["kernel"])
+    default = train_step(copy(state), (x, y))[0].params
+    folded = train_step(copy(state), (x, y), jax.random.fold_in(state.key, state.step))[0].params
+    chex.assert_trees_all_equal(default, folded)
+    assert not jnp.allclose(default["Linear_0"]["kernel"], other["Linear_0"]["kernel"])
+
+
+def test_train_epoch_drops_the_remainder_and_does_not_retrace():
+    x, y = blobs(250)
+    state = state_for(models.MLP((8, 2)), x)
+    traced = chex.assert_max_traces(n=1)(train_epoch.__wrapped__)
+    epoch = jax.jit(traced, static_argnames=("batch_size", "shuffle"))
+    for i in range(3):
+        state, metrics = epoch(state, (x, y), jax.random.key(i), batch_size=100)
+        chex.assert_shape(metrics["loss"], (2,))
+    assert int(state.step) == 6
+    with pytest.raises(InputError, match="batch size 1000 does not fit a data set of 250 examples"):
+        train_epoch(state, (x, y), KEY, batch_size=1000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 200), batch=st.integers(1, 200), seed=st.integers(0, 2**31 - 1), shuffle=st.booleans()
+)
+def test_epoch_batches_visit_each_example_at_most_once_and_drop_only_the_remainder(n, batch, seed, shuffle):
+    if batch > n:
+        with pytest.raises(InputError):
+            epoch_batches(n, jax.random.key(seed), batch, shuffle)
+        return
+    idx = np.asarray(epoch_batches(n, jax.random.key(seed), batch, shuffle))
+    assert idx.shape == (n // batch, batch)
+    seen = idx.ravel()
+    assert len(set(seen.tolist())) == len(seen) == n - n % batch  # each at most once, only the rest dropped
+    assert seen.min() >= 0 and seen.max() < n
+    if not shuffle:
+        np.testing.assert_array_equal(seen, np.arange(len(seen)))
+    # The shuffle itself is a permutation of all n examples.
+    order = np.asarray(jax.random.permutation(jax.random.key(seed), n))
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    if shuffle:
+        np.testing.assert_array_equal(seen, order[: len(seen)])
