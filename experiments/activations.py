@@ -16,6 +16,7 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import classify, data, losses, models, optim, plots
 from jaxnets.checks import at_least, below, between
+from jaxnets.stats import dist
 
 ACTIVATIONS = ("sigmoid", "relu", "leaky_relu")
 
@@ -23,6 +24,7 @@ ACTIVATIONS = ("sigmoid", "relu", "leaky_relu")
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 5
     lr: float = 0.1
     batch_size: int = 100
@@ -60,8 +62,14 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     for act in ACTIVATIONS:
         # The deep net with this activation: gradient sizes at initialisation, then training.
         model = models.MLP(widths, activation=act, weight_init=cfg.weight_init)
-        params = model.init(jax.random.key(cfg.seed), grad_batch[0][:1])["params"]
-        norms[act] = layer_gradient_norms(model, params, grad_batch)
+        norms[act] = np.array(  # seeds × layers
+            [
+                layer_gradient_norms(
+                    model, model.init(jax.random.key(s), grad_batch[0][:1])["params"], grad_batch
+                )
+                for s in range(cfg.seed, cfg.seed + cfg.seeds)
+            ]
+        )
         runs[act] = classify.train_classifier(
             model,
             optim.optimizer("sgd", cfg.lr),
@@ -70,19 +78,22 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             cfg.epochs,
             cfg.batch_size,
             cfg.seed,
+            cfg.seeds,
             desc=act,
             checkpoint_dir=ws.checkpoint(act),
         )
-        if act != "sigmoid":
-            inactive[act] = inactive_units(model, runs[act].state.params, test[0])
+        if act != "sigmoid":  # seeds × hidden layers
+            inactive[act] = np.array(
+                [inactive_units(model, r.state.params, test[0]) for r in runs[act].fitted.per_run()]
+            )
 
     fig, (left, mid, right) = plots.figure(1, 3, figsize=(16, 4.4))
     layers = np.arange(1, len(widths) + 1)
     styles = {"sigmoid": "o-", "relu": "s-", "leaky_relu": "^--"}  # ReLU and leaky ReLU overlap
     for act in ACTIVATIONS:
-        left.plot(layers, norms[act], styles[act], label=act)
-        h = runs[act].history
-        mid.plot([r["epoch"] for r in h], [r["train_loss"] for r in h], styles[act], label=act)
+        plots.band_line(left, layers, norms[act], styles[act], logy=True, label=act)
+        cost = runs[act].fitted.curve("train_loss")
+        plots.band_line(mid, np.arange(1, cost.shape[1] + 1), cost, styles[act], label=act)
     left.set(
         title="Gradient size per layer at initialisation",
         xlabel="layer (1 = input side)",
@@ -100,20 +111,19 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         ax.legend()
         ax.grid(alpha=0.3)
     acc = {act: runs[act].held_out["accuracy"] for act in ACTIVATIONS}
-    bars = right.bar(range(3), list(acc.values()), color=["C0", "C1", "C2"])
-    right.bar_label(bars, labels=[f"{v:.4f}" for v in acc.values()])
-    right.set(title="Test accuracy", xticks=range(3), ylim=(0, 1.05), ylabel="test accuracy")
-    right.set_xticklabels(ACTIVATIONS)
+    plots.score_bars(right, acc, "test accuracy")
     plots.save(fig, ws.plots / "activations.png")
 
-    ratio = {act: norms[act][0] / norms[act][-1] for act in ACTIVATIONS}
+    ratio = {act: dist(norms[act][:, 0] / norms[act][:, -1]) for act in ACTIVATIONS}
     return Outcome(
         history=classify.history(runs, "activation"),
         metrics={
-            "layer_gradient_norms": norms,
+            "layer_gradient_norms": {act: [dist(layer) for layer in norms[act].T] for act in ACTIVATIONS},
             "first_over_last_layer_gradient": ratio,
             "test": {act: runs[act].held_out for act in ACTIVATIONS},
-            "inactive_units_per_layer_after_training": inactive,
+            "inactive_units_per_layer_after_training": {
+                act: [dist(layer) for layer in shares.T] for act, shares in inactive.items()
+            },
         },
         checks=[
             below(
@@ -142,12 +152,12 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 notes="learn",
             ),
         ],
-        diverged={act: runs[act].diverged for act in ACTIVATIONS},
+        diverged=classify.divergences(runs),
         log=[
             f"{act}: gradient norm layer 1 / layer {len(widths)} = {ratio[act]:.2e}; "
             f"test accuracy {acc[act]:.4f}"
             + (
-                f"; units with input ≤ 0 for every test image: {np.mean(inactive[act]):.1%}"
+                f"; units with input ≤ 0 for every test image: {dist(inactive[act].mean(1)):.3f}"
                 if act in inactive
                 else ""
             )

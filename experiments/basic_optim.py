@@ -16,7 +16,6 @@ import optax
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, losses, models, optim, plots
 from jaxnets.checks import at_least, equal
-from jaxnets.loop import histories
 from jaxnets.metrics import logit_binary_metrics
 from jaxnets.train import epoch_table, train_model
 
@@ -24,6 +23,7 @@ from jaxnets.train import epoch_table, train_model
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 20
     lr: float = 1.0
     batch_size: int = 256
@@ -43,6 +43,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             cfg.epochs,
             cfg.batch_size,
             cfg.seed,
+            seeds=cfg.seeds,
             loss_fn=losses.mnist_loss,
             metrics_fn=logit_binary_metrics,
             valid=valid,
@@ -54,25 +55,22 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(library), strict=True)
     )
     identical = max_diff == 0.0
-    acc = runs["BasicOptim"].history[-1]["valid_accuracy"]
+    acc = runs["BasicOptim"].last("valid_accuracy")
     plots.curves(
         ws.plots / "basic_optim.png",
-        {
-            k: ([h["epoch"] for h in r.history], [h["valid_accuracy"] for h in r.history])
-            for k, r in runs.items()
-        },
+        {k: (np.arange(1, cfg.epochs + 1), r.curve("valid_accuracy")) for k, r in runs.items()},
         title="Linear(784, 1): validation accuracy, BasicOptim and optax.sgd",
         ylabel="validation accuracy",
         markers=True,
     )
     return Outcome(
-        history=histories({k: r.history for k, r in runs.items()}, "optimizer"),
+        history=[{"optimizer": k, **row} for k, r in runs.items() for row in r.rows(cfg.seed)],
         metrics={"valid_accuracy": acc, "params_identical": identical, "max_param_difference": max_diff},
         checks=[
             at_least(f"valid accuracy after {cfg.epochs} epochs", acc, 0.97, notes=0.9785),
             equal("BasicOptim params == optax.sgd params, bit for bit", identical, True, notes=True),
         ],
-        diverged={k: r.diverged for k, r in runs.items()},
+        diverged={name: d for k, r in runs.items() for name, d in r.divergences(k, cfg.seed).items()},
         log=[f"BasicOptim and optax.sgd parameters identical: {identical} (max difference {max_diff:g})"],
     )
 

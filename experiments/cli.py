@@ -23,6 +23,7 @@ from jaxnets.results import DivergedRun, Result
 # Config fields the command line can set, and the flag that sets each.
 FLAGS = {
     "seed": "--seed",
+    "seeds": "--seeds",
     "epochs": "--epochs",
     "lr": "--lr",
     "batch_size": "--batch-size",
@@ -56,7 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="EXPERIMENT",
         help="`list`, `all`, or experiment names / catalog ids (e.g. A1 overfitting)",
     )
-    p.add_argument("--seed", type=int, help="random seed (default: the experiment's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the experiment's); the first of --seeds")
+    p.add_argument(
+        "--seeds",
+        type=_positive(int),
+        help="train N seeds (--seed, --seed+1, …) as one program and report each statistical number "
+        "as mean ± sd over them, with the notes' figure placed in the distribution (default: 1)",
+    )
     p.add_argument("--epochs", type=_positive(int), help="number of epochs (or steps)")
     p.add_argument("--lr", type=_positive(float), help="learning rate")
     p.add_argument("--batch-size", type=_positive(int), help="batch size")
@@ -174,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         progress = _progress(i, len(experiments), time.perf_counter() - start, estimates)
         quick = "(quick) " if args.quick else ""
         print(f"\n=== {experiment.id} {experiment.title} {quick}=== {progress}", flush=True)
+        if args.seeds and not hasattr(config, "seeds"):
+            print(
+                f"{experiment.id} has no randomness: --seeds {args.seeds} is ignored, its numbers are exact"
+            )
         try:
             result = _run_one(experiment, config, out_root, args.resume)
         except data.DataError as e:

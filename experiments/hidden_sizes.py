@@ -15,6 +15,7 @@ from jaxnets.checks import at_least, holds
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 15
     lr: float = 0.1
     batch_size: int = 100
@@ -35,11 +36,13 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         )
         for a, b in cfg.sizes
     }
-    runs = classify.train_each(setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints)
+    runs = classify.train_each(
+        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints, cfg.seeds
+    )
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
-    cost = {k: r.history[-1]["train_loss"] for k, r in runs.items()}
+    cost = {k: r.fitted.last("train_loss") for k, r in runs.items()}
     sample = classify.get_one_and_predict(
-        {k: r.state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+        {k: r.first_seed_state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
     )
     classify.plot_runs(
         ws.plots / "hidden_sizes.png", runs, f"BN net, Adam lr {cfg.lr:g}: training cost by hidden sizes"
@@ -58,14 +61,14 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 f"train cost, hidden {big} vs {small}",
                 [cost[big], cost[small]],
                 "more units, lower train cost",
-                cost[big] < cost[small],
+                cost[big].mean < cost[small].mean,
                 notes="(homework: compare)",
             ),
             at_least(
                 "test accuracy of every size", [acc[k] for k in runs], 0.95, notes="(homework: compare)"
             ),
         ],
-        diverged={k: r.diverged for k, r in runs.items()},
+        diverged=classify.divergences(runs),
         log=[f"hidden {k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs]
         + [classify.describe(sample)],
     )

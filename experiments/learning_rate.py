@@ -11,14 +11,15 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import models, optim, plots, small_data
 from jaxnets.checks import below, holds
-from jaxnets.loop import histories
 from jaxnets.metrics import classification_metrics
+from jaxnets.stats import dist
 from jaxnets.train import train_model
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int = 1
+    seeds: int = 1
     epochs: int = 20
     lrs: tuple[float, ...] = (1e5, 1e-10, 1e-1)
     stop_on_divergence: bool = True
@@ -28,63 +29,77 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     # The same softmax model and data, trained at each learning rate.
     train, _ = small_data.softmax_toy()
     fits = {
-        f"lr={lr:g}": train_model(
+        lr: train_model(
             models.softmax_classifier(3),
             optim.optimizer("sgd", lr),
             train,
             cfg.epochs,
             seed=cfg.seed,
+            seeds=cfg.seeds,
             metrics_fn=classification_metrics,
             shuffle=False,
             stop_on_divergence=cfg.stop_on_divergence,
         )
         for lr in cfg.lrs
     }
-    costs = {lr: np.array([h["train_loss"] for h in fits[f"lr={lr:g}"].history]) for lr in cfg.lrs}
+    costs = {lr: f.curve("train_loss") for lr, f in fits.items()}  # seeds × epochs, nan once stopped
     plots.curves(
         ws.plots / "cost_by_learning_rate.png",
-        {f"lr = {lr:g}": (np.arange(1, len(c) + 1), c) for lr, c in costs.items()},
+        {f"lr = {lr:g}": (np.arange(1, c.shape[1] + 1), c) for lr, c in costs.items()},
         title="Cost per epoch for three learning rates",
         ylabel="cross-entropy (log)",
         logy=True,
     )
 
-    # Overshooting, stalling, converging: each learning rate's check, where it was run.
+    # Overshooting, stalling, converging: each learning rate's check, seed by seed, where it was run.
     big, tiny, good = (costs.get(lr) for lr in (1e5, 1e-10, 1e-1))
     checks = []
     if big is not None:
+        peak = dist(np.nanmax(big, axis=1))
+        rises_again = all(np.any(np.diff(c[np.isfinite(c)]) > 0) for c in big)
         checks.append(
             holds(
                 "lr=1e5: peak cost",
-                float(np.nanmax(big)),
-                "≥ 1e4 and it rises again after falling (overshooting)",
-                np.nanmax(big) >= 1e4 and bool(np.any(np.diff(big) > 0)),
+                peak,
+                "≥ 1e4 and it rises again after falling (overshooting), every seed",
+                bool(np.all(np.nanmax(big, axis=1) >= 1e4)) and rises_again,
                 notes=1971322.6,
             )
         )
     if tiny is not None:
-        spread = float(np.max(np.abs(tiny - tiny[0])))
+        spread = float(np.nanmax(np.abs(tiny - tiny[:, :1])))
         checks.append(
-            below("lr=1e-10: max |cost - first cost| (constant to 6 decimals)", spread, 5e-7, notes=0.0)
+            below(
+                "lr=1e-10: max |cost - first cost| over seeds (constant to 6 decimals)",
+                spread,
+                5e-7,
+                notes=0.0,
+            )
         )
     if good is not None:
         checks.append(
             holds(
                 "lr=0.1: cost first → last",
-                [good[0], good[-1]],
-                "falls every epoch",
-                bool(np.all(np.diff(good) < 0)),
+                [dist(good[:, 0]), dist(good[:, -1])],
+                "falls every epoch, every seed",
+                bool(np.all(np.diff(good, axis=1) < 0)),
                 notes="steady decrease",
             )
         )
     return Outcome(
-        history=histories({k: f.history for k, f in fits.items()}),
+        history=[{"run": f"lr={lr:g}", **row} for lr, f in fits.items() for row in f.rows(cfg.seed)],
         metrics={
-            f"lr={lr:g}": {"first_cost": c[0], "last_cost": c[-1], "max_cost": c.max()}
-            for lr, c in costs.items()
+            f"lr={lr:g}": {
+                "first_cost": f.first("train_loss"),
+                "last_cost": f.last("train_loss"),
+                "max_cost": dist(np.nanmax(costs[lr], axis=1)),
+            }
+            for lr, f in fits.items()
         },
         checks=checks,
-        diverged={k: f.diverged for k, f in fits.items()},
+        diverged={
+            name: d for lr, f in fits.items() for name, d in f.divergences(f"lr={lr:g}", cfg.seed).items()
+        },
     )
 
 

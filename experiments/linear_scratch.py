@@ -16,12 +16,15 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, losses, plots
 from jaxnets.checks import at_least, holds
+from jaxnets.loop import seed_keys
 from jaxnets.metrics import logit_accuracy
+from jaxnets.stats import dist
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 20
     lr: float = 1.0
     batch_size: int = 256
@@ -45,66 +48,83 @@ def batch_accuracy(params: dict, xb: jax.Array, yb: jax.Array) -> jax.Array:
     return logit_accuracy(linear1(params, xb), yb)
 
 
-def validate_epoch(params: dict, valid: tuple, batch_size: int) -> float:
-    """The book's validation metric: the mean of the per-batch accuracies, rounded to 4 places."""
+def validate_epoch(params: dict, valid: tuple, batch_size: int) -> np.ndarray:
+    """The book's validation metric: the mean of the per-batch accuracies, rounded to 4 places
+    (one per seed: ``params`` holds every seed's, stacked)."""
     xv, yv = valid
     accs = [
-        batch_accuracy(params, xv[i : i + batch_size], yv[i : i + batch_size])
+        jax.vmap(batch_accuracy, (0, None, None))(params, xv[i : i + batch_size], yv[i : i + batch_size])
         for i in range(0, len(xv), batch_size)
     ]
-    return round(float(jnp.stack(accs).mean()), 4)
+    return np.round(np.asarray(jnp.stack(accs).mean(0)), 4)
+
+
+def init_params(key: jax.Array) -> dict:
+    """Weights 784×1 and a bias, both N(0, 1)."""
+    kw, kb = jax.random.split(key)
+    return {"weights": jax.random.normal(kw, (28 * 28, 1)), "bias": jax.random.normal(kb, (1,))}
 
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
-    # The 3s and 7s as rows of 784 pixels; weights and bias ~ N(0, 1).
+    # The 3s and 7s as rows of 784 pixels; each seed's weights and bias ~ N(0, 1), stacked.
     (x, y), (xv, yv) = data.load_float("mnist_sample", cfg.data_dir)
     x, xv = x.reshape(-1, 28 * 28), xv.reshape(-1, 28 * 28)
-    kw, kb = jax.random.split(jax.random.key(cfg.seed))
-    params = {"weights": jax.random.normal(kw, (28 * 28, 1)), "bias": jax.random.normal(kb, (1,))}
+    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    params = jax.vmap(init_params)(seed_keys(seeds))
 
     # Accuracy as a loss: a step function of the parameters, so its gradient is zero.
+    first = jax.tree.map(lambda p: p[0], params)
     xb, yb = x[:256], y[:256]
-    acc_grad = jax.grad(lambda p: 1 - logit_accuracy(linear1(p, xb), yb))(params)
-    loss_grad = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb))(params)
+    acc_grad = jax.grad(lambda p: 1 - logit_accuracy(linear1(p, xb), yb))(first)
+    loss_grad = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb))(first)
     max_abs = {
         name: float(max(jnp.abs(g).max() for g in jax.tree.leaves(grad)))
         for name, grad in (("accuracy", acc_grad), ("mnist_loss", loss_grad))
     }
 
-    # train_epoch: shuffled batches (the last one partial, as fastai's DataLoader), one step each.
-    rng = np.random.default_rng(cfg.seed)
+    # train_epoch: shuffled batches (the last one partial, as fastai's DataLoader), one step each;
+    # every seed takes its step at once (the same step, vmapped over the seeds' parameters and
+    # batches), each seed shuffling with its own generator.
+    step = jax.jit(jax.vmap(calc_grad_and_step, (0, 0, 0, None)))
+    rngs = [np.random.default_rng(s) for s in seeds]
     accs = [validate_epoch(params, (xv, yv), cfg.batch_size)]
     for _ in range(cfg.epochs):
-        order = rng.permutation(len(x))
+        orders = np.stack([rng.permutation(len(x)) for rng in rngs])
         for i in range(0, len(x), cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            params = calc_grad_and_step(params, x[idx], y[idx], cfg.lr)
+            idx = orders[:, i : i + cfg.batch_size]
+            params = step(params, x[idx], y[idx], cfg.lr)
         accs.append(validate_epoch(params, (xv, yv), cfg.batch_size))
-    exact = float(batch_accuracy(params, xv, yv))
+    accs = np.array(accs).T  # seeds × (epochs + 1)
+    exact = dist(jax.vmap(batch_accuracy, (0, None, None))(params, xv, yv))
 
     plots.curves(
         ws.plots / "linear_scratch.png",
-        {"validation accuracy": (np.arange(len(accs)), accs)},
+        {"validation accuracy": (np.arange(accs.shape[1]), accs)},
         title="Linear model from scratch: validation accuracy per epoch",
         ylabel="accuracy (mean of batch accuracies)",
         markers=True,
     )
+    before, after_one, last = dist(accs[:, 0]), dist(accs[:, 1]), dist(accs[:, -1])
     return Outcome(
-        history=[{"epoch": e, "valid_batch_accuracy": a} for e, a in enumerate(accs)],
+        history=[
+            {"seed": s, "epoch": e, "valid_batch_accuracy": a}
+            for s, row in zip(seeds, accs, strict=True)
+            for e, a in enumerate(row)
+        ],
         metrics={
-            "valid_accuracy_per_epoch": accs,
+            "valid_accuracy_per_epoch": [dist(a) for a in accs.T],
             "valid_accuracy_exact": exact,
             "max_abs_gradient": max_abs,
         },
         checks=[
             holds(
                 "valid accuracy: before → epoch 1",
-                accs[:2],
+                [before, after_one],
                 "rises",
-                accs[1] > accs[0],
+                after_one.mean > before.mean,
                 notes=[0.4606, 0.6331],
             ),
-            at_least(f"valid accuracy after {cfg.epochs} epochs", accs[-1], 0.96, notes=0.9681),
+            at_least(f"valid accuracy after {cfg.epochs} epochs", last, 0.96, notes=0.9681),
             holds(
                 "max |gradient| of accuracy-as-loss vs mnist_loss",
                 [max_abs["accuracy"], max_abs["mnist_loss"]],
@@ -113,7 +133,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 notes="zero vs non-zero",
             ),
         ],
-        log=[" ".join(f"{a:.4f}" for a in accs)],
+        log=[" ".join(f"{dist(a):.4f}" for a in accs.T)],
     )
 
 

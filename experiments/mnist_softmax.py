@@ -14,6 +14,7 @@ from jaxnets.checks import at_least
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 15
     batch_size: int = 100
     sgd_lr: float = 0.1
@@ -37,11 +38,12 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         cfg.batch_size,
         cfg.seed,
         ws.checkpoints,
+        cfg.seeds,
     )
     # Test accuracy, and get one and predict.
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
     sample = classify.get_one_and_predict(
-        {k: r.state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+        {k: r.first_seed_state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
     )
     classify.plot_runs(ws.plots / "softmax_sgd_vs_adam.png", runs, "MNIST softmax regression: training cost")
     return Outcome(
@@ -51,7 +53,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             at_least("B1 (SGD) test accuracy", acc["B1 SGD"], 0.90, notes="~0.90-0.92 (no figure)"),
             at_least("B2 (Adam) test accuracy", acc["B2 Adam"], 0.91),
         ],
-        diverged={k: r.diverged for k, r in runs.items()},
+        diverged=classify.divergences(runs),
         log=[classify.describe(sample)],
     )
 

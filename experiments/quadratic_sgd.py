@@ -13,6 +13,7 @@ import optax
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import losses, models, plots, small_data
 from jaxnets.checks import below, between
+from jaxnets.stats import dist
 from jaxnets.steps import predict
 from jaxnets.train import train_model
 
@@ -20,6 +21,7 @@ from jaxnets.train import train_model
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     slow_lr: float = 1e-5
     slow_steps: int = 10
     lr: float = 1e-3
@@ -28,6 +30,7 @@ class Config:
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
     # The speeds, and a quadratic with N(0, 1) coefficients, √MSE, plain SGD: slow steps, then fast.
+    # With several seeds the data stay the first seed's; each seed draws its own coefficients.
     t, speed = small_data.speed_curve(cfg.seed)
     schedule = optax.piecewise_constant_schedule(cfg.slow_lr, {cfg.slow_steps: cfg.lr / cfg.slow_lr})
     snapshots = {}
@@ -37,13 +40,15 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         (t, speed),
         cfg.slow_steps + cfg.epochs,
         seed=cfg.seed,
+        seeds=cfg.seeds,
         loss_fn=losses.rmse,
         shuffle=False,
-        on_epoch=lambda e, s, _: snapshots.update({e: np.asarray(predict(s, t))}),
+        on_epoch=lambda e, s, _: snapshots.update({e: np.asarray(predict(s, t)).reshape(cfg.seeds, -1)[0]}),
     )
-    loss = np.array([h["train_loss"] for h in fitted.history])  # before each step
-    final = float(losses.rmse(predict(fitted.state, jnp.asarray(t)), jnp.asarray(speed)))
-    after_slow = loss[cfg.slow_steps] if len(loss) > cfg.slow_steps else final
+    loss = fitted.curve("train_loss")  # seeds × steps, each before its step
+    preds = np.asarray(predict(fitted.state, jnp.asarray(t))).reshape(cfg.seeds, -1)
+    final = dist([float(losses.rmse(jnp.asarray(p), jnp.asarray(speed))) for p in preds])
+    after_slow = dist(loss[:, cfg.slow_steps]) if loss.shape[1] > cfg.slow_steps else final
 
     fig, (ax1, ax2) = plots.figure(1, 2, figsize=(10, 4))
     ax1.scatter(t, speed, label="data", color="tab:blue")
@@ -54,24 +59,24 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 snapshots[step],
                 style,
                 color="tab:red" if style == "o" else "tab:gray",
-                label=f"prediction after step {step}",
+                label=f"prediction after step {step} (seed {cfg.seed})",
             )
     ax1.set(title="Speed vs time: data and predictions", xlabel="time", ylabel="speed")
     ax1.legend()
-    ax2.plot(np.arange(len(loss)), loss, "o-", ms=3)
+    plots.band_line(ax2, np.arange(loss.shape[1]), loss, "o-", logy=True, ms=3)
     ax2.axvline(cfg.slow_steps - 0.5, color="gray", ls=":", label=f"lr {cfg.slow_lr:g} → {cfg.lr:g}")
     ax2.set(title="Loss (√MSE) per step", xlabel="step", ylabel="loss", yscale="log")
     ax2.legend()
     plots.save(fig, ws.plots / "quadratic_fit.png")
 
-    slow_change = float((loss[0] - after_slow) / loss[0])
+    slow_change = dist((loss[:, 0] - np.asarray(after_slow.values)) / loss[:, 0])
     return Outcome(
-        history=fitted.history,
+        history=fitted.rows(cfg.seed),
         metrics={
-            "initial_loss": loss[0],
+            "initial_loss": dist(loss[:, 0]),
             "loss_after_slow_steps": after_slow,
             "final_loss": final,
-            "params": fitted.state.params["coeffs"],
+            "params": [r.state.params["coeffs"] for r in fitted.per_run()],
         },
         checks=[
             between(
@@ -88,7 +93,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 notes=25.677,
             ),
         ],
-        diverged={"quadratic": fitted.diverged},
+        diverged=fitted.divergences("quadratic", cfg.seed),
     )
 
 

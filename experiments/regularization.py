@@ -18,15 +18,16 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, models, optim, plots
 from jaxnets.checks import holds
-from jaxnets.loop import FitResult, histories
+from jaxnets.loop import FitResult, evaluate_runs, seed_keys
 from jaxnets.metrics import classification_metrics
-from jaxnets.steps import evaluate
+from jaxnets.stats import Dist, dist
 from jaxnets.train import early_stopping, fit, train_model
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     subset: int = 3000
     epochs: int = 60
     lr: float = 1e-3
@@ -40,9 +41,9 @@ class Config:
     data_dir: str | None = None
 
 
-def _gap(fitted: FitResult) -> float:
+def _gap(fitted: FitResult) -> Dist:
     """Validation minus training loss at the last epoch: how far the net has overfit."""
-    return fitted.history[-1]["valid_loss"] - fitted.history[-1]["train_loss"]
+    return dist(np.subtract(fitted.last("valid_loss").values, fitted.last("train_loss").values))
 
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
@@ -64,6 +65,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             cfg.seed,
             metrics_fn=classification_metrics,
             l2=l2,
+            seeds=cfg.seeds,
             valid=valid,
             **kw,
         )
@@ -76,7 +78,8 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     l2 = train_net(cfg.hidden, cfg.epochs, l2=cfg.l2, desc="L2")
     small = train_net(cfg.small_hidden, cfg.epochs, desc="small net")
 
-    # Online learning: the same net meets the training data one chunk at a time.
+    # Online learning: the same net meets the training data one chunk at a time (each seed's
+    # chunk i shuffled with the key of seed + i, as its single run would be).
     chunk_size = len(train[0]) // cfg.chunks
     chunks = [tuple(a[i * chunk_size : (i + 1) * chunk_size] for a in train) for i in range(cfg.chunks)]
     online_acc, online_hist, state = [], [], None
@@ -84,104 +87,103 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         if state is None:
             result = train_net(cfg.hidden, cfg.chunk_epochs, data_=chunk, desc="online A")
         else:
+            keys = seed_keys(range(cfg.seed + i, cfg.seed + i + cfg.seeds))
             result = fit(
-                state, chunk, cfg.chunk_epochs, cfg.batch_size, jax.random.key(cfg.seed + i), valid=valid
+                state, chunk, cfg.chunk_epochs, cfg.batch_size, keys if state.runs else keys[0], valid=valid
             )
         state = result.state
-        online_acc.append(result.history[-1]["valid_accuracy"])
-        online_hist += [{"run": "online", "chunk": "ABCDEFGH"[i], **row} for row in result.history]
+        online_acc.append(result.last("valid_accuracy"))
+        online_hist += [{"run": "online", "chunk": "ABCDEFGH"[i], **row} for row in result.rows(cfg.seed)]
 
-    base_min = min(h["valid_loss"] for h in base.history)
-    base_last = base.history[-1]
-    base_test, best_test = evaluate(base.state, test), evaluate(best_state, test)
+    base_valid = base.curve("valid_loss")
+    base_min, base_last = dist(np.nanmin(base_valid, axis=1)), base.last("valid_loss")
+    overfit = dist(np.divide(base_last.values, base_min.values))
+    train_share = dist(np.divide(base.last("train_loss").values, base_last.values))
+    base_test = base.evaluate(test)
+    best_test = evaluate_runs(best_state, test)
     gaps = {"baseline": _gap(base), "L2": _gap(l2), "small": _gap(small)}
 
     fig, axes = plots.figure(2, 2, figsize=(11, 8))
-    ep = [h["epoch"] for h in base.history]
+    ep = np.arange(1, base_valid.shape[1] + 1)
     ax = axes[0, 0]
-    ax.plot(ep, [h["train_loss"] for h in base.history], label="train")
-    ax.plot(ep, [h["valid_loss"] for h in base.history], label="validation")
-    ax.axvline(stopper.best["epoch"], color="green", ls=":", label="best epoch (early stopping)")
+    plots.band_line(ax, ep, base.curve("train_loss"), logy=True, label="train")
+    plots.band_line(ax, ep, base_valid, logy=True, label="validation")
+    ax.axvline(np.median(stopper.best["epoch"]), color="green", ls=":", label="best epoch (early stopping)")
     ax.set(
         title=f"Overfitting: {'-'.join(map(str, (784, *cfg.hidden, 10)))}",
         xlabel="epoch",
         ylabel="cross-entropy",
         yscale="log",
     )
-    ax.legend()
+    ax.legend(fontsize=8)
     for ax, (name, other) in zip(axes.flat[1:3], (("L2 penalty", l2), ("smaller net", small)), strict=True):
-        for label, run_ in (("baseline", base), (name, other)):
-            h = run_.history
-            (line,) = ax.plot(ep[: len(h)], [r["valid_loss"] for r in h], label=f"{label}: valid")
-            ax.plot(
-                ep[: len(h)],
-                [r["train_loss"] for r in h],
-                ls="--",
-                color=line.get_color(),
-                label=f"{label}: train",
-            )
+        for color, (label, run_) in enumerate((("baseline", base), (name, other))):
+            style = {"logy": True, "color": f"C{color}"}
+            plots.band_line(ax, ep, run_.curve("valid_loss"), label=f"{label}: valid", **style)
+            plots.band_line(ax, ep, run_.curve("train_loss"), "--", label=f"{label}: train", **style)
         ax.set(title=f"Baseline vs {name}", xlabel="epoch", ylabel="cross-entropy", yscale="log")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     ax = axes[1, 1]
-    ax.plot(range(1, cfg.chunks + 1), online_acc, "o-")
+    chunks_seen = np.arange(1, cfg.chunks + 1)
+    plots.band_line(ax, chunks_seen, np.array([a.values for a in online_acc]).T, "o-")
     ax.set(
         title="Online learning: validation accuracy after each chunk",
         xlabel="chunks seen",
         ylabel="validation accuracy",
-        xticks=range(1, cfg.chunks + 1),
+        xticks=chunks_seen,
     )
     plots.save(fig, ws.plots / "regularization.png")
 
     runs = {"baseline": base, "early_stop": stopped, "l2": l2, "small": small}
     return Outcome(
-        history=histories({k: r.history for k, r in runs.items()}) + online_hist,
+        history=[{"run": k, **row} for k, r in runs.items() for row in r.rows(cfg.seed)] + online_hist,
         metrics={
             "baseline_test": base_test,
             "early_stopped_test": best_test,
-            "best_epoch": stopper.best["epoch"],
-            "stopped_at": len(stopped.history),
+            "best_epoch": dist(np.ravel(stopper.best["epoch"])),
+            "stopped_at": len(stopped.per_run()[0].history),
             "gaps_valid_minus_train": gaps,
             "online_valid_accuracy": online_acc,
         },
         checks=[
             holds(
                 "baseline overfits: last / lowest validation loss",
-                base_last["valid_loss"] / base_min,
+                overfit,
                 "> 1.1 while train loss < 1 % of validation loss",
-                base_last["valid_loss"] > 1.1 * base_min
-                and base_last["train_loss"] < 0.01 * base_last["valid_loss"],
+                overfit.mean > 1.1 and train_share.mean < 0.01,
                 notes="(text only)",
             ),
             holds(
                 "early stopping: test loss at best epoch vs baseline's last",
                 [best_test["loss"], base_test["loss"]],
                 "lower, stopped early",
-                best_test["loss"] < base_test["loss"] and len(stopped.history) < cfg.epochs,
+                best_test["loss"].mean < base_test["loss"].mean
+                and len(stopped.per_run()[0].history) < cfg.epochs,
                 notes="(text only)",
             ),
             holds(
                 "L2 penalty: validation - train loss gap vs baseline",
                 [gaps["L2"], gaps["baseline"]],
                 "smaller",
-                gaps["L2"] < gaps["baseline"],
+                gaps["L2"].mean < gaps["baseline"].mean,
                 notes="(text only)",
             ),
             holds(
                 "smaller net: validation - train loss gap vs baseline",
                 [gaps["small"], gaps["baseline"]],
                 "smaller",
-                gaps["small"] < gaps["baseline"],
+                gaps["small"].mean < gaps["baseline"].mean,
                 notes="(text only)",
             ),
             holds(
                 "online learning: validation accuracy after first → last chunk",
                 [online_acc[0], online_acc[-1]],
                 "rises",
-                online_acc[-1] > online_acc[0],
+                online_acc[-1].mean > online_acc[0].mean,
                 notes="(text only)",
             ),
         ],
-        diverged={k: r.diverged for k, r in runs.items()},
+        diverged={name: d for k, r in runs.items() for name, d in r.divergences(k, cfg.seed).items()},
     )
 
 

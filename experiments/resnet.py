@@ -18,6 +18,7 @@ from jaxnets.checks import at_least
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 1
     lr: float = 0.1
     batch_size: int = 64
@@ -38,6 +39,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
+        cfg.seeds,
         desc="ResNet-18",
         checkpoint_dir=ws.checkpoint("ResNet-18"),
     )
@@ -45,19 +47,17 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     acc = resnet.held_out["accuracy"]
     names = data.CLASS_NAMES["mnist_sample"]
     sample = classify.get_one_and_predict(
-        {"ResNet-18": resnet.state}, valid, cfg.seed, ws.plots / "get_one_and_predict.png", names
+        {"ResNet-18": resnet.first_seed_state}, valid, cfg.seed, ws.plots / "get_one_and_predict.png", names
     )
 
-    step_loss = resnet.steps["loss"]
-    window = min(10, len(step_loss))
+    step_loss = resnet.fitted.steps["loss"].reshape(cfg.seeds, -1)  # seeds × steps
+    window = min(10, step_loss.shape[1])
+    smooth = np.array([np.convolve(loss, np.ones(window) / window, mode="valid") for loss in step_loss])
     plots.curves(
         ws.plots / "resnet18.png",
         {
-            "batch loss": (np.arange(1, len(step_loss) + 1), step_loss),
-            f"mean of the last {window}": (
-                np.arange(window, len(step_loss) + 1),
-                np.convolve(step_loss, np.ones(window) / window, mode="valid"),
-            ),
+            "batch loss": (np.arange(1, step_loss.shape[1] + 1), step_loss),
+            f"mean of the last {window}": (np.arange(window, step_loss.shape[1] + 1), smooth),
         },
         title=f"ResNet-18, one cycle (max lr {cfg.lr:g}): valid accuracy {acc:.4f}",
         xlabel="step",
@@ -65,7 +65,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         logy=True,
     )
     return Outcome(
-        history=resnet.history,
+        history=resnet.fitted.rows(cfg.seed),
         metrics={
             "valid": resnet.held_out,
             "get_one_and_predict": sample,
@@ -73,7 +73,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             "steps": steps,
         },
         checks=[at_least(f"valid accuracy after {cfg.epochs} epoch(s)", acc, 0.99, notes=0.9951)],
-        diverged={"ResNet-18": resnet.diverged},
+        diverged=resnet.fitted.divergences("ResNet-18", cfg.seed),
         log=[
             f"ResNet-18: valid accuracy {acc:.4f} after {steps} steps, {seconds:.1f} s (compile included)",
             classify.describe(sample, names),

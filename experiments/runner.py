@@ -39,8 +39,9 @@ def make_config(
     overrides; with ``strict``, an override the experiment has no setting for is an error, which
     names it by its flag in ``flags`` (setting → flag) where it has one."""
     fields = {f.name for f in dataclasses.fields(experiment.config)}
-    # The data folder says where data is, not how to run: experiments without data ignore it.
-    unknown = [k for k in overrides if k not in fields and k != "data_dir"]
+    # The data folder says where data is, not how to run: experiments without data ignore it, and
+    # experiments without randomness ignore the number of seeds (the CLI says so).
+    unknown = [k for k in overrides if k not in fields and k not in ("data_dir", "seeds")]
     if strict and unknown:
         named = ", ".join((flags or {}).get(k, k) for k in unknown)
         raise InputError(
@@ -87,7 +88,7 @@ def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: 
         metrics=outcome.metrics,
         checks=outcome.checks,
         diverged={
-            run: {**d._asdict(), "expected": run in experiment.expected_divergence}
+            run: {**d._asdict(), "expected": _expected(run, experiment.expected_divergence)}
             for run, d in outcome.diverged.items()
             if d is not None
         },
@@ -104,6 +105,11 @@ def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: 
     results.write_json(final / "result.json", result.to_json())
     shutil.rmtree(work)
     return Result.from_json(results.jsonable(result.to_json()))
+
+
+def _expected(run: str, expected: tuple[str, ...]) -> bool:
+    """Whether ``run`` (or, for several seeds, "run (seed s)") is one the experiment expects to diverge."""
+    return any(run == e or run.startswith(f"{e} (seed ") for e in expected)
 
 
 def saved_result(out_root: Path, experiment: Experiment) -> Result | None:

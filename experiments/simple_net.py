@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+import numpy as np
+
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, losses, models, optim, plots
 from jaxnets.checks import at_least
@@ -17,6 +19,7 @@ from jaxnets.train import epoch_table, train_model
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 40
     lr: float = 0.1
     batch_size: int = 256
@@ -34,24 +37,24 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
+        seeds=cfg.seeds,
         loss_fn=losses.mnist_loss,
         metrics_fn=logit_binary_metrics,
         valid=valid,
         on_epoch=epoch_table(),
     )
-    h = fitted.history
-    acc = h[-1]["valid_accuracy"]
+    acc = fitted.last("valid_accuracy")
     plots.curves(
         ws.plots / "simple_net.png",
-        {"validation accuracy": ([r["epoch"] for r in h], [r["valid_accuracy"] for r in h])},
+        {"validation accuracy": (np.arange(1, cfg.epochs + 1), fitted.curve("valid_accuracy"))},
         title=f"784-{cfg.hidden}-1, SGD lr {cfg.lr:g}: validation accuracy",
         ylabel="validation accuracy",
     )
     return Outcome(
-        history=h,
-        metrics={"valid_accuracy": acc, "valid_loss": h[-1]["valid_loss"]},
+        history=fitted.rows(cfg.seed),
+        metrics={"valid_accuracy": acc, "valid_loss": fitted.last("valid_loss")},
         checks=[at_least(f"valid accuracy after {cfg.epochs} epochs", acc, 0.975, notes=0.9828)],
-        diverged={"simple net": fitted.diverged},
+        diverged=fitted.divergences("simple net", cfg.seed),
     )
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-import jax
 import numpy as np
 
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import losses, models, optim, plots, small_data
-from jaxnets.checks import equal, holds
-from jaxnets.optimize import train_full_batch
+from jaxnets.checks import at_least, holds
+from jaxnets.loop import seeded_state
+from jaxnets.state import each_run
+from jaxnets.stats import dist
+from jaxnets.steps import predict, train_full_batch
 
 NETS = {"B4 2-2-1": (2, 1), "B5 2-10-10-10-1": (10, 10, 10, 1)}
 
@@ -22,6 +24,7 @@ NETS = {"B4 2-2-1": (2, 1), "B5 2-10-10-10-1": (10, 10, 10, 1)}
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    seeds: int = 1
     epochs: int = 10001  # full-batch steps
     lr: float = 1.0
     log_every: int = 100
@@ -29,100 +32,106 @@ class Config:
     settle_step: int = 500  # "after the first few hundred" steps (reported, see the README)
 
 
+def crossing(b4: np.ndarray, b5: np.ndarray, logged: np.ndarray) -> int | None:
+    """The logged step from which B5's loss stays below B4's (None if it never does): the deep
+    sigmoid net first sits on the ln 2 plateau (vanishing gradients, lab 09-1)."""
+    above = np.flatnonzero(~(b5[logged] < b4[logged]))
+    first = above[-1] + 1 if above.size else 0  # first logged step of the final run below
+    return int(logged[first]) if first < len(logged) else None
+
+
 def run(cfg: Config, ws: Workspace) -> Outcome:
     x, y = small_data.logic_gate("xor")
     tx = optim.optimizer("sgd", cfg.lr)
-    # Run 0 is the experiment; all runs together give the share of seeds that solve XOR.
-    keys = jax.random.split(jax.random.key(cfg.seed), cfg.sweep_seeds)
+    # The seeds seed, seed + 1, … train as one program; the first ``seeds`` of them are the
+    # experiment, all of them (sweep_seeds) give the share of seeds that solve XOR.
+    n = max(cfg.seeds, cfg.sweep_seeds)
     nets = {}
     for name, widths in NETS.items():
         model = models.MLP(widths, activation="sigmoid", output_activation="sigmoid")
-        params, step_losses = train_full_batch(
-            model, tx, (x, y), cfg.epochs, keys, losses.binary_cross_entropy
-        )
-        probs = np.asarray(jax.vmap(lambda p, m=model: m.apply({"params": p}, x))(params))[..., 0]
-        solved = np.all((probs > 0.5) == (y.ravel() > 0.5), axis=1)
+        state, _ = seeded_state(model, tx, x[:1], cfg.seed, n, losses.binary_cross_entropy)
+        state, step_metrics = train_full_batch(state, (x, y), cfg.epochs)
+        probs = np.asarray(predict(state, x)).reshape(n, -1)
         nets[name] = {
             "model": model,
-            "params": jax.tree.map(lambda a: a[0], params),
-            "curve": np.asarray(step_losses[0]),
+            "first": each_run(state)[0],
+            "curves": np.asarray(step_metrics["loss"]).reshape(n, -1)[: cfg.seeds],  # seeds × steps
             "probs": probs[0],
-            "solved_share": float(solved.mean()),
+            "solved": np.all((probs > 0.5) == (y.ravel() > 0.5), axis=1),
         }
 
-    b4, b5 = (nets[n] for n in NETS)
+    b4, b5 = (nets[n_]["curves"] for n_ in NETS)
     logged = np.arange(0, cfg.epochs, cfg.log_every)
-    below = b5["curve"][logged] < b4["curve"][logged]
-    # The deep sigmoid net first sits on the ln 2 plateau (vanishing gradients, lab 09-1); the
-    # step from which it stays below the 2-2-1 net's loss:
-    above = np.flatnonzero(~below)
-    first = above[-1] + 1 if above.size else 0  # first logged step of the final run below
-    crossing = int(logged[first]) if first < len(logged) else None
-    b5_below_after_settle = bool(np.all(below[logged >= cfg.settle_step]))
+    crossings = [crossing(c4, c5, logged) for c4, c5 in zip(b4, b5, strict=True)]
+    below_after_settle = [
+        bool(np.all((c5 < c4)[logged][logged >= cfg.settle_step])) for c4, c5 in zip(b4, b5, strict=True)
+    ]
     history = [
-        {"net": name, "step": int(s), "loss": float(r["curve"][s])}
+        {"net": name, "seed": cfg.seed + k, "step": int(s), "loss": float(curve[s])}
         for name, r in nets.items()
+        for k, curve in enumerate(r["curves"])
         for s in logged
     ]
 
     fig, axes = plots.figure(1, 3, figsize=(15, 4.4))
     for name, r in nets.items():
-        axes[0].plot(np.arange(len(r["curve"])), r["curve"], label=name)
-    axes[0].set(
-        title="XOR: BCE per step (seed 0)", xlabel="step", ylabel="binary cross-entropy", yscale="log"
-    )
-    axes[0].legend()
+        plots.band_line(axes[0], np.arange(r["curves"].shape[1]), r["curves"], logy=True, label=name)
+    axes[0].set(title="XOR: BCE per step", xlabel="step", ylabel="binary cross-entropy", yscale="log")
+    axes[0].legend(fontsize=8)
     for ax, (name, r) in zip(axes[1:], nets.items(), strict=True):
         plots.decision_regions(
             ax,
-            lambda g, m=r["model"], p=r["params"]: m.apply({"params": p}, g),
+            lambda g, m=r["model"], p=r["first"].params: m.apply({"params": p}, g),
             x,
             y,
-            f"{name}: decision boundary",
+            f"{name}: decision boundary (seed {cfg.seed})",
         )
     plots.save(fig, ws.plots / "xor_mlp.png")
 
     metrics = {
         name: {
-            "final_loss": float(r["curve"][-1]),
-            "predictions": (r["probs"] > 0.5).astype(int).tolist(),
+            "final_loss": dist(r["curves"][:, -1]),
+            "predictions": (r["probs"] > 0.5).astype(int).tolist(),  # the first seed's
             "probabilities": r["probs"].tolist(),
-            "solved_share_over_seeds": r["solved_share"],
+            "solved_share_over_seeds": float(r["solved"].mean()),
         }
         for name, r in nets.items()
     }
-    metrics["b5_below_b4_at_every_logged_step_after"] = {
-        "step": cfg.settle_step,
-        "holds": b5_below_after_settle,
-    }
-    metrics["b5_below_b4_from_step"] = crossing
+    b5_minus_b4 = dist(b5[:, -1] - b4[:, -1])
+    metrics["b5_below_b4_at_every_logged_step_after"] = {"step": cfg.settle_step, "holds": below_after_settle}
+    metrics["b5_below_b4_from_step"] = dist([np.nan if c is None else c for c in crossings])
     log = [
-        f"{name}: loss {r['curve'][0]:.4f} → {r['curve'][-1]:.6f}, predictions "
-        f"{metrics[name]['predictions']}; {100 * r['solved_share']:.0f} % of {cfg.sweep_seeds} seeds "
-        "solve XOR"
+        f"{name}: loss {dist(r['curves'][:, 0]):.4f} → {metrics[name]['final_loss']:.6f}, predictions "
+        f"{metrics[name]['predictions']}; {100 * r['solved'].mean():.0f} % of {n} seeds solve XOR"
         for name, r in nets.items()
     ]
     log.append(
-        f"B5 below B4 at every logged step from {cfg.settle_step}: {b5_below_after_settle}; "
-        f"B5 stays below B4 from step {crossing} (before that it sits on the ln 2 plateau)"
+        f"B5 below B4 at every logged step from {cfg.settle_step}: {below_after_settle}; "
+        f"B5 stays below B4 from step {metrics['b5_below_b4_from_step']} "
+        "(before that it sits on the ln 2 plateau)"
     )
     checks = [
-        equal(f"{name} predictions", metrics[name]["predictions"], [0, 1, 1, 0], notes=[0, 1, 1, 0])
+        at_least(
+            f"{name}: share of seeds predicting [0, 1, 1, 0]",
+            dist(nets[name]["solved"][: cfg.seeds]),
+            0.5,
+            notes="[0, 1, 1, 0] (one run)",
+        )
         for name in NETS
     ]
     checks += [
         holds(
             "final loss: B5 vs B4",
-            [metrics[n]["final_loss"] for n in reversed(NETS)],
+            [metrics[n_]["final_loss"] for n_ in reversed(NETS)],
             "B5 < B4",
-            b5["curve"][-1] < b4["curve"][-1],
+            b5_minus_b4.mean < 0,
             notes="B5 falls further (original lab: [0.000157, 0.00123])",
         ),
         holds(
             "B5 stays below B4 from logged step",
-            crossing,
-            f"exists, and < {cfg.epochs - 1}",
-            crossing is not None and crossing < cfg.epochs - 1,
+            metrics["b5_below_b4_from_step"],
+            f"exists, and < {cfg.epochs - 1}, every seed",
+            all(c is not None and c < cfg.epochs - 1 for c in crossings),
             notes="B5 below from ~5300 (original lab)",
         ),
     ]

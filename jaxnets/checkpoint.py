@@ -15,10 +15,12 @@ complete checkpoint; only the latest one is kept.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,11 +110,15 @@ class Checkpointer:
         to the next epoch while Orbax writes in the background."""
         arrays = jax.tree.map(np.array, jax.device_get(saved_fields(state)))
         steps = {k: np.array(v) for k, v in record["steps"].items()}
-        meta = {
-            **{k: v for k, v in record.items() if k != "steps"},
-            "signature": self.signature,
-            "layout": _layout(arrays),
-        }
+        # A deep copy: Orbax writes in the background while the caller goes on appending to
+        # the same history lists, and the checkpoint of this epoch must hold this epoch's record.
+        meta = copy.deepcopy(
+            {
+                **{k: v for k, v in record.items() if k != "steps"},
+                "signature": self.signature,
+                "layout": _layout(arrays),
+            }
+        )
         with _interrupt_after():
             self.manager.save(
                 epoch,
@@ -161,10 +167,16 @@ class Checkpointer:
 
 def latest_epoch(directory: str | os.PathLike) -> int | None:
     """The epoch of the latest complete checkpoint in ``directory``, if any (for messages)."""
-    if not os.path.isdir(directory):
-        return None
-    manager = ocp.CheckpointManager(os.path.abspath(directory))
-    try:
-        return manager.latest_step()
-    finally:
-        manager.close()
+    for _ in range(20):
+        if not os.path.isdir(directory):
+            return None
+        try:
+            manager = ocp.CheckpointManager(os.path.abspath(directory))
+        except FileNotFoundError:  # a save in flight removed the previous checkpoint meanwhile
+            time.sleep(0.05)
+            continue
+        try:
+            return manager.latest_step()
+        finally:
+            manager.close()
+    return None

@@ -2,14 +2,21 @@
 does. Each helper writes the bar's text from the threshold it tests, so the two cannot disagree::
 
     at_least("B8 test accuracy", ours, 0.975, notes=0.9805)   # bar "≥ 0.975"
+
+Ours may be a distribution over seeds (``stats.Dist``): the bar then applies to its mean, and
+the notes' figure is placed in it (inside [min, max]? its z-score), so a reader sees whether the
+notes' one draw is typical of ours.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from jaxnets import stats
+from jaxnets.stats import Dist
 
 NO_FIGURE = "(no figure)"
 
@@ -24,18 +31,55 @@ class Check:
     notes: Any
     bar: str
     passed: bool
+    placement: Any = None  # where the notes' figure falls in our distribution(s), see ``stats.placement``
+
+    def __post_init__(self) -> None:
+        if self.placement is None:
+            object.__setattr__(self, "placement", _placement(self.notes, self.ours))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Check:
-        return cls(d["name"], d["ours"], d["notes"], str(d["bar"]), bool(d["passed"]))
+        return cls(
+            d["name"], _from_json(d["ours"]), d["notes"], str(d["bar"]), bool(d["passed"]), d.get("placement")
+        )
+
+
+def _from_json(value: Any) -> Any:
+    """Distributions back from their JSON form, in lists too."""
+    if stats.is_dist_json(value):
+        return stats.from_json(value)
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _placement(notes: Any, ours: Any) -> Any:
+    """The notes' figure placed in our distribution (a list of placements for lists), where ours
+    is a distribution of two or more seeds and the notes give a number."""
+    if isinstance(ours, Dist) and _number(notes) and ours.n >= 2:
+        return stats.placement(float(notes), ours)
+    if isinstance(ours, list | tuple) and isinstance(notes, list | tuple) and len(ours) == len(notes):
+        places = [_placement(n, o) for n, o in zip(notes, ours, strict=True)]
+        return places if any(p is not None for p in places) else None
+    return None
+
+
+def value(ours: Any) -> Any:
+    """What a bar is tested on: the mean of a distribution, else the number itself."""
+    return ours.mean if isinstance(ours, Dist) else ours
 
 
 def _each(ours: Any, test: Callable[[float], bool]) -> bool:
-    """``test`` holds for ``ours``, or for every entry when ``ours`` is a list."""
+    """``test`` holds for ``ours`` (a distribution's mean), or for every entry of a list."""
     values = ours if isinstance(ours, Sequence) and not isinstance(ours, str) else [ours]
+    values = [value(v) for v in values]
     return all(v is not None and not (isinstance(v, float) and math.isnan(v)) and test(v) for v in values)
 
 
@@ -76,11 +120,18 @@ def within(name: str, ours: float, target: float, tolerance: float, notes: Any =
 
 
 def equal(name: str, ours: Any, expected: Any, notes: Any = NO_FIGURE) -> Check:
-    """Ours equals ``expected`` exactly."""
-    return Check(name, ours, notes, f"= {expected}", ours == expected)
+    """Ours equals ``expected`` exactly (every seed's value, for a distribution)."""
+    passed = all(v == expected for v in ours.values) if isinstance(ours, Dist) else ours == expected
+    return Check(name, ours, notes, f"= {expected}", passed)
 
 
 def holds(name: str, ours: Any, condition: str, passed: bool, notes: Any = NO_FIGURE) -> Check:
     """A relation the numbers must satisfy that no single threshold states (``"B8 > B7"``):
     ``condition`` says it in words, ``passed`` is its value."""
     return Check(name, ours, notes, condition, bool(passed))
+
+
+def compared(name: str, ours: Any, notes: Any) -> Check:
+    """A number the notes report that no bar applies to (it depends on the random draw), shown
+    beside ours and, for a distribution over seeds, placed in it. It never fails."""
+    return Check(name, ours, notes, "none (compared only)", True)

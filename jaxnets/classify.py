@@ -13,22 +13,27 @@ import optax
 from flax import linen as nn
 
 from jaxnets import losses, plots
-from jaxnets.loop import Divergence, histories, train_model
+from jaxnets.loop import Divergence, FitResult, train_model
 from jaxnets.metrics import classification_metrics
 from jaxnets.results import slug
 from jaxnets.state import Batch, TrainState
-from jaxnets.steps import evaluate, predict
+from jaxnets.stats import Dist
+from jaxnets.steps import predict
 
 
 class TrainedClassifier(NamedTuple):
-    """A trained classifier: its state, per-epoch history, metrics on the held-out set, its
-    divergence, and the per-step training metrics (``steps["loss"]``: every step's batch loss)."""
+    """A classifier trained from one or several seeds (``seed``, ``seed + 1``, …): the fit (a
+    stacked state for several seeds, see ``loop.FitResult``) and each metric on the held-out set
+    over the seeds."""
 
-    state: TrainState
-    history: list[dict[str, float]]
-    held_out: dict[str, float]
-    diverged: Divergence | None
-    steps: dict[str, np.ndarray]
+    fitted: FitResult
+    held_out: dict[str, Dist]
+    seed: int
+
+    @property
+    def first_seed_state(self) -> TrainState:
+        """The first seed's trained state (for "get one and predict")."""
+        return self.fitted.per_run()[0].state
 
 
 def train_classifier(
@@ -39,10 +44,12 @@ def train_classifier(
     epochs: int,
     batch_size: int = 100,
     seed: int = 0,
+    seeds: int = 1,
     **fit_kwargs: Any,
 ) -> TrainedClassifier:
     """Train ``model`` on ``train`` with cross-entropy (shuffled, drop_last), then evaluate it on
-    ``held_out`` (BatchNorm running averages, no dropout). ``fit_kwargs`` go to ``loop.fit``."""
+    ``held_out`` (BatchNorm running averages, no dropout); with ``seeds`` > 1, that many seeds as
+    one program. ``fit_kwargs`` go to ``loop.fit``."""
     fitted = train_model(
         model,
         tx,
@@ -52,11 +59,10 @@ def train_classifier(
         seed,
         loss_fn=losses.cross_entropy,
         metrics_fn=classification_metrics,
+        seeds=seeds,
         **fit_kwargs,
     )
-    return TrainedClassifier(
-        fitted.state, fitted.history, evaluate(fitted.state, held_out), fitted.diverged, fitted.steps
-    )
+    return TrainedClassifier(fitted, fitted.evaluate(held_out), seed)
 
 
 def train_each(
@@ -67,9 +73,10 @@ def train_each(
     batch_size: int = 100,
     seed: int = 0,
     checkpoint_dir: Path | None = None,
+    seeds: int = 1,
     **fit_kwargs: Any,
 ) -> dict[str, TrainedClassifier]:
-    """``train_classifier`` for each named (model, optimizer) on the same data, seed and batches:
+    """``train_classifier`` for each named (model, optimizer) on the same data, seeds and batches:
     the labs' side-by-side comparisons, where only the model or the optimizer changes. With
     ``checkpoint_dir``, each run keeps its checkpoints in a sub-folder named after it."""
     return {
@@ -81,6 +88,7 @@ def train_each(
             epochs,
             batch_size,
             seed,
+            seeds,
             desc=name,
             checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / slug(name),
             **fit_kwargs,
@@ -131,15 +139,24 @@ def describe(sample: Mapping[str, Any], class_names: Sequence[str] | None = None
 
 
 def plot_runs(path: Path, runs: Mapping[str, TrainedClassifier], title: str) -> str:
-    """Each run's training cost per epoch beside its held-out accuracy (``plots.runs_summary``)."""
+    """Each run's training cost per epoch (a band over seeds) beside its held-out accuracy."""
     return plots.runs_summary(
         path,
-        {k: ([h["epoch"] for h in r.history], [h["train_loss"] for h in r.history]) for k, r in runs.items()},
+        {
+            k: (np.arange(1, r.fitted.curve("train_loss").shape[1] + 1), r.fitted.curve("train_loss"))
+            for k, r in runs.items()
+        },
         {k: r.held_out["accuracy"] for k, r in runs.items()},
         title=title,
     )
 
 
 def history(runs: Mapping[str, TrainedClassifier], tag: str = "run") -> list[dict[str, Any]]:
-    """The runs' history rows in one list, each tagged with its run's name under ``tag``."""
-    return histories({k: r.history for k, r in runs.items()}, tag)
+    """The runs' history rows in one table, each tagged with its run's name under ``tag`` and
+    with its seed."""
+    return [{tag: k, **row} for k, r in runs.items() for row in r.fitted.rows(r.seed)]
+
+
+def divergences(runs: Mapping[str, TrainedClassifier]) -> dict[str, Divergence | None]:
+    """Each run's divergence, per seed (``loop.FitResult.divergences``)."""
+    return {name: d for k, r in runs.items() for name, d in r.fitted.divergences(k, r.seed).items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Any, NamedTuple
 
@@ -21,11 +21,12 @@ from jaxnets import losses
 from jaxnets.checkpoint import Checkpointer
 from jaxnets.errors import InputError
 from jaxnets.metrics import MetricsFn, no_metrics
-from jaxnets.parallel import Mesh, data_mesh, replicate
-from jaxnets.state import Batch, TrainState, check_batch, create_train_state
+from jaxnets.parallel import Mesh, data_mesh, replicate, runs_mesh, shard_runs
+from jaxnets.state import Batch, TrainState, check_batch, create_train_state, create_train_states
+from jaxnets.stats import Dist, dist
 from jaxnets.steps import check_batch_size, evaluate, train_epoch
 
-OnEpoch = Callable[[int, TrainState, dict[str, float]], "bool | None"]
+OnEpoch = Callable[[int, TrainState, dict[str, Any]], "bool | None"]
 
 
 class Divergence(NamedTuple):
@@ -37,39 +38,97 @@ class Divergence(NamedTuple):
 
 
 class FitResult(NamedTuple):
-    """The outcome of ``fit``: final state, per-epoch rows, per-step metrics, divergence."""
+    """The outcome of ``fit``: final state, per-epoch rows, per-step metrics, divergence.
+
+    For a stacked state (several runs), ``history`` holds one list of rows per run, each of
+    ``steps``' arrays has a leading run axis and ``diverged`` one entry per run; ``run(k)``
+    gives run k alone, as ``fit`` of that run by itself would.
+    """
 
     state: TrainState
-    history: list[dict[str, float]]
+    history: list[dict[str, float]] | list[list[dict[str, float]]]
     steps: dict[str, np.ndarray]
-    diverged: Divergence | None
+    diverged: Divergence | None | tuple[Divergence | None, ...]
+
+    def run(self, k: int) -> FitResult:
+        """Run ``k`` of a stacked result: its state, its rows (up to its divergence, if it stopped
+        there), its steps and its divergence."""
+        history = self.history[k]
+        trained = max(len(h) for h in self.history)
+        steps = {n: v[k][: v.shape[1] // max(trained, 1) * len(history)] for n, v in self.steps.items()}
+        return FitResult(self.state.run(k), history, steps, self.diverged[k])
+
+    def per_run(self) -> list[FitResult]:
+        """Each run's result: ``[self]`` for a single run."""
+        return [self] if self.state.runs is None else [self.run(k) for k in range(self.state.runs)]
+
+    def curve(self, column: str) -> np.ndarray:
+        """A history column as (runs, epochs), nan after a run's last recorded epoch."""
+        rows = [r.history for r in self.per_run()]
+        longest = max(len(h) for h in rows)
+        return np.array([[row[column] for row in h] + [np.nan] * (longest - len(h)) for h in rows], float)
+
+    def first(self, column: str) -> Dist:
+        """A history column's value at the first epoch, over the runs."""
+        return dist([r.history[0][column] if r.history else np.nan for r in self.per_run()])
+
+    def last(self, column: str) -> Dist:
+        """A history column's value at each run's last recorded epoch, over the runs."""
+        return dist([r.history[-1][column] if r.history else np.nan for r in self.per_run()])
+
+    def evaluate(self, data: Batch, batch_size: int = 1000) -> dict[str, Dist]:
+        """``evaluate_runs`` of the final state(s)."""
+        return evaluate_runs(self.state, data, batch_size)
+
+    def rows(self, seed: int) -> list[dict[str, Any]]:
+        """The history as one table, each row with its run's seed (run k has seed ``seed + k``)."""
+        return [{"seed": seed + k, **row} for k, r in enumerate(self.per_run()) for row in r.history]
+
+    def divergences(self, name: str, seed: int) -> dict[str, Divergence | None]:
+        """Each run's divergence under its name: ``name`` for a single run, ``name (seed s)``
+        for the runs of several seeds (see ``run_name``)."""
+        runs = self.per_run()
+        return {run_name(name, seed + k, len(runs)): r.diverged for k, r in enumerate(runs)}
+
+
+def evaluate_runs(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str, Dist]:
+    """``steps.evaluate``, each metric as a distribution over the runs of the state (of one value
+    for a single run)."""
+    return {k: dist(np.reshape(v, -1)) for k, v in evaluate(state, data, batch_size).items()}
+
+
+def run_name(name: str, seed: int, seeds: int) -> str:
+    """How a run of one of several seeds is named in results: "raw (seed 3)"."""
+    return name if seeds == 1 else f"{name} (seed {seed})"
 
 
 class _Record:
-    """What a run has done so far: history rows, per-step metrics, its divergence, and whether it
-    has stopped; saved with each checkpoint and restored from it."""
+    """What the runs have done so far: each run's history rows and divergence, the per-step
+    metrics (a leading run axis), which runs have stopped; saved with each checkpoint and
+    restored from it. A single run is recorded as one run of one."""
 
-    def __init__(self, saved: dict[str, Any] | None = None):
+    def __init__(self, runs: int, saved: dict[str, Any] | None = None):
         saved = saved or {}
-        self.history: list[dict[str, float]] = saved.get("history", [])
+        self.history: list[list[dict[str, float]]] = saved.get("history", [[] for _ in range(runs)])
         self.steps: dict[str, list[np.ndarray]] = {k: [v] for k, v in saved.get("steps", {}).items()}
-        self.diverged = Divergence(**saved["diverged"]) if saved.get("diverged") else None
-        self.stopped: bool = saved.get("stopped", False)
+        self.diverged = [Divergence(**d) if d else None for d in saved.get("diverged", [None] * runs)]
+        self.stopped: list[bool] = saved.get("stopped", [False] * runs)
 
-    def add(self, row: dict[str, float], step_metrics: dict[str, np.ndarray]) -> None:
-        self.history.append(row)
+    def add(self, rows: list[dict[str, float]], step_metrics: dict[str, np.ndarray]) -> None:
+        for run, row in enumerate(rows):
+            if not self.stopped[run]:
+                self.history[run].append(row)
         for name, values in step_metrics.items():
             self.steps.setdefault(name, []).append(np.asarray(values))
 
     def step_arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) for k, v in self.steps.items()}
+        return {k: np.concatenate(v, axis=-1) for k, v in self.steps.items()}
 
     def saved(self) -> dict[str, Any]:
-        diverged = self.diverged._asdict() if self.diverged else None
         return {
             "history": self.history,
             "steps": self.step_arrays(),
-            "diverged": diverged,
+            "diverged": [d._asdict() if d else None for d in self.diverged],
             "stopped": self.stopped,
         }
 
@@ -100,6 +159,12 @@ def fit(
     (default: all local devices): state and data are replicated on it and each batch is split
     over its devices.
 
+    A stacked state (``create_train_states``, N seeds) takes one key per run in ``key`` and
+    trains all runs as one program, split over the devices run by run (``parallel.shard_runs``;
+    default mesh: ``parallel.runs_mesh``). Each run keeps its own rows and divergence; a run that
+    diverges stops recording there (its arrays go on in the program, apart from the others),
+    and the loop stops once every run has. ``on_epoch`` then gets one value per run in ``row``.
+
     With ``checkpoint_dir``, the state and the run so far are saved there after every epoch
     (see ``jaxnets.checkpoint``), and a run that finds a checkpoint there goes on from it, to
     the same result as if it had never stopped; one that had finished returns at once. Callbacks
@@ -109,65 +174,126 @@ def fit(
         raise InputError(f"epochs must be >= 0, got {epochs}")
     x, _ = check_batch(train, state)
     check_batch_size(batch_size, len(x))
-    mesh = data_mesh() if mesh is None else mesh
-    state = replicate(state, mesh, copy=True)  # train_epoch donates it; the caller's stays usable
+    runs = state.runs
+    if runs and jnp.shape(key) != (runs,):
+        raise InputError(
+            f"a state of {runs} stacked runs needs {runs} keys (one per run), got shape {jnp.shape(key)}"
+        )
+    if runs:
+        mesh = runs_mesh(runs) if mesh is None else mesh
+        state, key = shard_runs((state, key), mesh, copy=True)  # train_epoch donates the state
+    else:
+        mesh = data_mesh() if mesh is None else mesh
+        state = replicate(state, mesh, copy=True)  # train_epoch donates it; the caller's stays usable
     train, valid = replicate((train, valid), mesh)
     signature = {
         "examples": len(x),
         "batch_size": batch_size,
         "shuffle": shuffle,
         "key": np.asarray(jax.random.key_data(key)).tolist(),
+        "runs": runs,
     }
-    with Checkpointer(checkpoint_dir, signature) if checkpoint_dir is not None else nullcontext() as saver:
-        done, record = 0, _Record()
+    saver = Checkpointer(checkpoint_dir, signature) if checkpoint_dir is not None else nullcontext()
+    with saver as saver:
+        done, record = 0, _Record(runs or 1)
         if saver is not None and (restored := saver.restore(state)):
             done, state, saved = restored
-            record = _Record(saved)
+            record = _Record(runs or 1, saved)
             if done > epochs:
                 raise InputError(
                     f"the checkpoint in {checkpoint_dir} is at epoch {done}, past the {epochs} asked for"
                 )
-        todo = [] if record.stopped else range(done + 1, epochs + 1)
+        todo = [] if all(record.stopped) else range(done + 1, epochs + 1)
         disable = None if progress is None else not progress
         with tqdm(todo, desc=desc, initial=done, total=epochs, disable=disable, leave=False) as bar:
             for epoch in bar:
                 start = time.perf_counter()
-                state, step_metrics = train_epoch(
-                    state, train, jax.random.fold_in(key, epoch), batch_size, shuffle, mesh
-                )
-                step_metrics = jax.device_get(step_metrics)
-                row: dict[str, float] = {"epoch": epoch}
-                row.update({f"train_{k}": float(np.mean(v)) for k, v in step_metrics.items()})
+                if runs:
+                    epoch_key = jax.vmap(jax.random.fold_in, (0, None))(key, epoch)
+                    state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle)
+                else:
+                    epoch_key = jax.random.fold_in(key, epoch)
+                    state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle, mesh)
+                # One row per run: (runs, steps) metrics; a single run is a run of one.
+                step_metrics = {
+                    k: np.asarray(v).reshape(runs or 1, -1) for k, v in jax.device_get(step_metrics).items()
+                }
+                row: dict[str, Any] = {"epoch": epoch}
+                row.update({f"train_{k}": v.mean(axis=-1) for k, v in step_metrics.items()})
                 if valid is not None:
-                    row.update({f"valid_{k}": v for k, v in evaluate(state, valid).items()})
+                    row.update({f"valid_{k}": np.reshape(v, -1) for k, v in evaluate(state, valid).items()})
                 row["time_s"] = time.perf_counter() - start
-                record.add(row, step_metrics)
-                bar.set_postfix(loss=f"{row['train_loss']:.4g}")
-                if record.diverged is None:
-                    record.diverged = _divergence(epoch, step_metrics["loss"], state)
-                    record.stopped = record.diverged is not None and stop_on_divergence
-                if not record.stopped and on_epoch is not None:
-                    record.stopped = bool(on_epoch(epoch, state, row))
+                rows = [
+                    {k: v if k in ("epoch", "time_s") else float(v[run]) for k, v in row.items()}
+                    for run in range(runs or 1)
+                ]
+                record.add(rows, step_metrics)
+                bar.set_postfix(loss=f"{np.mean(row['train_loss']):.4g}")
+                diverged = _divergences(epoch, step_metrics["loss"], state)
+                for run, d in enumerate(diverged):
+                    if record.diverged[run] is None and d is not None:
+                        record.diverged[run] = d
+                        record.stopped[run] = stop_on_divergence
+                if not all(record.stopped) and on_epoch is not None:
+                    if on_epoch(epoch, state, row if runs else rows[0]):
+                        record.stopped = [True] * len(record.stopped)
                 if saver is not None:
                     saver.save(epoch, state, record.saved())
-                if record.stopped:
+                if all(record.stopped):
                     break
-    return FitResult(state, record.history, record.step_arrays(), record.diverged)
+    steps = record.step_arrays()
+    if runs:
+        return FitResult(state, record.history, steps, tuple(record.diverged))
+    return FitResult(state, record.history[0], {k: v[0] for k, v in steps.items()}, record.diverged[0])
 
 
 @jax.jit
-def _all_finite(tree: Any) -> jax.Array:
-    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+def _finite_per_run(params: Any) -> jax.Array:
+    """Whether each run's parameters are all finite: one bool per leading-axis entry."""
+    leaves = jax.tree_util.tree_leaves(params)
+    return jnp.stack([jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1) for x in leaves]).all(0)
 
 
-def _divergence(epoch: int, step_losses: np.ndarray, state: TrainState) -> Divergence | None:
-    steps_per_epoch = len(step_losses)
-    bad = np.flatnonzero(~np.isfinite(step_losses))
-    if bad.size:
-        return Divergence(epoch, (epoch - 1) * steps_per_epoch + int(bad[0]) + 1, "loss")
-    if not bool(_all_finite(state.params)):
-        return Divergence(epoch, epoch * steps_per_epoch, "params")
-    return None
+def _divergences(epoch: int, step_losses: np.ndarray, state: TrainState) -> list[Divergence | None]:
+    """Each run's first non-finite loss this epoch, or else non-finite parameters after it."""
+    steps_per_epoch = step_losses.shape[-1]
+    params = state.params if state.runs else jax.tree.map(lambda a: a[None], state.params)
+    finite = np.asarray(_finite_per_run(params))
+    found: list[Divergence | None] = []
+    for losses_, params_ok in zip(step_losses, finite, strict=True):
+        bad = np.flatnonzero(~np.isfinite(losses_))
+        if bad.size:
+            found.append(Divergence(epoch, (epoch - 1) * steps_per_epoch + int(bad[0]) + 1, "loss"))
+        elif not params_ok:
+            found.append(Divergence(epoch, epoch * steps_per_epoch, "params"))
+        else:
+            found.append(None)
+    return found
+
+
+def seed_keys(seeds: Sequence[int]) -> jax.Array:
+    """One PRNG key per seed, stacked: ``seed_keys([3, 4])[k]`` is ``jax.random.key(3 + k)``."""
+    return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+
+
+def seeded_state(
+    model: nn.Module,
+    tx: optax.GradientTransformation,
+    example_input: jax.Array,
+    seed: int,
+    seeds: int = 1,
+    loss_fn: losses.Loss = losses.cross_entropy,
+    metrics_fn: MetricsFn = no_metrics,
+    l2: float = 0.0,
+) -> tuple[TrainState, jax.Array]:
+    """The state a run of ``seed`` starts from and its data (shuffle) key: the seed's key split
+    into one for the parameters and dropout and one for shuffling. With ``seeds`` > 1, the
+    seeds ``seed, seed + 1, …`` stacked (``create_train_states``), with one data key per run."""
+    if seeds == 1:
+        init_key, data_key = jax.random.split(jax.random.key(seed))
+        return create_train_state(model, tx, example_input, init_key, loss_fn, metrics_fn, l2), data_key
+    init_keys, data_keys = jax.vmap(jax.random.split, out_axes=1)(seed_keys(range(seed, seed + seeds)))
+    return create_train_states(model, tx, example_input, init_keys, loss_fn, metrics_fn, l2), data_keys
 
 
 def train_model(
@@ -180,30 +306,50 @@ def train_model(
     loss_fn: losses.Loss = losses.cross_entropy,
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
+    seeds: int = 1,
     **fit_kwargs: Any,
 ) -> FitResult:
-    """Initialise ``model`` from ``seed`` and ``fit`` it; ``batch_size=None`` is full batch.
-
-    The seed's key is split into one for the parameters and dropout and one for shuffling.
-    """
+    """Initialise ``model`` from ``seed`` (``seeded_state``) and ``fit`` it; ``batch_size=None``
+    is full batch. With ``seeds`` > 1, the seeds ``seed, seed + 1, …`` train as one program (a
+    stacked state), run k as the single run of seed ``seed + k`` would."""
     x, y = jnp.asarray(train[0]), jnp.asarray(train[1])
-    init_key, data_key = jax.random.split(jax.random.key(seed))
-    state = create_train_state(model, tx, x[:1], init_key, loss_fn, metrics_fn, l2)
+    state, data_key = seeded_state(model, tx, x[:1], seed, seeds, loss_fn, metrics_fn, l2)
     return fit(state, (x, y), epochs, batch_size or len(x), data_key, **fit_kwargs)
 
 
 def early_stopping(patience: int, metric: str = "valid_loss") -> Callable[..., bool]:
     """An ``on_epoch`` callback for ``fit``: stop once ``metric`` has not improved for
-    ``patience`` epochs. Its ``best`` dict holds the best epoch, value and (host copy) state."""
+    ``patience`` epochs. Its ``best`` dict holds the best epoch, value and (host copy) state;
+    for a stacked state, each run's own (arrays over runs), and the run stops once every run
+    has gone ``patience`` epochs without improving."""
     best: dict[str, Any] = {"epoch": 0, "value": float("inf"), "state": None}
 
-    def callback(epoch: int, state: TrainState, row: dict[str, float]) -> bool:
-        if best["state"] is None or row[metric] < best["value"]:  # the first epoch, even if nan
-            best.update(epoch=epoch, value=row[metric], state=jax.device_get(state))
-        return epoch - best["epoch"] >= patience
+    def callback(epoch: int, state: TrainState, row: dict[str, Any]) -> bool:
+        value = np.asarray(row[metric], float)
+        host = jax.device_get(state)
+        if best["state"] is None:  # the first epoch, even if nan
+            improved = np.ones(value.shape, bool)
+            best.update(state=host, value=value, epoch=np.full(value.shape, epoch))
+        else:
+            improved = value < best["value"]
+            best["state"] = jax.tree.map(lambda b, s: _where_runs(improved, s, b), best["state"], host)
+        best["value"] = np.where(improved, value, best["value"])
+        best["epoch"] = np.where(improved, epoch, best["epoch"])
+        if state.runs is None:
+            best.update(value=float(best["value"]), epoch=int(best["epoch"]))
+        return bool(np.all(epoch - np.asarray(best["epoch"]) >= patience))
 
     callback.best = best
     return callback
+
+
+def _where_runs(take: np.ndarray, new: Any, old: Any) -> Any:
+    """``new`` for the runs where ``take`` holds (one flag per run, or one for a single run)."""
+    if take.ndim == 0:
+        return new if take else old
+    if jax.dtypes.issubdtype(new.dtype, jax.dtypes.prng_key):
+        return new  # the state's key never changes in training
+    return np.where(take.reshape(-1, *([1] * (np.ndim(new) - 1))), new, old)
 
 
 def epoch_table(
@@ -211,7 +357,8 @@ def epoch_table(
     print_fn: Callable[[str], None] = print,
 ) -> Callable[..., None]:
     """An ``on_epoch`` callback for ``fit`` that prints one row per epoch, as fastai's
-    ``Learner.fit`` does: epoch, the chosen history columns, and the epoch's time."""
+    ``Learner.fit`` does: epoch, the chosen history columns (their mean over the runs of a
+    stacked state), and the epoch's time."""
     header = ["epoch", *columns, "time"]
     widths = [max(len(h), 10) for h in header]
     printed = []
@@ -222,7 +369,7 @@ def epoch_table(
             print_fn("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         cells = [
             str(epoch),
-            *(f"{row[c]:.6f}" if c in row else "-" for c in columns),
+            *(f"{np.mean(row[c]):.6f}" if c in row else "-" for c in columns),  # mean over runs
             f"{row['time_s']:.2f}s",
         ]
         print_fn("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))

@@ -1,20 +1,15 @@
-"""Optimisation without the epoch loop: a loss of a plain pytree of parameters minimised in one
-compiled scan, and full-batch training of a small model from many initialisations at once."""
+"""Optimisation without a model or data: a loss of a plain pytree of parameters minimised in one
+compiled scan. (Full-batch training of a model, from one seed or many at once, is
+``steps.train_full_batch``.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-import chex
 import jax
 import numpy as np
 import optax
-from flax import linen as nn
-
-from jaxnets import losses
-from jaxnets.state import Batch, check_batch
 
 
 def _optimizer_steps(
@@ -51,30 +46,3 @@ def minimize(
         params
     )
     return params, np.asarray(step_losses), jax.device_get(path)
-
-
-@partial(jax.jit, static_argnames=("model", "tx", "steps", "loss_fn"))
-def train_full_batch(
-    model: nn.Module,
-    tx: optax.GradientTransformation,
-    data: Batch,
-    steps: int,
-    keys: jax.Array,
-    loss_fn: losses.Loss = losses.binary_cross_entropy,
-) -> tuple[Any, jax.Array]:
-    """Full-batch training of a plain model (no BatchNorm or Dropout) from every key in ``keys``
-    at once: each key initialises one copy, and all copies take ``steps`` optimizer steps on the
-    whole of ``data`` in one compiled, vmapped scan, as the labs' ``for step in range(10001)``.
-
-    Returns the final parameters and each step's loss (before its update), both with a leading
-    axis of ``len(keys)``.
-    """
-    x, y = check_batch(data)
-
-    def one_run(key):
-        params = model.init(key, x)["params"]
-        return _optimizer_steps(lambda p: loss_fn(model.apply({"params": p}, x), y), params, tx, steps)
-
-    params, step_losses = jax.vmap(one_run)(keys)
-    chex.assert_shape(step_losses, (keys.shape[0], steps))
-    return params, step_losses

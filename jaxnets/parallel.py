@@ -3,6 +3,10 @@ local devices, batches split along it, state and data sets replicated. jit inser
 collectives (the gradient all-reduce, batch-norm statistics over the global batch), so the same
 training code runs on one CPU, one GPU or all eight cores of a TPU.
 
+Several seeds of one model (a state with a leading run axis) are split the other way: each
+device holds and trains its own runs (``shard_runs``), the data set is replicated, and nothing
+is communicated.
+
 Usage with the public steps on your own data::
 
     mesh = data_mesh()
@@ -36,6 +40,14 @@ def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     return jax.make_mesh((len(devices),), (AXIS,), axis_types=(AxisType.Auto,), devices=devices)
 
 
+def runs_mesh(runs: int, devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A "data" mesh for ``runs`` stacked runs: over the largest number of ``devices`` (default:
+    every local device) that divides ``runs``, so that each device trains the same number of them."""
+    devices = list(jax.local_devices() if devices is None else devices)
+    used = max(d for d in range(1, min(runs, len(devices)) + 1) if runs % d == 0)
+    return data_mesh(devices[:used])
+
+
 def replicated(mesh: Mesh) -> NamedSharding:
     """Every device holds all of it (state, parameters, the data set)."""
     return NamedSharding(mesh, PartitionSpec())
@@ -50,6 +62,12 @@ def replicate(tree: T, mesh: Mesh, copy: bool = False) -> T:
     """``tree`` on every device of ``mesh``; with ``copy``, new buffers even where it is there
     already (for a state that will be donated while the caller keeps the original)."""
     return jax.device_put(tree, replicated(mesh), may_alias=False if copy else None)
+
+
+def shard_runs(tree: T, mesh: Mesh, copy: bool = False) -> T:
+    """A stacked state (or per-run keys) on ``mesh``, split along the leading run axis: each device
+    holds its own runs. With ``copy``, new buffers even where it is there already."""
+    return jax.device_put(tree, batch_sharded(mesh), may_alias=False if copy else None)
 
 
 def shard_batch(batch: T, mesh: Mesh) -> T:

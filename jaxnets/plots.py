@@ -6,6 +6,7 @@ global state is touched, so importing jaxnets leaves a notebook's inline plots a
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from jaxnets import results
+from jaxnets.stats import Dist
 
 Curve = tuple[Sequence[float], Sequence[float]]
 
@@ -64,6 +66,32 @@ def finite_line(
             ax.text(0.5, y_text, note, transform=ax.transAxes, ha="center", color="red", fontsize=9)
 
 
+def band_line(
+    ax: Axes,
+    x: Sequence[float],
+    y: Sequence[float] | np.ndarray,
+    fmt: str = "-",
+    logy: bool = False,
+    **kwargs,
+) -> None:
+    """``finite_line`` for one curve; for several seeds' curves (runs × points) their mean with
+    a band from the lowest to the highest seed at each point (non-finite values left out)."""
+    y = np.asarray(y, float)
+    if y.ndim == 1 or len(y) == 1:
+        finite_line(ax, x, y.reshape(-1), fmt, logy, **kwargs)
+        return
+    ok = np.isfinite(y) & ((y > 0) if logy else True)
+    masked = np.where(ok, y, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan points stay nan
+        mean, low, high = np.nanmean(masked, 0), np.nanmin(masked, 0), np.nanmax(masked, 0)
+    label = kwargs.pop("label", None)
+    label = f"{label or 'mean'} (band: {len(y)} seeds, min to max)"
+    finite_line(ax, x, np.where(ok.any(0), mean, np.nan), fmt, logy, label=label, **kwargs)
+    color = ax.lines[-1].get_color() if ax.lines else None
+    ax.fill_between(np.asarray(x, float), low, high, color=color, alpha=0.2, lw=0)
+
+
 def curves(
     path: Path,
     series: Mapping[str, Curve],
@@ -73,11 +101,11 @@ def curves(
     logy: bool = False,
     markers: bool = False,
 ) -> str:
-    """Line plot of several (x, y) series; non-finite points are left out and marked
-    (``finite_line``)."""
+    """Line plot of several (x, y) series, y one curve or one per seed (drawn as a band,
+    ``band_line``); non-finite points are left out and marked (``finite_line``)."""
     fig, ax = figure(figsize=(6.4, 4.2))
     for label, (x, y) in series.items():
-        finite_line(ax, x, y, "o-" if markers else "-", logy, ms=3, label=label)
+        band_line(ax, x, y, "o-" if markers else "-", logy, ms=3, label=label)
     if logy:
         ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -126,33 +154,51 @@ def decision_regions(
     ax.set(title=title, xlabel="x1", ylabel="x2", aspect="equal")
 
 
+def score_bars(ax: Axes, scores: Mapping[str, float | Dist], label: str) -> None:
+    """Each run's final score as a labelled bar; for scores over seeds the mean, with the lowest
+    and highest seed as an error bar."""
+    names = list(scores)
+    dists = [v if isinstance(v, Dist) else Dist((float(v),)) for v in scores.values()]
+    values = [d.mean for d in dists]
+    spread = np.array([[d.mean - d.min, d.max - d.mean] if d.n > 1 else [0.0, 0.0] for d in dists]).T
+    bars = ax.bar(
+        range(len(names)),
+        np.nan_to_num(values),
+        yerr=np.nan_to_num(spread) if spread.any() else None,
+        capsize=4,
+        color=[f"C{i}" for i in range(len(names))],
+    )
+    labels = [f"{d.mean:.4f}" + ("" if d.sd is None else f"\n± {d.sd:.4f}") for d in dists]
+    ax.bar_label(bars, labels=labels, fontsize=8, padding=6 if spread.any() else 0)
+    lowest = float(np.nanmin([d.min for d in dists])) if np.isfinite(values).any() else 0.0
+    bottom = max(0.0, lowest - 0.1 * (1 - lowest) - 0.02)
+    seeds = max(d.n for d in dists)
+    ax.set(
+        title=label + (f"\n(mean ± sd of {seeds} seeds; whiskers: lowest to highest)" if seeds > 1 else ""),
+        ylabel=label,
+        xticks=range(len(names)),
+        ylim=(bottom, 1.0 + 0.12 * (1.0 - bottom)),  # room for the labels above bars near 1
+    )
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+
+
 def runs_summary(
     path: Path,
     curves: Mapping[str, Curve],
-    scores: Mapping[str, float],
+    scores: Mapping[str, float | Dist],
     title: str,
     ylabel: str = "train loss (mean over the epoch)",
     score_label: str = "test accuracy",
     logy: bool = True,
 ) -> str:
-    """Two panels: each run's training curve, and each run's final score as labelled bars."""
+    """Two panels: each run's training curve, and each run's final score as labelled bars (for
+    scores over seeds: the mean, with the lowest and highest seed as an error bar)."""
     fig, (left, right) = figure(1, 2, figsize=(11, 4.2), width_ratios=(3, 2))
     for label, (x, y) in curves.items():
-        finite_line(left, x, y, "o-", logy, ms=3, label=label)
+        band_line(left, x, y, "o-", logy, ms=3, label=label)
     left.set(title=title, xlabel="epoch", ylabel=ylabel, yscale="log" if logy else "linear")
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
-    names, values = list(scores), [float(v) for v in scores.values()]
-    bars = right.bar(range(len(names)), np.nan_to_num(values), color=[f"C{i}" for i in range(len(names))])
-    right.bar_label(bars, labels=[f"{v:.4f}" for v in values], fontsize=8)
-    lowest = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
-    bottom = max(0.0, lowest - 0.1 * (1 - lowest) - 0.02)
-    right.set(
-        title=score_label,
-        ylabel=score_label,
-        xticks=range(len(names)),
-        ylim=(bottom, 1.0 + 0.08 * (1.0 - bottom)),  # room for the labels above bars near 1
-    )
-    right.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    score_bars(right, scores, score_label)
     return save(fig, path)

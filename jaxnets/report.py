@@ -9,12 +9,17 @@ from typing import Any
 
 import numpy as np
 
+from jaxnets import stats
 from jaxnets.checks import Check
 from jaxnets.results import Result
+from jaxnets.stats import Dist
 
 
 def fmt(value: Any) -> str:
-    """A number, list or word as the tables show it (6 significant digits)."""
+    """A number, list or word as the tables show it (6 significant digits; a distribution over
+    seeds as mean ± sd (n))."""
+    if isinstance(value, Dist):
+        return format(value, ".6g" if value.sd is None else ".4g")
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float | np.floating):
@@ -24,10 +29,35 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def placements(check: Check) -> list[tuple[str, str, str]]:
+    """For each number of the notes placed in our distribution: (what, where, verdict), e.g.
+    ("notes' 0.9805 vs ours", "inside [0.9791, 0.9822], z = +0.41", "typical")."""
+    if check.placement is None:
+        return []
+    places = check.placement if isinstance(check.placement, list) else [check.placement]
+    ours = check.ours if isinstance(check.placement, list) else [check.ours]
+    rows = []
+    for place, dist_ in zip(places, ours, strict=True):
+        if place is None:
+            continue
+        z = place["z"]
+        where = f"{'inside' if place['inside'] else 'outside'} [{dist_.min:.4g}, {dist_.max:.4g}]"
+        z_text = "" if z is None else f", z = {z:+.2f}"
+        verdict = {True: "typical", False: "atypical", None: "–"}[stats.typical(place)]
+        rows.append((f"notes' {place['notes']:.6g} vs ours", where + z_text, verdict))
+    return rows
+
+
 def checks_table(checks: list[Check]) -> str:
-    """The "ours vs notes" table printed after each run."""
+    """The "ours vs notes" table printed after each run: each check, and under it where the
+    notes' figure falls in our distribution over seeds (typical: |z| ≤ 2)."""
     rows = [("check", "ours", "notes", "bar", "pass")]
-    rows += [(c.name, fmt(c.ours), fmt(c.notes), c.bar, "PASS" if c.passed else "FAIL") for c in checks]
+    for c in checks:
+        rows.append((c.name, fmt(c.ours), fmt(c.notes), c.bar, "PASS" if c.passed else "FAIL"))
+        rows += [
+            (f"  ↳ {what}", where, "", "typical if |z| ≤ 2", verdict)
+            for what, where, verdict in placements(c)
+        ]
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -40,9 +70,12 @@ def _difference(ours: Any, notes: Any) -> str:
     def number(v: Any) -> bool:
         return isinstance(v, int | float | np.number) and not isinstance(v, bool) and math.isfinite(v)
 
+    if isinstance(ours, Dist):
+        ours = ours.mean
     if number(ours) and number(notes):
         return f"{ours - notes:+.4g}"
     if isinstance(ours, list | tuple) and isinstance(notes, list | tuple) and len(ours) == len(notes):
+        ours = [a.mean if isinstance(a, Dist) else a for a in ours]
         if all(number(a) and number(b) for a, b in zip(ours, notes, strict=True)):
             return "[" + ", ".join(f"{a - b:+.4g}" for a, b in zip(ours, notes, strict=True)) + "]"
     return "–"
@@ -87,6 +120,8 @@ def report_markdown(runs: list[Result], skipped: dict[str, str] | None = None, t
                 plots if first else "",
             ]
             lines.append("| " + " | ".join(cells) + " |")
+            for what, where, verdict in placements(c):
+                lines.append(f"| | ↳ {_cell(what)} | {_cell(where)} | | | \\|z\\| ≤ 2 | {verdict} | | |")
     diverged = [(r.id, run, d) for r in runs for run, d in r.diverged.items()]
     if diverged:
         lines += ["", "## Diverged runs", ""]

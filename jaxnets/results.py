@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from jaxnets.checks import Check
+from jaxnets.stats import Dist
 
 
 class DivergedRun(TypedDict):
@@ -104,8 +105,11 @@ def env_info() -> dict[str, Any]:
 
 
 def jsonable(obj: Any) -> Any:
-    """Plain JSON values: NumPy/JAX scalars and arrays become numbers and lists; non-finite
-    floats become the strings "nan", "inf" and "-inf" so the file stays strict JSON."""
+    """Plain JSON values: NumPy/JAX scalars and arrays become numbers and lists, distributions
+    their ``{"values", "mean", "sd", "min", "max", "n"}``; non-finite floats become the strings
+    "nan", "inf" and "-inf" so the file stays strict JSON."""
+    if isinstance(obj, Dist):
+        return jsonable(obj.to_json())
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

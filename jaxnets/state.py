@@ -35,6 +35,10 @@ class TrainState(train_state.TrainState):
     averages, a PRNG key from which each step's dropout key is derived, and (static) the loss,
     metrics and L2 coefficient, so ``train_step(state, batch)`` needs nothing else, and the shape
     of one example and the dtype the model was initialised on, to check batches against.
+
+    ``runs``: the number of independent runs (seeds) stacked along a leading axis of every array
+    (``create_train_states``), which the epoch, evaluation and prediction functions vmap over;
+    None for a single run.
     """
 
     batch_stats: Any = flax.struct.field(default_factory=dict)
@@ -44,6 +48,13 @@ class TrainState(train_state.TrainState):
     l2: float = flax.struct.field(pytree_node=False, default=0.0)
     example_shape: tuple[int, ...] | None = flax.struct.field(pytree_node=False, default=None)
     input_dtype: str | None = flax.struct.field(pytree_node=False, default=None)
+    runs: int | None = flax.struct.field(pytree_node=False, default=None)
+
+    def run(self, k: int) -> TrainState:
+        """Run ``k`` of a stacked state, as a single-run state."""
+        if self.runs is None:
+            raise InputError("run(k) picks one run of a stacked state; this state holds a single run")
+        return jax.tree.map(lambda a: a[k], self).replace(runs=None)
 
 
 def create_train_state(
@@ -73,6 +84,29 @@ def create_train_state(
         example_shape=tuple(jnp.shape(example_input)[1:]),
         input_dtype=jnp.result_type(example_input).name,
     )
+
+
+def each_run(state: TrainState) -> list[TrainState]:
+    """The runs of a stacked state one by one (``[state]`` for a single run)."""
+    return [state] if state.runs is None else [state.run(k) for k in range(state.runs)]
+
+
+def create_train_states(
+    model: nn.Module,
+    tx: optax.GradientTransformation,
+    example_input: jax.Array,
+    keys: jax.Array,
+    loss_fn: losses.Loss = losses.cross_entropy,
+    metrics_fn: MetricsFn = no_metrics,
+    l2: float = 0.0,
+) -> TrainState:
+    """One state per key in ``keys``, stacked along a leading run axis (``state.runs``): run k is
+    what ``create_train_state(..., keys[k])`` makes, so N seeds train as one program."""
+
+    def one(key: jax.Array) -> TrainState:
+        return create_train_state(model, tx, example_input, key, loss_fn, metrics_fn, l2)
+
+    return jax.vmap(one)(keys).replace(runs=int(keys.shape[0]))
 
 
 def _apply_fn(model: nn.Module) -> Callable:

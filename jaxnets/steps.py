@@ -3,15 +3,21 @@ compiled call (``lax.scan`` over shuffled batches), each a pure function of a ``
 
     state, metrics = train_step(state, (x_batch, y_batch))
     metrics = eval_step(state, (x_test, y_test))
+
+A state of several stacked runs (``create_train_states``: one per seed) trains as one program:
+``train_epoch``, ``train_full_batch``, ``evaluate`` and ``predict`` vmap over its run axis (the
+data shared, each run with its own shuffle key), and return per-run results.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnets import losses
 from jaxnets.errors import InputError
@@ -58,8 +64,14 @@ def eval_step(state: TrainState, batch: Batch, mesh: Mesh | None = None) -> Metr
 
 @jax.jit
 def predict(state: TrainState, x: jax.Array) -> jax.Array:
-    """Model outputs for ``x`` in evaluation mode."""
-    return apply(state, variables(state, state.params), check_inputs(x, state), train=False)
+    """Model outputs for ``x`` in evaluation mode (one set per run for a stacked state)."""
+    x = check_inputs(x, state)
+    return _per_run(state, lambda s: apply(s, variables(s, s.params), x, train=False))
+
+
+def _per_run(state: TrainState, fn, *per_run_args: jax.Array):
+    """``fn(state, *per_run_args)``, vmapped over the run axis of a stacked state."""
+    return jax.vmap(fn)(state, *per_run_args) if state.runs else fn(state, *per_run_args)
 
 
 def check_batch_size(batch_size: int, n: int) -> None:
@@ -90,30 +102,59 @@ def train_epoch(
 ) -> tuple[TrainState, Metrics]:
     """One epoch as one compiled call: shuffle with ``key``, drop the last partial batch, scan.
     With a ``mesh``, each batch is split over its devices (data parallel; pass state and data
-    replicated on it, see ``jaxnets.parallel``).
+    replicated on it, see ``jaxnets.parallel``). A stacked state takes one key per run.
 
-    Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``).
+    Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``,
+    after a leading run axis for a stacked state).
     """
     x, y = check_batch(data, state)
-    batches = epoch_batches(x.shape[0], key, batch_size, shuffle)
+    steps = x.shape[0] // batch_size
 
-    def step_on(state: TrainState, idx: jax.Array) -> tuple[TrainState, Metrics]:
-        return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
+    def epoch(state: TrainState, key: jax.Array) -> tuple[TrainState, Metrics]:
+        def step_on(state: TrainState, idx: jax.Array) -> tuple[TrainState, Metrics]:
+            return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
 
-    state, metrics = jax.lax.scan(step_on, state, batches)
-    chex.assert_tree_shape_prefix(metrics, (batches.shape[0],))
+        return jax.lax.scan(step_on, state, epoch_batches(x.shape[0], key, batch_size, shuffle))
+
+    state, metrics = _per_run(state, epoch, key)
+    chex.assert_tree_shape_suffix(metrics, (steps,))
     return state, metrics
 
 
-def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str, float]:
+@partial(jax.jit, static_argnames=("steps",), donate_argnames=("state",))
+def train_full_batch(state: TrainState, data: Batch, steps: int) -> tuple[TrainState, Metrics]:
+    """``steps`` optimizer steps on the whole of ``data`` in one compiled scan, as the labs'
+    ``for step in range(10001)``; vmapped over the runs of a stacked state (many seeds of a
+    small problem at once). Returns the state and each step's metrics (before its update)."""
+    batch = check_batch(data, state)
+
+    def run(state: TrainState) -> tuple[TrainState, Metrics]:
+        return jax.lax.scan(lambda s, _: _train_step(s, batch), state, length=steps)
+
+    return _per_run(state, run)
+
+
+def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str, Any]:
     """Mean metrics over the whole of ``data`` (every example, remainder included), split over
-    the devices of the mesh the state is replicated on, if any."""
+    the devices of the mesh the state is replicated on, if any: floats, or for a stacked state
+    one value per run (NumPy arrays)."""
     mesh = mesh_of(state.params)
     x, y = data if mesh is None else replicate(data, mesh)
     n = len(x)
     totals: dict[str, jax.Array] = {}
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        for name, value in eval_step(state, (x[start:stop], y[start:stop]), mesh).items():
+        batch = (x[start:stop], y[start:stop])
+        metrics = _eval_runs(state, batch) if state.runs else eval_step(state, batch, mesh)
+        for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value * (stop - start)
-    return {name: float(total) / n for name, total in jax.device_get(totals).items()}
+    totals = jax.device_get(totals)
+    if state.runs:
+        return {name: np.asarray(total, np.float64) / n for name, total in totals.items()}
+    return {name: float(total) / n for name, total in totals.items()}
+
+
+@jax.jit
+def _eval_runs(state: TrainState, batch: Batch) -> Metrics:
+    """``eval_step`` of each run of a stacked state on the same batch."""
+    return jax.vmap(lambda s: eval_step.__wrapped__(s, batch))(state)

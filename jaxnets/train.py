@@ -7,11 +7,28 @@ Each name lives in the module of its concept: the state (``jaxnets.state``), the
 the loop (``jaxnets.optimize``) and the metrics (``jaxnets.metrics``).
 """
 
-from jaxnets.loop import Divergence, FitResult, early_stopping, epoch_table, fit, train_model
+from jaxnets.loop import (
+    Divergence,
+    FitResult,
+    early_stopping,
+    epoch_table,
+    fit,
+    seed_keys,
+    seeded_state,
+    train_model,
+)
 from jaxnets.metrics import classification_metrics, logit_binary_metrics, no_metrics
-from jaxnets.optimize import minimize, train_full_batch
-from jaxnets.state import Batch, TrainState, create_train_state
-from jaxnets.steps import epoch_batches, eval_step, evaluate, predict, train_epoch, train_step
+from jaxnets.optimize import minimize
+from jaxnets.state import Batch, TrainState, create_train_state, create_train_states
+from jaxnets.steps import (
+    epoch_batches,
+    eval_step,
+    evaluate,
+    predict,
+    train_epoch,
+    train_full_batch,
+    train_step,
+)
 
 __all__ = [
     "Batch",
@@ -20,6 +37,7 @@ __all__ = [
     "TrainState",
     "classification_metrics",
     "create_train_state",
+    "create_train_states",
     "early_stopping",
     "epoch_batches",
     "epoch_table",
@@ -30,6 +48,8 @@ __all__ = [
     "minimize",
     "no_metrics",
     "predict",
+    "seed_keys",
+    "seeded_state",
     "train_epoch",
     "train_full_batch",
     "train_model",

@@ -24,15 +24,15 @@ RUN = """
 import json, os, signal, sys, time
 import jax, jax.numpy as jnp, numpy as np
 from jaxnets import checkpoint, models, optim
-from jaxnets.train import classification_metrics, create_train_state, fit
+from jaxnets.train import classification_metrics, fit, seeded_state
 
-folder, kill_after, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+folder, kill_after, out, seeds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 rng = np.random.default_rng(0)
 x = jnp.asarray(rng.standard_normal((300, 8)), jnp.float32)
 y = jnp.asarray(rng.integers(0, 3, 300), jnp.int32)
 model = models.MLP((16, 16, 3), batch_norm=True, dropout=0.2)
-state = create_train_state(
-    model, optim.optimizer("adam", 1e-2), x[:1], jax.random.key(0), metrics_fn=classification_metrics
+state, key = seeded_state(
+    model, optim.optimizer("adam", 1e-2), x[:1], 0, seeds, metrics_fn=classification_metrics
 )
 
 def on_epoch(epoch, state, row):
@@ -41,18 +41,29 @@ def on_epoch(epoch, state, row):
             time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGKILL)
 
-fitted = fit(state, (x, y), 6, 32, jax.random.key(1), valid=(x, y), checkpoint_dir=folder, on_epoch=on_epoch)
+fitted = fit(state, (x, y), 6, 32, key, valid=(x, y), checkpoint_dir=folder, on_epoch=on_epoch)
 s = fitted.state
 leaves = jax.tree.leaves((s.params, s.batch_stats, s.opt_state, s.step, jax.random.key_data(s.key)))
 np.savez(out + ".npz", *[np.asarray(a) for a in leaves], **{"steps_" + k: v for k, v in fitted.steps.items()})
-history = [{k: v for k, v in row.items() if k != "time_s"} for row in fitted.history]
+untimed = lambda rows: [{k: v for k, v in row.items() if k != "time_s"} for row in rows]
+history = [untimed(h) for h in fitted.history] if seeds > 1 else untimed(fitted.history)
 json.dump({"history": history, "diverged": fitted.diverged}, open(out + ".json", "w"))
 """
 
 
-def _run(tmp_path: Path, folder: str, kill_after: int, out: str) -> subprocess.CompletedProcess:
+def _run(
+    tmp_path: Path, folder: str, kill_after: int, out: str, seeds: int = 1
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    cmd = [sys.executable, "-c", RUN, str(tmp_path / folder), str(kill_after), str(tmp_path / out)]
+    cmd = [
+        sys.executable,
+        "-c",
+        RUN,
+        str(tmp_path / folder),
+        str(kill_after),
+        str(tmp_path / out),
+        str(seeds),
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -61,18 +72,23 @@ def _load(tmp_path: Path, out: str):
     return {k: arrays[k] for k in arrays.files}, json.loads((tmp_path / f"{out}.json").read_text())
 
 
-def test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit(tmp_path):
-    killed = _run(tmp_path, "ckpt", 3, "killed")
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit(tmp_path, seeds):
+    """One seed, and three seeds trained as one program (a stacked state)."""
+    killed = _run(tmp_path, "ckpt", 3, "killed", seeds)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert checkpoint.latest_epoch(tmp_path / "ckpt") == 3, "epochs 1-3 were saved before the kill"
-    resumed = _run(tmp_path, "ckpt", 0, "resumed")
-    straight = _run(tmp_path, "fresh", 0, "straight")
+    resumed = _run(tmp_path, "ckpt", 0, "resumed", seeds)
+    straight = _run(tmp_path, "fresh", 0, "straight", seeds)
     assert resumed.returncode == straight.returncode == 0, resumed.stderr + straight.stderr
     (a, history_a), (b, history_b) = _load(tmp_path, "resumed"), _load(tmp_path, "straight")
     assert a.keys() == b.keys() and len(a) > 10
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)  # params, BN stats, Adam, step, key
-    assert history_a == history_b and len(history_a["history"]) == 6
+        assert seeds == 1 or a[name].shape[0] == seeds or name.startswith("steps_")
+    assert history_a == history_b
+    per_seed = history_a["history"] if seeds > 1 else [history_a["history"]]
+    assert len(per_seed) == seeds and all(len(h) == 6 for h in per_seed)
 
 
 def _setup(n=120):

@@ -3,7 +3,7 @@ ours misses it."""
 
 import pytest
 
-from jaxnets import checks
+from jaxnets import checks, results, stats
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,20 @@ def test_equal_holds_and_the_notes_figure():
     check = checks.holds("B8 vs B7", 0.03, "B8 > B7", False, notes=0.0354)
     assert (check.bar, check.passed, check.notes) == ("B8 > B7", False, 0.0354)
     assert checks.at_least("n", 1.0, 0.5).notes == checks.NO_FIGURE
+
+
+def test_a_bar_applies_to_the_mean_of_a_distribution_and_the_notes_are_placed_in_it():
+    ours = stats.dist([0.978, 0.979, 0.981])
+    check = checks.at_least("B8 test accuracy", ours, 0.975, notes=0.9805)
+    assert check.passed and check.placement["inside"] and abs(check.placement["z"]) < 2
+    assert not checks.at_least("B8 test accuracy", ours, 0.98).passed  # the mean is 0.9793
+    pair = checks.holds("cost first → last", [ours, ours], "falls", True, notes=[0.9805, 0.5])
+    assert [p["inside"] for p in pair.placement] == [True, False]
+    # Words, a single seed or a list of words place nothing.
+    assert checks.at_least("n", ours, 0.9, notes="~0.98").placement is None
+    assert checks.at_least("n", stats.dist([0.98]), 0.9, notes=0.98).placement is None
+    assert checks.equal("AND accuracy (every seed)", stats.dist([1.0, 1.0]), 1.0).passed
+    assert not checks.equal("AND accuracy (every seed)", stats.dist([1.0, 0.75]), 1.0).passed
+    back = checks.Check.from_json(results.jsonable(check.to_json()))
+    assert back.ours == ours and back.placement == check.placement
+    assert checks.compared("test cost", ours, 1.4).passed

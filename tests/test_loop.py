@@ -8,7 +8,7 @@ import pytest
 
 from jaxnets import losses, models, optim
 from jaxnets.errors import InputError
-from jaxnets.loop import early_stopping, epoch_table, fit, train_model
+from jaxnets.loop import early_stopping, epoch_table, fit, seeded_state, train_model
 from jaxnets.metrics import classification_metrics
 from jaxnets.steps import evaluate
 from tests.helpers import KEY, blobs, state_for
@@ -144,3 +144,70 @@ def test_epoch_table_prints_a_header_and_one_row_per_epoch():
     )
     assert lines[0].split()[:4] == ["epoch", "train_loss", "valid_loss", "valid_accuracy"]
     assert len(lines) == 4 and lines[3].startswith("3 ")
+
+
+def _stacked_and_single(model, tx, seeds=(3, 4, 5), **fit_kwargs):
+    x, y = blobs(256)
+    kw = dict(metrics_fn=classification_metrics, valid=(x, y), progress=False, **fit_kwargs)
+    stacked = train_model(model, tx, (x, y), 4, 32, seed=seeds[0], seeds=len(seeds), **kw)
+    singles = [train_model(model, tx, (x, y), 4, 32, seed=s, **kw) for s in seeds]
+    return stacked, singles, (x, y)
+
+
+@pytest.mark.parametrize(
+    ("net", "tx"),
+    [
+        ("dropout", optim.optimizer("adam", 1e-2)),
+        ("batch norm + dropout", optim.optimizer("sgd", 0.1)),
+    ],
+)
+def test_run_k_of_several_seeds_in_one_program_is_the_single_run_of_seed_k(net, tx):
+    model = models.MLP((16, 16, 2), dropout=0.2, batch_norm=net.startswith("batch"))
+    stacked, singles, data = _stacked_and_single(model, tx)
+    assert stacked.state.runs == 3 and len(stacked.history) == 3
+    held_out = stacked.evaluate(data)
+    for k, single in enumerate(singles):
+        run = stacked.run(k)
+        assert [r["epoch"] for r in run.history] == [1, 2, 3, 4]
+        for column in ("train_loss", "valid_loss"):
+            ours = np.array([r[column] for r in run.history])
+            np.testing.assert_allclose(ours, [r[column] for r in single.history], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(run.steps["loss"], single.steps["loss"], rtol=1e-5, atol=1e-6)
+        # The same final accuracy to within a few examples (of 256).
+        assert abs(held_out["accuracy"].values[k] - evaluate(single.state, data)["accuracy"]) <= 3 / 256
+    assert stacked.rows(3)[0]["seed"] == 3 and stacked.rows(3)[-1]["seed"] == 5
+    assert stacked.last("train_loss").n == 3 and stacked.curve("train_loss").shape == (3, 4)
+
+
+def test_one_seed_diverging_is_reported_and_leaves_the_others_alone():
+    x, y = blobs(256)
+    model, tx = models.MLP((8, 2)), optim.optimizer("sgd", 0.1)
+    state, keys = seeded_state(model, tx, x[:1], 3, 3, metrics_fn=classification_metrics)
+    # Seed 4's weights blow up at once; seeds 3 and 5 are untouched.
+    blown = state.replace(params=jax.tree.map(lambda p: p.at[1].multiply(1e38), state.params))
+    fitted = fit(blown, (x, y), 4, 32, keys, progress=False)
+    reference = fit(state, (x, y), 4, 32, keys, progress=False)
+    assert fitted.diverged[0] is None and fitted.diverged[2] is None
+    assert fitted.diverged[1] is not None and fitted.diverged[1].epoch == 1 and fitted.diverged[1].step <= 8
+    assert fitted.divergences("net", 3)["net (seed 4)"] == fitted.diverged[1]
+    assert len(fitted.run(1).history) == 1, "the diverged seed stops recording at its divergence"
+
+    def untimed(rows):
+        return [{k: v for k, v in row.items() if k != "time_s"} for row in rows]
+
+    for k in (0, 2):
+        assert untimed(fitted.run(k).history) == untimed(reference.run(k).history)
+    assert np.isfinite(fitted.last("train_loss").mean) and fitted.last("train_loss").n == 2
+
+
+def test_early_stopping_keeps_each_seeds_best_state():
+    x, y = blobs()
+    stopper = early_stopping(patience=2)
+    losses_by_epoch = iter([[3.0, 1.0], [2.0, 2.0], [2.5, 3.0], [2.6, 4.0], [1.0, 5.0]])
+    state, keys = seeded_state(models.MLP((4, 2)), optim.optimizer("sgd", 0.1), x[:1], 0, 2)
+    on_epoch = lambda e, s, r: stopper(e, s, {"valid_loss": np.array(next(losses_by_epoch))})  # noqa: E731
+    fitted = fit(state, (x, y), 5, 64, keys, on_epoch=on_epoch)
+    assert [len(h) for h in fitted.history] == [4, 4]
+    # Seed 1 stopped improving after epoch 1, seed 0 after epoch 2: all have waited 2 at epoch 4.
+    assert stopper.best["epoch"].tolist() == [2, 1] and stopper.best["value"].tolist() == [2.0, 1.0]
+    assert stopper.best["state"].runs == 2

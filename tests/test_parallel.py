@@ -101,6 +101,26 @@ def compare_one_and_many() -> dict:
         "history_equal": strip[0] == strip[1],
         "state_devices": len(jax.tree.leaves(resumed.state.params)[0].sharding.device_set),
     }
+    # Several seeds of one model: each device trains its own runs, nothing is communicated, and
+    # every run ends as it does on one device.
+    x, y = _data()
+    model, tx = nets["bn_dropout"]
+    for seeds in (8, 4):
+        state, keys = train.seeded_state(model, tx, x[:1], 0, seeds, losses.cross_entropy)
+        spread = train.fit(state, (x, y), 2, 64, keys, valid=(x, y))
+        alone = train.fit(state, (x, y), 2, 64, keys, valid=(x, y), mesh=one)
+        placed = parallel.shard_runs((state, keys), parallel.runs_mesh(seeds))
+        hlo = train.train_epoch.lower(*placed[:1], (x, y), placed[1], 64, True).compile().as_text()
+        leaf = jax.tree.leaves(spread.state.params)[0]
+        out[f"seeds_{seeds}"] = {
+            "state_devices": len(leaf.sharding.device_set),
+            "runs_per_device": leaf.addressable_shards[0].data.shape[0],
+            "collectives": [
+                c for c in ("all-reduce", "all-gather", "collective-permute", "all-to-all") if c in hlo
+            ],
+            "loss_diff": float(np.max(np.abs(spread.steps["loss"] - alone.steps["loss"]))),
+            "param_diff": _max_diff(spread.state.params, alone.state.params),
+        }
     # shard_batch: 24 rows go 3 to each device; 25 cannot be split evenly and are refused.
     even = parallel.shard_batch(np.zeros((24, 2), np.float32), many)
     try:
@@ -146,6 +166,14 @@ def test_eight_devices_train_like_one(eight_devices: dict, net: str, batch_size:
     # Equal running averages: batch norm used the statistics of the global batch, not a shard's.
     assert r["batch_stats_diff"] <= 1e-5
     assert r["valid_diff"] <= 1e-5
+
+
+@pytest.mark.parametrize("seeds", [8, 4])
+def test_several_seeds_split_over_the_devices_run_by_run(eight_devices: dict, seeds: int) -> None:
+    r = eight_devices[f"seeds_{seeds}"]
+    assert r["state_devices"] == seeds and r["runs_per_device"] == 1, "one run per device"
+    assert r["collectives"] == [], "the runs are independent: nothing to communicate"
+    assert r["loss_diff"] <= 1e-5 and r["param_diff"] <= 1e-5
 
 
 def test_shard_batch_splits_an_even_batch_and_rejects_an_uneven_one(eight_devices: dict) -> None:

@@ -1,7 +1,7 @@
 """The printed table and REPORT.md: every check with ours, the notes', the difference, the bar,
 the verdict, the time and the plots; divergences and skipped experiments listed."""
 
-from jaxnets import report, results
+from jaxnets import report, results, stats
 from jaxnets.checks import at_least, holds
 from jaxnets.results import Result
 
@@ -54,3 +54,16 @@ def test_report_lists_diverged_runs_and_an_unexpected_one_fails():
     assert "1 of 2 pass" in text
     assert "- **A4** raw: non-finite loss at epoch 6, step 6; expected" in text
     assert "- **D1** raw: non-finite loss at epoch 6, step 6; **not expected" in text
+
+
+def test_a_distribution_shows_as_mean_sd_n_and_the_notes_figure_is_placed():
+    ours = stats.dist([0.978, 0.979, 0.981])
+    run = _result(checks=[at_least("B8 test accuracy", ours, 0.975, notes=0.9805)])
+    text = report.report_markdown([run])
+    assert "| 0.9793 ± 0.001528 (n=3) | 0.9805 | -0.001167 | ≥ 0.975 | ✅ |" in text
+    assert (
+        "| | ↳ notes' 0.9805 vs ours | inside [0.978, 0.981], z = +0.76 | | | \\|z\\| ≤ 2 | typical | | |"
+        in text
+    )
+    table = report.checks_table(run.checks)
+    assert "↳ notes' 0.9805 vs ours" in table and "typical" in table

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.test_util import check_grads
 
-from jaxnets import losses, models
+from jaxnets import losses, models, optim
 from jaxnets.errors import InputError
-from jaxnets.steps import epoch_batches, eval_step, predict, train_epoch, train_step
+from jaxnets.state import create_train_state, create_train_states
+from jaxnets.steps import epoch_batches, eval_step, predict, train_epoch, train_full_batch, train_step
 from tests.helpers import KEY, blobs, copy, state_for
 
 
@@ -110,3 +111,21 @@ def test_epoch_batches_visit_each_example_at_most_once_and_drop_only_the_remaind
     np.testing.assert_array_equal(np.sort(order), np.arange(n))
     if shuffle:
         np.testing.assert_array_equal(seen, order[: len(seen)])
+
+
+def test_train_full_batch_trains_each_run_of_a_stacked_state_as_it_would_alone():
+    x = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
+    y = jnp.array([[0], [1], [1], [0]], jnp.float32)
+    model = models.MLP((8, 1), activation="tanh", output_activation="sigmoid")
+    tx = optim.optimizer("sgd", 1.0)
+    keys = jax.random.split(KEY, 3)
+    stacked = create_train_states(model, tx, x[:1], keys, losses.binary_cross_entropy)
+    stacked, metrics = train_full_batch(stacked, (x, y), 500)
+    chex.assert_shape(metrics["loss"], (3, 500))
+    chex.assert_tree_shape_prefix(stacked.params, (3,))
+    # Run 1 alone gives what it gave among the others: the runs do not interact.
+    alone = create_train_state(model, tx, x[:1], keys[1], losses.binary_cross_entropy)
+    alone, alone_metrics = train_full_batch(alone, (x, y), 500)
+    chex.assert_trees_all_close(stacked.run(1).params, alone.params, atol=1e-6)
+    np.testing.assert_allclose(metrics["loss"][1], alone_metrics["loss"], atol=1e-6)
+    assert np.all(np.asarray(metrics["loss"][:, -1]) < 0.5 * np.asarray(metrics["loss"][:, 0]))

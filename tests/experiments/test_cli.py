@@ -213,3 +213,18 @@ def test_ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends(ca
     (quick / runner.WORK / "config.json").write_text('{"seed": 99}')
     assert cli.main([*args, "--out", str(tmp_path / "stopped"), "--resume"]) == 2
     assert "has other settings (" in capsys.readouterr().err
+
+
+@needs_mnist
+def test_seeds_print_mean_sd_and_save_every_seeds_value(tmp_path):
+    run = _cli("B8", "--quick", "--seeds", "3", "--out", str(tmp_path))
+    assert run.returncode in (0, 1), run.stderr  # quick runs may miss the full runs' bars
+    for model in ("B7", "B8", "B9"):
+        assert f"{model} test accuracy" in run.stdout or f"{model} " in run.stdout
+    assert " ± " in run.stdout and "(n=3)" in run.stdout and "↳ notes' 0.9805 vs ours" in run.stdout
+    result = json.loads((tmp_path / "quick" / "weight_init" / "result.json").read_text())
+    accuracy = result["metrics"]["test"]["B8 Xavier"]["accuracy"]
+    assert len(accuracy["values"]) == 3 and accuracy["n"] == 3 and accuracy["sd"] > 0
+    assert sorted({row["seed"] for row in result["history"]}) == [0, 1, 2]
+    none = _cli("A1", "--seeds", "3", "--out", str(tmp_path))
+    assert none.returncode == 0 and "A1 has no randomness: --seeds 3 is ignored" in none.stdout
