@@ -23,6 +23,7 @@ MODULES = (
     "dropout",
     "batch_norm",
     "hidden_sizes",
+    "backprop",
     "pixel_similarity",
     "quadratic_sgd",
     "linear_scratch",

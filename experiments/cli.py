@@ -5,13 +5,16 @@ Running, publishing and reporting are ``experiments.runner``'s."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
 import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from experiments import all_experiments, load, runner
 from experiments.experiment import Experiment
@@ -33,21 +36,45 @@ FLAGS = {
 CACHE_ENV = "JAXNETS_CACHE_DIR"
 
 
-def _positive(kind: type):
+MAX_EPOCHS = 10_000_000  # more than any run here can finish (B3's 10,001 steps take seconds)
+MAX_SEED = 2**32 - 1  # JAX's keys take 32-bit seeds: larger ones would be silently reduced
+
+
+def _number(kind: type, low: float, high: float, what: str):
+    """An argparse type: a finite number of ``kind`` from ``low`` to ``high`` (integers may be
+    written like 1e3), or a one-line error saying what is allowed."""
+
     def parse(text: str):
         try:
-            value = kind(text)
+            value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if kind is int:
+            try:
+                value = int(text)
+            except ValueError:
+                if not value.is_integer():
+                    raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+                value = int(value)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what}, got {text}")
         return value
 
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (and exit code 2) rather than the
+    usage block and the message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (python -m experiments --help lists the options)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m experiments",
         description="Reproduce the labs' experiments and compare with the notes' numbers.",
     )
@@ -57,16 +84,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="EXPERIMENT",
         help="`list`, `all`, or experiment names / catalog ids (e.g. A1 overfitting)",
     )
-    p.add_argument("--seed", type=int, help="random seed (default: the experiment's); the first of --seeds")
+    p.add_argument(
+        "--seed",
+        type=_number(int, 0, MAX_SEED, f"must be from 0 to {MAX_SEED} (2**32 - 1)"),
+        help="random seed (default: the experiment's); the first of --seeds",
+    )
     p.add_argument(
         "--seeds",
-        type=_positive(int),
+        type=_number(int, 1, 10_000, "must be from 1 to 10000"),
         help="train N seeds (--seed, --seed+1, …) as one program and report each statistical number "
         "as mean ± sd over them, with the notes' figure placed in the distribution (default: 1)",
     )
-    p.add_argument("--epochs", type=_positive(int), help="number of epochs (or steps)")
-    p.add_argument("--lr", type=_positive(float), help="learning rate")
-    p.add_argument("--batch-size", type=_positive(int), help="batch size")
+    p.add_argument(
+        "--epochs",
+        type=_number(int, 1, MAX_EPOCHS, f"must be from 1 to {MAX_EPOCHS} (more than any run can finish)"),
+        help="number of epochs (or steps)",
+    )
+    p.add_argument("--lr", type=_number(float, 1e-300, math.inf, "must be > 0"), help="learning rate")
+    p.add_argument(
+        "--batch-size", type=_number(int, 1, 2**31 - 1, "must be from 1 to 2**31 - 1"), help="batch size"
+    )
     p.add_argument(
         "--on-divergence",
         choices=("stop", "continue"),
@@ -75,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: ./results)")
     p.add_argument("--data-dir", help=f"folder with the data sets (default: ${data.ENV_VAR})")
+    p.add_argument(
+        "--accept-data",
+        action="store_true",
+        help="train on data files whose contents are not the standard data set's (your own IDX "
+        f"files; ${data.ACCEPT_ENV_VAR}=1 does the same)",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -88,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"JAX's persistent compilation cache, so that a second run does not compile again "
         f"(default: ${CACHE_ENV} or ~/.cache/jaxnets/xla)",
     )
-    p.add_argument("--no-cache", action="store_true", help="do not use the compilation cache")
+    p.add_argument("--no-cache", action="store_true", help="do not use any persistent compilation cache")
     p.add_argument(
         "--quick",
         action="store_true",
@@ -103,7 +146,9 @@ def enable_compilation_cache(path: Path) -> None:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    # Programs that compile in under 0.2 s are not worth a file (JAX's own variable overrides it).
+    minimum = float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", 0.2))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", minimum)
 
 
 def list_experiments() -> str:
@@ -167,9 +212,54 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if not args.no_cache:
-        enable_compilation_cache(args.cache_dir)
     out_root = args.out / "quick" if args.quick else args.out
+    if problem := _unwritable(out_root):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if args.no_cache:
+        import jax
+
+        jax.config.update(
+            "jax_enable_compilation_cache", False
+        )  # even where $JAX_COMPILATION_CACHE_DIR is set
+    else:
+        enable_compilation_cache(args.cache_dir)
+    with _environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None):
+        return _run(args, argv, experiments, configs, out_root)
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why results cannot be written to ``folder`` (a file, a read-only folder), or None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        return f"cannot write results to {folder} ({e.strerror or e}): choose another --out"
+    return None
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """``$name`` set to ``value`` for the block (unchanged for None), then as it was."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value is not None and before is None:
+            del os.environ[name]
+        elif value is not None:
+            os.environ[name] = before
+
+
+def _run(
+    args: argparse.Namespace, argv: list[str], experiments: list[Experiment], configs: list, out_root: Path
+) -> int:
+    """Run the experiments one after another, printing as they go; the exit code."""
+    run_all = args.names == ["all"]
     # The time left is estimated from the previous run's times in the same folder.
     estimates = [getattr(runner.saved_result(out_root, e), "wall_time_s", None) for e in experiments]
     start = time.perf_counter()
@@ -187,9 +277,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         try:
             result = _run_one(experiment, config, out_root, args.resume)
-        except data.DataError as e:
+        except data.MissingData as e:
             print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
             skipped[experiment.id] = str(e)
+            continue
+        except data.DataError as e:  # damaged data is a failure, not a skip
+            print(f"error: {experiment.id}: {e}", file=sys.stderr)
+            failed.append(experiment.id)
             continue
         except InputError as e:
             print(f"error: {experiment.id}: {e}", file=sys.stderr)

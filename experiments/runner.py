@@ -8,12 +8,14 @@ is stopped leaves the earlier results as they were.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +61,40 @@ def settings(config: Any) -> dict[str, Any]:
 def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: bool = False) -> Result:
     """Run one experiment and publish ``<out_root>/<name>/result.json`` with its plots.
 
-    With ``resume``, an unfinished run of the same settings goes on from its checkpoints instead
-    of starting afresh.
+    The experiment's folder is locked for the run: a second run into the same folder stops with
+    an error and touches nothing of the first. With ``resume``, an unfinished run of the same
+    settings goes on from its checkpoints instead of starting afresh.
     """
     final = out_root / experiment.name
+    with _locked(out_root / ".locks" / experiment.name, final):
+        return _run_locked(experiment, config, final, resume)
+
+
+@contextlib.contextmanager
+def _locked(path: Path, folder: Path) -> Iterator[None]:
+    """Hold the lock file ``path`` for ``folder`` (released when the process ends, however it ends)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise InputError(
+                f"another run is writing {folder} ({holder}): wait for it to finish, or give this run "
+                f"another --out"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"process {os.getpid()}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) -> Result:
     work = final / WORK
     saved = settings(config)
     if resume and work.exists():
@@ -70,8 +102,9 @@ def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: 
         if started is not None and started != saved:
             changed = sorted(k for k in saved if saved[k] != started.get(k))
             raise InputError(
-                f"--resume: the unfinished run in {work} has other settings ({', '.join(changed)}); "
-                f"run without --resume to start afresh"
+                f"--resume: the unfinished run in {work} has other settings ({', '.join(changed)}): run "
+                f"with those settings and --resume to finish it, or without --resume to start afresh "
+                f"(which deletes it)"
             )
     else:
         shutil.rmtree(work, ignore_errors=True)
@@ -102,6 +135,7 @@ def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: 
             old.unlink()
     for plot in plots:
         os.replace(work / plot, final / plot)
+    results.write_text(final / "history.csv", results.history_csv(result.history))
     results.write_json(final / "result.json", result.to_json())
     shutil.rmtree(work)
     return Result.from_json(results.jsonable(result.to_json()))
@@ -120,19 +154,30 @@ def saved_result(out_root: Path, experiment: Experiment) -> Result | None:
 def finished_earlier(experiment: Experiment, config: Any, out_root: Path) -> Result | None:
     """The saved result of ``experiment`` if it finished with these very settings and nothing of
     a later run is left unfinished (what ``--resume`` need not run again)."""
+    folder = out_root / experiment.name
     saved = saved_result(out_root, experiment)
-    if saved is None or (out_root / experiment.name / WORK).exists():
+    if saved is None or (folder / WORK).exists():
         return None
-    return saved if saved.config == settings(config) else None
+    complete = all((folder / plot).is_file() for plot in saved.plots)  # a result is its files too
+    return saved if complete and saved.config == settings(config) else None
 
 
 def saved_progress(out_root: Path, experiment: Experiment) -> str:
     """What an interrupted run saved: each training run's last checkpointed epoch."""
     folder = out_root / experiment.name / WORK / "checkpoints"
-    runs = sorted(p for p in folder.glob("*") if p.is_dir()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return (
+            f"{experiment.id} had saved nothing (it keeps no checkpoints, or had not finished an "
+            "epoch): it starts again from the beginning"
+        )
+    runs = sorted(p for p in folder.glob("*") if p.is_dir())
     saved = [(p.name, checkpoint.latest_epoch(p)) for p in runs]
     saved = [f"{run} up to epoch {epoch}" for run, epoch in saved if epoch is not None]
-    return f"saved: {'; '.join(saved)}" if saved else "no epoch of it had finished"
+    return (
+        f"saved: {'; '.join(saved)}"
+        if saved
+        else "no epoch of it had finished: it starts again from the beginning"
+    )
 
 
 def write_report(out_root: Path, done: list[Result], skipped: dict[str, str], quick: bool) -> Path:

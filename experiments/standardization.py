@@ -11,7 +11,6 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import losses, models, optim, plots, small_data
 from jaxnets.checks import below, holds, within
-from jaxnets.loop import histories
 from jaxnets.train import train_model
 
 NOTES_X_STD = np.array(
@@ -109,7 +108,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             )
         )
     return Outcome(
-        history=histories({k: f.history for k, f in fits.items()}),
+        history=[{"run": k, **row} for k, f in fits.items() for row in f.history],
         metrics={
             "x_std": x_std,
             "standardized_costs": std,

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
+import hashlib
 import os
 import signal
 import threading
@@ -28,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from flax import linen as nn
 
 from jaxnets.errors import InputError
 
@@ -59,6 +62,48 @@ def _with_fields(like: Any, arrays: dict[str, Any]) -> Any:
         originals,
     )
     return like.replace(**restored)
+
+
+def describe(obj: Any, depth: int = 0) -> str:
+    """A stable text of what a model, optimizer, schedule or loss is: its fields, or its code's
+    name and the values its closure holds (a learning rate, β1, a schedule's steps), so that two
+    runs whose arrays merely have the same shapes are told apart."""
+    if depth > 8:
+        return "…"
+    if isinstance(obj, nn.Module):
+        return repr(obj)
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return repr(obj)
+    if isinstance(obj, np.ndarray | jax.Array | np.generic):
+        data = np.asarray(obj)
+        return f"array{list(data.shape)}:{hashlib.sha1(data.tobytes()).hexdigest()[:12]}"
+    if isinstance(obj, tuple | list):
+        return "(" + ", ".join(describe(o, depth + 1) for o in obj) + ")"
+    if isinstance(obj, dict):
+        return "{" + ", ".join(f"{k}: {describe(v, depth + 1)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, functools.partial):
+        return "partial" + describe((obj.func, obj.args, obj.keywords), depth + 1)
+    if callable(obj):
+        fn = getattr(obj, "__func__", obj)  # a bound method's function
+        owner = getattr(obj, "__self__", None)
+        cells = [c.cell_contents for c in getattr(fn, "__closure__", None) or () if _filled(c)]
+        name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+        inner = [describe(v, depth + 1) for v in cells]
+        if isinstance(owner, nn.Module):
+            inner.insert(0, repr(owner))
+        return f"{name}[{', '.join(inner)}]"
+    fields = getattr(obj, "_asdict", None)  # a NamedTuple, such as an optax transformation
+    if fields is not None:
+        return f"{type(obj).__qualname__}{describe(fields(), depth + 1)}"
+    return type(obj).__qualname__
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+        return True
+    except ValueError:  # an empty cell
+        return False
 
 
 def _layout(arrays: dict[str, Any]) -> dict[str, str]:
@@ -93,10 +138,17 @@ class Checkpointer:
     manager: leaving it waits for the save in flight."""
 
     def __init__(self, directory: str | os.PathLike, signature: dict[str, Any]):
-        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True, enable_async_checkpointing=True)
         self.directory = os.path.abspath(directory)
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise InputError(
+                f"the checkpoint folder {self.directory} is a file: name a folder for the checkpoints"
+            )
+        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True, enable_async_checkpointing=True)
         self.signature = signature
-        self.manager = ocp.CheckpointManager(self.directory, options=options)
+        try:
+            self.manager = ocp.CheckpointManager(self.directory, options=options)
+        except (OSError, ValueError) as e:
+            raise _damaged(self.directory, e) from None
 
     def __enter__(self) -> Checkpointer:
         return self
@@ -140,12 +192,20 @@ class Checkpointer:
         if epoch is None:
             return None
         where = self.directory
-        meta = self.manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        try:
+            meta = self.manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        except Exception as e:  # a truncated or damaged checkpoint
+            raise _damaged(where, e) from None
         saved_signature = meta.pop("signature", None)
         if saved_signature != self.signature:
+            differ = sorted(
+                k
+                for k in {**self.signature, **(saved_signature or {})}
+                if (saved_signature or {}).get(k) != self.signature.get(k)
+            )
             raise InputError(
-                f"the checkpoint in {where} belongs to another run ({saved_signature}, not "
-                f"{self.signature}): delete that folder to start afresh, or use another one"
+                f"the checkpoint in {where} belongs to another run (its {', '.join(differ)} differ from "
+                f"this run's): delete that folder to start afresh, or use another one"
             )
         wanted = saved_fields(like)
         saved, expected = meta.pop("layout"), _layout(wanted)
@@ -157,12 +217,25 @@ class Checkpointer:
                 f"another one"
             )
         target = jax.tree.map(ocp.utils.to_shape_dtype_struct, wanted)
-        restored = self.manager.restore(
-            epoch,
-            args=ocp.args.Composite(state=ocp.args.StandardRestore(target), steps=ocp.args.StandardRestore()),
-        )
+        try:
+            restored = self.manager.restore(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(target), steps=ocp.args.StandardRestore()
+                ),
+            )
+        except Exception as e:
+            raise _damaged(where, e) from None
         steps = {k: np.asarray(v) for k, v in restored.steps.items()}
         return epoch, _with_fields(like, dict(restored.state)), {**meta, "steps": steps}
+
+
+def _damaged(where: str, error: Exception) -> InputError:
+    reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return InputError(
+        f"the checkpoint in {where} is damaged or unreadable ({type(error).__name__}: {reason}): "
+        f"delete that folder to start afresh (from the command line: run without --resume)"
+    )
 
 
 def latest_epoch(directory: str | os.PathLike) -> int | None:

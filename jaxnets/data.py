@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import os
 import socket
 import urllib.parse
@@ -48,21 +49,47 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-# Folder names a data set may have under a data root, and its tensorflow-datasets name.
+# Folder names a data set may have under a data root, its tensorflow-datasets name, its sizes,
+# and the MD5 of each standard file's decompressed contents (the official MNIST files, which
+# tensorflow-datasets registers too, and the standard Fashion-MNIST ones; see
+# ../shared/data/README.md): the decompressed bytes, since a recompressed copy is still the data.
 DATASETS = {
-    "mnist": {"folders": ("mnist",), "tfds": "mnist", "counts": (60000, 10000)},
+    "mnist": {
+        "folders": ("mnist",),
+        "tfds": "mnist",
+        "counts": (60000, 10000),
+        "md5": {
+            "train_images": "6bbc9ace898e44ae57da46a324031adb",
+            "train_labels": "a25bea736e30d166cdddb491f175f624",
+            "test_images": "2646ac647ad5339dbf082846283269ea",
+            "test_labels": "27ae3e4e09519cfbb04c329615203637",
+        },
+    },
     "fashion_mnist": {
         "folders": ("fashion-mnist", "fashion_mnist"),
         "tfds": "fashion_mnist",
         "counts": (60000, 10000),
+        "md5": {
+            "train_images": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+            "train_labels": "9018921c3c673c538a1fc5bad174d6f9",
+            "test_images": "8181f5470baa50b63fa0f6fddb340f0a",
+            "test_labels": "15d484375f8d13e6eb1aabb0c3f46965",
+        },
     },
 }
 DEBIAN_DATASETS = Path("/usr/share/datasets")
 ENV_VAR = "JAXNETS_DATA_DIR"
+# Set to 1 to train on files whose contents are not the standard data set's (your own data in
+# the IDX format, a subset): the command line's --accept-data.
+ACCEPT_ENV_VAR = "JAXNETS_ACCEPT_DATA"
 
 
 class DataError(RuntimeError):
-    """A data set cannot be found or its files are not valid; the message says how to fix it."""
+    """A data set's files are not valid or not what they claim to be; the message says how to fix it."""
+
+
+class MissingData(DataError):
+    """A data set's files are not where they were looked for (``all`` skips such experiments)."""
 
 
 def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -83,16 +110,24 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
-def read_idx_gz(path: Path) -> np.ndarray:
-    """Read one gzip-compressed IDX file, with an error that names the file when it is bad."""
+def read_idx_gz(path: Path, md5: str | None = None) -> np.ndarray:
+    """Read one gzip-compressed IDX file, with an error that names the file when it is bad; with
+    ``md5``, also when its decompressed contents are not those (another data set's file)."""
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise MissingData(f"{path}: file not found") from None
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: not a valid gzip file ({e}); download it again") from None
-    return parse_idx(raw, str(path))
+    arrays = parse_idx(raw, str(path))
+    if md5 is not None and (found := hashlib.md5(raw).hexdigest()) != md5:
+        raise DataError(
+            f"{path}: these are not the standard file's contents (MD5 {found} of the decompressed "
+            f"data, expected {md5}): another data set's file, or a changed one. Put the right file "
+            f"there, or pass --accept-data (or set {ACCEPT_ENV_VAR}=1) to train on it anyway"
+        )
+    return arrays
 
 
 def _validate(name: str, arrays: dict[str, np.ndarray], where: Path) -> None:
@@ -109,54 +144,58 @@ def _validate(name: str, arrays: dict[str, np.ndarray], where: Path) -> None:
 
 
 def _find_folder(name: str, data_dir: str | os.PathLike | None) -> Path | None:
-    given = {"--data-dir": data_dir, ENV_VAR: os.environ.get(ENV_VAR)}
-    roots = [Path(folder) for folder in given.values() if folder]
-    for origin, folder in given.items():
-        if folder and not Path(folder).is_dir():
-            raise DataError(
-                f"the data folder {folder} ({origin}) does not exist: point it at the folder that "
-                f"holds {DATASETS[name]['folders'][0]}/ (e.g. ../shared/data)"
-            )
-    roots.append(DEBIAN_DATASETS)
-    for root in roots:
-        # The root may be the data set's own folder as well as the parent of one.
-        for folder in (root, *(root / sub for sub in DATASETS[name]["folders"])):
-            if all((folder / f).is_file() for f in IDX_FILES.values()):
-                return folder
-    if data_dir:
-        raise DataError(
-            f"no {name} files in {data_dir}: expected the four files {', '.join(IDX_FILES.values())}"
-            f" in {data_dir} or in a sub-folder named {' or '.join(DATASETS[name]['folders'])}"
+    """The folder holding ``name``'s four files: in ``data_dir`` if given, else in
+    ``$JAXNETS_DATA_DIR`` if set (an explicit choice that fails is an error, never a fall back to
+    another folder), else in Debian's folder; None when nothing was given and Debian has none."""
+    origin, given = ("--data-dir", data_dir) if data_dir else (ENV_VAR, os.environ.get(ENV_VAR))
+    if given and not Path(given).is_dir():
+        raise MissingData(
+            f"the data folder {given} ({origin}) does not exist: point it at the folder that "
+            f"holds {DATASETS[name]['folders'][0]}/ (e.g. ../shared/data)"
+        )
+    root = Path(given) if given else DEBIAN_DATASETS
+    # The root may be the data set's own folder as well as the parent of one.
+    for folder in (root, *(root / sub for sub in DATASETS[name]["folders"])):
+        if all((folder / f).is_file() for f in IDX_FILES.values()):
+            return folder
+    if given:
+        raise MissingData(
+            f"no {name} files in {given} ({origin}): expected the four files "
+            f"{', '.join(IDX_FILES.values())} there or in a sub-folder named "
+            f"{' or '.join(DATASETS[name]['folders'])}"
         )
     return None
 
 
-def _download_with_tfds(name: str) -> dict[str, Path]:
-    """Fetch the IDX files with tensorflow-datasets' download manager and registered checksums."""
+def download(
+    name: str, download_dir: str | os.PathLike | None = None, base_url: str | None = None
+) -> dict[str, Path]:
+    """Fetch a data set's four IDX files with tensorflow-datasets' download manager, which checks
+    each against the size and SHA-256 that tensorflow-datasets registers for it (its builder's
+    public ``URL`` and ``url_infos``); no TensorFlow is needed. ``base_url`` fetches the same
+    files from another place (a mirror) under the same checksums. Files already downloaded to
+    ``download_dir`` (default ``$TFDS_DATA_DIR/downloads``) are not fetched again."""
     import tensorflow_datasets as tfds
-    from tensorflow_datasets.core.download import checksums
 
-    tfds_name = DATASETS[name]["tfds"]
-    builder = tfds.builder_cls(tfds_name)
-    infos = {
-        url: info
-        for path in checksums._checksum_paths().values()
-        if path.name == f"{tfds_name}.txt"
-        for url, info in checksums.load_url_infos(path).items()
-    }
-    download_dir = Path(os.environ.get("TFDS_DATA_DIR", Path.home() / "tensorflow_datasets"))
+    builder = tfds.builder_cls(DATASETS[name]["tfds"])
+    base = base_url or builder.URL
+    registered = {url.rsplit("/", 1)[-1]: info for url, info in (builder.url_infos or {}).items()}
+    urls = {k: base + f for k, f in IDX_FILES.items()}
+    default_dir = Path(os.environ.get("TFDS_DATA_DIR", Path.home() / "tensorflow_datasets")) / "downloads"
+    folder = Path(download_dir) if download_dir is not None else default_dir
     fix = (
         f"Fix: put the four files {', '.join(IDX_FILES.values())} in a folder and pass it with "
         f"--data-dir or set {ENV_VAR} (e.g. {ENV_VAR}=../shared/data)"
     )
-    cached = download_dir / "downloads"
-    if not any(cached.glob("*")) and not _reachable(builder.URL):
-        raise DataError(f"{name} is not on this machine and {builder.URL} cannot be reached.\n{fix}")
+    if not any(folder.glob("*")) and not _reachable(base):
+        raise MissingData(f"{name} is not on this machine and {base} cannot be reached.\n{fix}")
     manager = tfds.download.DownloadManager(
-        download_dir=download_dir / "downloads", url_infos=infos, dataset_name=tfds_name
+        download_dir=folder,
+        url_infos={urls[k]: registered[f] for k, f in IDX_FILES.items()},
+        dataset_name=builder.name,
     )
     try:
-        paths = manager.download({k: builder.URL + f for k, f in IDX_FILES.items()})
+        paths = manager.download(urls)
     except Exception as e:  # network errors, checksum mismatches: one message with the fix
         raise DataError(
             f"could not get {name} through tensorflow-datasets ({type(e).__name__}: {e}).\n{fix}"
@@ -176,14 +215,16 @@ def _reachable(url: str, timeout: float = 5.0) -> bool:
 
 
 @functools.cache
-def _read_idx_dataset(name: str, folder: Path | None) -> dict[str, np.ndarray]:
-    """The data set's arrays from ``folder``, or from tensorflow-datasets when it is None; cached
-    on the folder actually used, so a changed ``JAXNETS_DATA_DIR`` is never served stale."""
+def _read_idx_dataset(name: str, folder: Path | None, accept: bool) -> dict[str, np.ndarray]:
+    """The data set's arrays from ``folder``, or from tensorflow-datasets when it is None, their
+    contents checked against the standard files' unless ``accept``; cached on the folder actually
+    used, so a changed ``JAXNETS_DATA_DIR`` is never served stale."""
     if folder is not None:
         paths = {k: folder / f for k, f in IDX_FILES.items()}
     else:
-        paths = _download_with_tfds(name)
-    arrays = {k: read_idx_gz(p) for k, p in paths.items()}
+        paths = download(name)
+    md5 = {} if accept else DATASETS[name]["md5"]
+    arrays = {k: read_idx_gz(p, md5.get(k)) for k, p in paths.items()}
     _validate(name, arrays, folder or next(iter(paths.values())).parent)
     for a in arrays.values():
         a.setflags(write=False)
@@ -204,16 +245,21 @@ def mnist_sample(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 LOADABLE = (*DATASETS, "mnist_sample")
 
 
-def load(name: str, data_dir: str | os.PathLike | None = None) -> tuple[Arrays, Arrays]:
+def load(
+    name: str, data_dir: str | os.PathLike | None = None, accept: bool | None = None
+) -> tuple[Arrays, Arrays]:
     """``((train_images, train_labels), (test_images, test_labels))`` of an image data set.
 
     ``name`` is "mnist", "fashion_mnist" or "mnist_sample" (3s and 7s; labels 1 for 3, 0 for 7).
-    Images are uint8 N×28×28, labels int32. Cached: a second call returns the same arrays.
+    Images are uint8 N×28×28, labels int32. Files whose contents are not the standard data set's
+    are an error unless ``accept`` (default: ``$JAXNETS_ACCEPT_DATA`` is 1). Cached: a second
+    call returns the same arrays.
     """
     if name not in LOADABLE:
         raise unknown("data set", name, LOADABLE)
     base = "mnist" if name == "mnist_sample" else name
-    arrays = _read_idx_dataset(base, _find_folder(base, data_dir))
+    accept = os.environ.get(ACCEPT_ENV_VAR) == "1" if accept is None else accept
+    arrays = _read_idx_dataset(base, _find_folder(base, data_dir), accept)
     if name == "mnist_sample":
         arrays = mnist_sample(arrays)
     return (

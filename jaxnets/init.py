@@ -1,7 +1,8 @@
 """Weight initializers by name, matching the PyTorch calls the lab notes use.
 
-Kernels are laid out (fan_in, fan_out) as in Flax. Biases follow PyTorch's ``nn.Linear``
-default, U(±1/√fan_in), because the labs only ever re-initialise the weights.
+Kernels are laid out as in Flax: (fan_in, fan_out) for a Dense kernel, (kh, kw, in, out) for a
+convolution, whose fans include the receptive field (``fans``). Biases follow PyTorch's
+``nn.Linear`` default, U(±1/√fan_in), because the labs only ever re-initialise the weights.
 """
 
 from __future__ import annotations
@@ -35,35 +36,46 @@ def normal(std: float = 1.0) -> Initializer:
     return init
 
 
-def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    return shape[0], shape[-1] if len(shape) > 1 else 1
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a kernel as Flax lays them out: a Dense kernel (in, out), a convolution
+    kernel (kh, kw, in, out), whose fans count every input (output) of the receptive field."""
+    if len(shape) < 2:
+        return (shape[0] if shape else 1), 1
+    receptive = math.prod(shape[:-2])
+    return receptive * shape[-2], receptive * shape[-1]
+
+
+# Variance scaling with Flax's fans (``nn.initializers.variance_scaling`` draws the same numbers up
+# to the last bit: it computes the bound in float32, which for some shapes, such as 128 → 10 or
+# 100 → 100, rounds differently and would move the labs' last digits), untruncated as PyTorch's.
 
 
 def xavier_uniform(key, shape, dtype=jnp.float32):
     """Glorot/Xavier uniform: U(±√(6/(fan_in+fan_out)))."""
-    fan_in, fan_out = _fans(shape)
+    fan_in, fan_out = fans(shape)
     return uniform(math.sqrt(6.0 / (fan_in + fan_out)))(key, shape, dtype)
 
 
 def xavier_normal(key, shape, dtype=jnp.float32):
     """Glorot/Xavier normal: N(0, 2/(fan_in+fan_out)), untruncated as in PyTorch."""
-    fan_in, fan_out = _fans(shape)
+    fan_in, fan_out = fans(shape)
     return normal(math.sqrt(2.0 / (fan_in + fan_out)))(key, shape, dtype)
 
 
 def he_normal(key, shape, dtype=jnp.float32):
     """He/Kaiming normal for ReLU (``kaiming_normal_``): N(0, 2/fan_in), untruncated."""
-    return normal(math.sqrt(2.0 / _fans(shape)[0]))(key, shape, dtype)
+    return normal(math.sqrt(2.0 / fans(shape)[0]))(key, shape, dtype)
 
 
 def he_uniform(key, shape, dtype=jnp.float32):
     """He/Kaiming uniform for ReLU (``kaiming_uniform_``): U(±√(6/fan_in))."""
-    return uniform(math.sqrt(6.0 / _fans(shape)[0]))(key, shape, dtype)
+    return uniform(math.sqrt(6.0 / fans(shape)[0]))(key, shape, dtype)
 
 
 def torch_default(key, shape, dtype=jnp.float32):
-    """PyTorch's ``nn.Linear`` weight default (kaiming_uniform with a=√5): U(±1/√fan_in)."""
-    return uniform(1.0 / math.sqrt(_fans(shape)[0]))(key, shape, dtype)
+    """PyTorch's ``nn.Linear`` / ``nn.Conv2d`` weight default (kaiming_uniform with a=√5):
+    U(±1/√fan_in)."""
+    return uniform(1.0 / math.sqrt(fans(shape)[0]))(key, shape, dtype)
 
 
 KERNEL_INITS: dict[str, Callable[[float], Initializer]] = {

@@ -18,11 +18,19 @@ from flax import linen as nn
 from tqdm.auto import tqdm
 
 from jaxnets import losses
-from jaxnets.checkpoint import Checkpointer
+from jaxnets.checkpoint import Checkpointer, describe
 from jaxnets.errors import InputError
 from jaxnets.metrics import MetricsFn, no_metrics
 from jaxnets.parallel import Mesh, data_mesh, replicate, runs_mesh, shard_runs
-from jaxnets.state import Batch, TrainState, check_batch, create_train_state, create_train_states
+from jaxnets.state import (
+    Batch,
+    TrainState,
+    check_batch,
+    check_data,
+    create_train_state,
+    create_train_states,
+    module_of,
+)
 from jaxnets.stats import Dist, dist
 from jaxnets.steps import check_batch_size, evaluate, train_epoch
 
@@ -172,6 +180,9 @@ def fit(
     """
     if epochs < 0:
         raise InputError(f"epochs must be >= 0, got {epochs}")
+    check_data(state, train, "the training data")
+    if valid is not None:
+        check_data(state, valid, "the validation data")
     x, _ = check_batch(train, state)
     check_batch_size(batch_size, len(x))
     runs = state.runs
@@ -186,14 +197,9 @@ def fit(
         mesh = data_mesh() if mesh is None else mesh
         state = replicate(state, mesh, copy=True)  # train_epoch donates it; the caller's stays usable
     train, valid = replicate((train, valid), mesh)
-    signature = {
-        "examples": len(x),
-        "batch_size": batch_size,
-        "shuffle": shuffle,
-        "key": np.asarray(jax.random.key_data(key)).tolist(),
-        "runs": runs,
-    }
-    saver = Checkpointer(checkpoint_dir, signature) if checkpoint_dir is not None else nullcontext()
+    saver = nullcontext()
+    if checkpoint_dir is not None:
+        saver = Checkpointer(checkpoint_dir, _signature(state, train, batch_size, shuffle, key))
     with saver as saver:
         done, record = 0, _Record(runs or 1)
         if saver is not None and (restored := saver.restore(state)):
@@ -207,22 +213,7 @@ def fit(
         disable = None if progress is None else not progress
         with tqdm(todo, desc=desc, initial=done, total=epochs, disable=disable, leave=False) as bar:
             for epoch in bar:
-                start = time.perf_counter()
-                if runs:
-                    epoch_key = jax.vmap(jax.random.fold_in, (0, None))(key, epoch)
-                    state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle)
-                else:
-                    epoch_key = jax.random.fold_in(key, epoch)
-                    state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle, mesh)
-                # One row per run: (runs, steps) metrics; a single run is a run of one.
-                step_metrics = {
-                    k: np.asarray(v).reshape(runs or 1, -1) for k, v in jax.device_get(step_metrics).items()
-                }
-                row: dict[str, Any] = {"epoch": epoch}
-                row.update({f"train_{k}": v.mean(axis=-1) for k, v in step_metrics.items()})
-                if valid is not None:
-                    row.update({f"valid_{k}": np.reshape(v, -1) for k, v in evaluate(state, valid).items()})
-                row["time_s"] = time.perf_counter() - start
+                state, step_metrics, row = _epoch(state, train, valid, key, epoch, batch_size, shuffle, mesh)
                 rows = [
                     {k: v if k in ("epoch", "time_s") else float(v[run]) for k, v in row.items()}
                     for run in range(runs or 1)
@@ -245,6 +236,67 @@ def fit(
     if runs:
         return FitResult(state, record.history, steps, tuple(record.diverged))
     return FitResult(state, record.history[0], {k: v[0] for k, v in steps.items()}, record.diverged[0])
+
+
+def _epoch(
+    state: TrainState,
+    train: Batch,
+    valid: Batch | None,
+    key: jax.Array,
+    epoch: int,
+    batch_size: int,
+    shuffle: bool,
+    mesh: Mesh,
+) -> tuple[TrainState, dict[str, np.ndarray], dict[str, Any]]:
+    """Train one epoch and measure it: the state, the per-step metrics as (runs, steps) arrays (a
+    single run is a run of one), and the epoch's row with one value per run (``train_<metric>``
+    the mean of its steps, ``valid_<metric>`` on ``valid``) and its wall time."""
+    start = time.perf_counter()
+    if state.runs:
+        epoch_key = jax.vmap(jax.random.fold_in, (0, None))(key, epoch)
+        state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle)
+    else:
+        epoch_key = jax.random.fold_in(key, epoch)
+        state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle, mesh)
+    runs = state.runs or 1
+    step_metrics = {k: np.asarray(v).reshape(runs, -1) for k, v in jax.device_get(step_metrics).items()}
+    row: dict[str, Any] = {"epoch": epoch}
+    row.update({f"train_{k}": v.mean(axis=-1) for k, v in step_metrics.items()})
+    if valid is not None:
+        row.update({f"valid_{k}": np.reshape(v, -1) for k, v in evaluate(state, valid).items()})
+    row["time_s"] = time.perf_counter() - start
+    return state, step_metrics, row
+
+
+def _signature(
+    state: TrainState, train: Batch, batch_size: int, shuffle: bool, key: jax.Array
+) -> dict[str, Any]:
+    """What a checkpoint must share with the run that continues it: the data (its size and a
+    fingerprint of its contents), the batching, the keys, the number of runs, and what the model,
+    the optimizer and the loss are (their definitions and settings, not just their arrays' shapes)."""
+    return {
+        "examples": len(train[0]),
+        "data": np.asarray(_data_fingerprint(*train)).tolist(),
+        "batch_size": batch_size,
+        "shuffle": shuffle,
+        "key": np.asarray(jax.random.key_data(key)).tolist(),
+        "runs": state.runs,
+        "model": describe(module_of(state)),
+        "optimizer": describe(state.tx),
+        "loss": describe((state.loss_fn, state.metrics_fn, state.l2)),
+    }
+
+
+@jax.jit
+def _data_fingerprint(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Sums of the inputs and targets, plain and weighted by a fixed pattern: other contents of
+    the same size give other numbers."""
+
+    def sums(a: jax.Array) -> jax.Array:
+        flat = a.reshape(-1).astype(jnp.float32)
+        return jnp.stack([flat.sum(), (flat * jnp.sin(jnp.arange(flat.size, dtype=jnp.float32))).sum()])
+
+    return jnp.concatenate([sums(x), sums(y)])
 
 
 @jax.jit
@@ -315,69 +367,3 @@ def train_model(
     x, y = jnp.asarray(train[0]), jnp.asarray(train[1])
     state, data_key = seeded_state(model, tx, x[:1], seed, seeds, loss_fn, metrics_fn, l2)
     return fit(state, (x, y), epochs, batch_size or len(x), data_key, **fit_kwargs)
-
-
-def early_stopping(patience: int, metric: str = "valid_loss") -> Callable[..., bool]:
-    """An ``on_epoch`` callback for ``fit``: stop once ``metric`` has not improved for
-    ``patience`` epochs. Its ``best`` dict holds the best epoch, value and (host copy) state;
-    for a stacked state, each run's own (arrays over runs), and the run stops once every run
-    has gone ``patience`` epochs without improving."""
-    best: dict[str, Any] = {"epoch": 0, "value": float("inf"), "state": None}
-
-    def callback(epoch: int, state: TrainState, row: dict[str, Any]) -> bool:
-        value = np.asarray(row[metric], float)
-        host = jax.device_get(state)
-        if best["state"] is None:  # the first epoch, even if nan
-            improved = np.ones(value.shape, bool)
-            best.update(state=host, value=value, epoch=np.full(value.shape, epoch))
-        else:
-            improved = value < best["value"]
-            best["state"] = jax.tree.map(lambda b, s: _where_runs(improved, s, b), best["state"], host)
-        best["value"] = np.where(improved, value, best["value"])
-        best["epoch"] = np.where(improved, epoch, best["epoch"])
-        if state.runs is None:
-            best.update(value=float(best["value"]), epoch=int(best["epoch"]))
-        return bool(np.all(epoch - np.asarray(best["epoch"]) >= patience))
-
-    callback.best = best
-    return callback
-
-
-def _where_runs(take: np.ndarray, new: Any, old: Any) -> Any:
-    """``new`` for the runs where ``take`` holds (one flag per run, or one for a single run)."""
-    if take.ndim == 0:
-        return new if take else old
-    if jax.dtypes.issubdtype(new.dtype, jax.dtypes.prng_key):
-        return new  # the state's key never changes in training
-    return np.where(take.reshape(-1, *([1] * (np.ndim(new) - 1))), new, old)
-
-
-def epoch_table(
-    columns: tuple[str, ...] = ("train_loss", "valid_loss", "valid_accuracy"),
-    print_fn: Callable[[str], None] = print,
-) -> Callable[..., None]:
-    """An ``on_epoch`` callback for ``fit`` that prints one row per epoch, as fastai's
-    ``Learner.fit`` does: epoch, the chosen history columns (their mean over the runs of a
-    stacked state), and the epoch's time."""
-    header = ["epoch", *columns, "time"]
-    widths = [max(len(h), 10) for h in header]
-    printed = []
-
-    def callback(epoch: int, state: TrainState, row: dict[str, float]) -> None:
-        if not printed:  # the first epoch this run trains (later than 1 after a restore)
-            printed.append(epoch)
-            print_fn("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-        cells = [
-            str(epoch),
-            *(f"{np.mean(row[c]):.6f}" if c in row else "-" for c in columns),  # mean over runs
-            f"{row['time_s']:.2f}s",
-        ]
-        print_fn("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
-
-    return callback
-
-
-def histories(runs: dict[str, list[dict[str, Any]]], tag: str = "run") -> list[dict[str, Any]]:
-    """Several runs' history rows in one list (one table), each row tagged with its run's name
-    under ``tag``: ``{"run": "raw", "epoch": 1, ...}``."""
-    return [{tag: name, **row} for name, rows in runs.items() for row in rows]

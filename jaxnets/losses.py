@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.scipy.special import gammaln
 
@@ -19,7 +20,9 @@ Loss = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def class_ids(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Integer labels of shape ``logits.shape[:-1]``, or an error saying how to make them."""
+    """Integer labels of shape ``logits.shape[:-1]``, or an error saying how to make them; labels
+    whose values are known (not traced) are also checked to be class ids (``check_labels``)."""
+    labels = labels if isinstance(labels, jax.Array | np.ndarray) else jnp.asarray(labels)
     if not jnp.issubdtype(labels.dtype, jnp.integer):
         one_hot = labels.shape == logits.shape
         fix = (
@@ -36,7 +39,24 @@ def class_ids(logits: jax.Array, labels: jax.Array) -> jax.Array:
             f"logits of shape {logits.shape} need labels of shape {logits.shape[:-1]} (one class id "
             f"per example), got {labels.shape}"
         )
+    if not isinstance(labels, jax.core.Tracer):
+        check_labels(labels, logits.shape[-1])
     return labels
+
+
+def check_labels(labels: jax.Array | np.ndarray, n_classes: int, what: str = "labels") -> None:
+    """Class ids must lie in 0 .. n_classes − 1: -1 would silently score as the last class and a
+    label ≥ n_classes give a NaN loss. One pass over the labels, done once (not per step)."""
+    values = np.asarray(jax.device_get(labels))
+    bad = (values < 0) | (values >= n_classes)
+    if bad.any():
+        shown = ", ".join(str(v) for v in np.unique(values[bad])[:5])
+        raise InputError(
+            f"{what} must be class ids from 0 to {n_classes - 1} (the model has {n_classes} outputs), "
+            f"but {int(bad.sum())} of them are not: {shown}"
+            + ("…" if np.unique(values[bad]).size > 5 else "")
+            + f"; map them into 0..{n_classes - 1}, or give the model more outputs"
+        )
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -126,3 +146,8 @@ def l2_penalty(params) -> jax.Array:
     """Σ W² over the weight matrices (kernels) only, as the notes' λ·ΣW² regulariser."""
     leaves = jax.tree_util.tree_leaves_with_path(params)
     return sum(jnp.sum(leaf**2) for path, leaf in leaves if getattr(path[-1], "key", None) == "kernel")
+
+
+# Losses whose targets are class ids, so that a data set's labels can be checked once before
+# training (the per-step check of traced labels can only see their shape and dtype).
+CLASS_ID_LOSSES = (cross_entropy,)

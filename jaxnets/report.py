@@ -91,9 +91,9 @@ def report_markdown(runs: list[Result], skipped: dict[str, str] | None = None, t
     diverged (expected or not) and what was skipped."""
     lines = [f"# {title}", ""]
     if runs:
-        env = runs[0].env
+        env = {k: "?" for k in ("backend", "cpu_count", "jax", "flax", "optax", "python")} | runs[0].env
         lines += [
-            f"{len(runs)} experiment(s) on {env['backend']} ({len(env['devices'])} device(s), "
+            f"{len(runs)} experiment(s) on {env['backend']} ({len(env.get('devices', []))} device(s), "
             f"{env['cpu_count']} CPU cores); jax {env['jax']}, flax {env['flax']}, optax {env['optax']}, "
             f"Python {env['python']}. Total run time {sum(r.wall_time_s for r in runs):.0f} s.",
             "",

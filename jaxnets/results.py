@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import math
 import os
@@ -63,22 +65,31 @@ class Result:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Result:
-        """A result from its JSON form (``KeyError``/``TypeError``/``ValueError`` if it is not one)."""
-        fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(
-            **{
-                **fields,
-                "checks": [Check.from_json(c) for c in d["checks"]],
-                "diverged": d.get("diverged") or {},
-            }
+        """A result from its JSON form; ``ValueError`` if it is not one (a damaged file)."""
+        kinds = {"id": str, "name": str, "title": str, "config": dict, "history": list, "metrics": dict}
+        kinds.update({"checks": list, "log": list, "plots": list, "wall_time_s": int | float, "env": dict})
+        if not isinstance(d, dict) or any(not isinstance(d.get(k), kind) for k, kind in kinds.items()):
+            raise ValueError("not an experiment result")
+        diverged = d.get("diverged") or {}
+        runs_ok = isinstance(diverged, dict) and all(
+            isinstance(v, dict) and {"epoch", "step", "reason", "expected"} <= v.keys()
+            for v in diverged.values()
         )
+        if not runs_ok or not all(isinstance(p, str) for p in d["plots"]):
+            raise ValueError("not an experiment result")
+        try:
+            checks = [Check.from_json(c) for c in d["checks"]]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"a check is not one ({e})") from None
+        fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**{**fields, "checks": checks, "diverged": diverged})
 
 
 def read_result(path: Path) -> Result | None:
-    """The result saved at ``path``, or None when there is none or it cannot be read."""
+    """The result saved at ``path``, or None when there is none or it cannot be read (damaged)."""
     try:
         return Result.from_json(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
 
 
@@ -148,3 +159,14 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON through a temporary file and a rename: never a half-written file."""
     write_text(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    """The history as a flat table for pandas or a spreadsheet: one row per epoch (or logged
+    step) per run, its run, seed or other tags as columns; the columns in order of appearance."""
+    columns = list(dict.fromkeys(key for row in history for key in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(jsonable(row) for row in history)
+    return out.getvalue()

@@ -10,6 +10,7 @@ Models take ``(x, train: bool)``; the loss is ``loss_fn(outputs, targets)``.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -71,7 +72,9 @@ def create_train_state(
     ``l2`` adds l2·ΣW² (kernels only) to the training loss, the notes' explicit regulariser.
     """
     init_key, state_key = jax.random.split(key)
-    variables = model.init({"params": init_key}, example_input, train=False)
+    variables = model.init(
+        {"params": init_key}, example_input, **({"train": False} if _takes_train(model) else {})
+    )
     return TrainState.create(
         apply_fn=_apply_fn(model),
         params=variables["params"],
@@ -112,16 +115,35 @@ def create_train_states(
 def _apply_fn(model: nn.Module) -> Callable:
     """``model.apply``, the same object for equal modules: ``apply_fn`` is static under jit, and a
     bound method equals another only for the very same module instance, so without this every
-    new (but equal) module would recompile the steps."""
+    new (but equal) module would recompile the steps. A module whose ``__call__`` takes no
+    ``train`` argument (one without BatchNorm or Dropout) gets it, ignored."""
     try:
         return _canonical_apply(model)
     except TypeError:  # a module with unhashable fields (e.g. a list of widths)
-        return model.apply
+        return _canonical_apply.__wrapped__(model)
 
 
 @functools.cache
 def _canonical_apply(model: nn.Module) -> Callable:
-    return model.apply
+    if _takes_train(model):
+        return model.apply
+
+    def apply(variables: Any, x: jax.Array, train: bool = False, **kwargs: Any) -> Any:
+        return model.apply(variables, x, **kwargs)
+
+    apply.module = model  # what it applies (for checkpoint signatures)
+    return apply
+
+
+def _takes_train(model: nn.Module) -> bool:
+    """Whether the module's ``__call__`` takes ``train`` (or any keyword argument)."""
+    params = inspect.signature(type(model).__call__).parameters
+    return "train" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def module_of(state: TrainState) -> nn.Module:
+    """The Flax module the state applies."""
+    return getattr(state.apply_fn, "module", None) or state.apply_fn.__self__
 
 
 def variables(state: TrainState, params: Any) -> dict[str, Any]:
@@ -143,7 +165,29 @@ def check_batch(batch: Batch, state: TrainState | None = None) -> Batch:
             f"inputs and targets must have the same leading (batch) size, got shapes "
             f"{jnp.shape(x)} and {jnp.shape(y)}"
         )
+    if jnp.shape(x)[0] == 0:
+        raise InputError(f"a batch must hold at least one example, got inputs of shape {jnp.shape(x)}")
     return check_inputs(x, state), y
+
+
+def check_data(state: TrainState, data: Batch, what: str = "the data") -> None:
+    """Before training: ``data`` is (inputs, targets) that fit the model (so a wrong validation set
+    fails now, not after an epoch), and, for a loss on class ids,
+    every label is one of the model's classes (one pass over the labels, not per step)."""
+    try:
+        x, y = check_batch(data, state)
+        outputs = jax.eval_shape(  # shapes only: nothing is computed
+            lambda s, x: apply(s, variables(s, s.params), x, train=False), _one_run(state), x
+        )
+    except InputError as e:
+        raise InputError(f"{what}: {e}") from None
+    if state.loss_fn in losses.CLASS_ID_LOSSES:
+        losses.check_labels(y, outputs.shape[-1], f"the labels of {what}")
+
+
+def _one_run(state: TrainState) -> TrainState:
+    """A single run's state (for shapes): the state itself, or run 0 of a stacked one."""
+    return state if state.runs is None else jax.eval_shape(lambda s: s.run(0), state)
 
 
 def check_inputs(x: jax.Array, state: TrainState | None) -> jax.Array:

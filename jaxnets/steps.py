@@ -28,6 +28,12 @@ from jaxnets.state import Batch, TrainState, apply, check_batch, check_inputs, v
 
 def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
     x, y = check_batch(batch, state)
+    if state.batch_stats and x.shape[0] == 1:
+        raise InputError(
+            "BatchNorm in training normalises each feature over the batch, and over a batch of one "
+            "example every feature becomes 0 (the net trains to chance; PyTorch refuses it too): "
+            "use batches of at least 2 examples"
+        )
     if rng is None:
         rng = jax.random.fold_in(state.key, state.step)
 

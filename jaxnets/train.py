@@ -3,15 +3,14 @@
     from jaxnets.train import create_train_state, train_step, eval_step, fit
 
 Each name lives in the module of its concept: the state (``jaxnets.state``), the jitted steps
-(``jaxnets.steps``), the epoch loop and its callbacks (``jaxnets.loop``), optimisation without
-the loop (``jaxnets.optimize``) and the metrics (``jaxnets.metrics``).
+(``jaxnets.steps``), the epoch loop (``jaxnets.loop``) and its callbacks (``jaxnets.callbacks``),
+optimisation without a model (``jaxnets.optimize``) and the metrics (``jaxnets.metrics``).
 """
 
+from jaxnets.callbacks import early_stopping, epoch_table
 from jaxnets.loop import (
     Divergence,
     FitResult,
-    early_stopping,
-    epoch_table,
     fit,
     seed_keys,
     seeded_state,

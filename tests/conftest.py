@@ -1,9 +1,17 @@
 import os
 from pathlib import Path
 
-import pytest
+# One persistent compilation cache for the whole test session, in-process and in every
+# subprocess the tests start (CLI runs, the notebook's kernel, the 8-device and resume runs):
+# they compile the same programs again and again. Set before JAX is imported.
+_CACHE = Path(__file__).parents[1] / ".pytest_cache" / "jaxnets-xla"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAXNETS_CACHE_DIR", os.environ["JAX_COMPILATION_CACHE_DIR"])  # the CLI's default
 
-from jaxnets import data
+import pytest  # noqa: E402
+
+from jaxnets import data  # noqa: E402
 
 
 def _available(name: str) -> bool:

@@ -73,14 +73,18 @@ def _load(tmp_path: Path, out: str):
 
 
 @pytest.mark.parametrize("seeds", [1, 3])
-def test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit(tmp_path, seeds):
-    """One seed, and three seeds trained as one program (a stacked state)."""
+def test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit(tmp_path, monkeypatch, seeds):
+    """One seed, and three seeds trained as one program (a stacked state). The killed run and its
+    resumption are processes of their own; the uninterrupted run runs here."""
     killed = _run(tmp_path, "ckpt", 3, "killed", seeds)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert checkpoint.latest_epoch(tmp_path / "ckpt") == 3, "epochs 1-3 were saved before the kill"
     resumed = _run(tmp_path, "ckpt", 0, "resumed", seeds)
-    straight = _run(tmp_path, "fresh", 0, "straight", seeds)
-    assert resumed.returncode == straight.returncode == 0, resumed.stderr + straight.stderr
+    assert resumed.returncode == 0, resumed.stderr
+    monkeypatch.setattr(
+        sys, "argv", ["run", str(tmp_path / "fresh"), "0", str(tmp_path / "straight"), str(seeds)]
+    )
+    exec(RUN, {"__name__": "__main__"})
     (a, history_a), (b, history_b) = _load(tmp_path, "resumed"), _load(tmp_path, "straight")
     assert a.keys() == b.keys() and len(a) > 10
     for name in a:
@@ -124,8 +128,58 @@ def test_a_finished_run_returns_at_once_and_another_run_is_refused(tmp_path):
     other = create_train_state(
         models.MLP((16, 2)), optim.optimizer("sgd", 0.1), data[0][:1], jax.random.key(0)
     )
-    with pytest.raises(InputError, match="does not fit this model"):
+    with pytest.raises(InputError, match="belongs to another run .its .*model.* differ"):
         fit(other, data, 6, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "differ"),
+    [
+        ("sigmoid", "model"),  # the same shapes, another activation
+        ("lr", "optimizer"),  # Adam 1e-2 → 1e-6
+        ("data", "data"),  # the same number of examples, other contents
+    ],
+)
+def test_a_checkpoint_of_another_run_is_refused_even_when_every_shape_agrees(tmp_path, change, differ):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((120, 4)).astype(np.float32), rng.integers(0, 2, 120).astype(np.int32)
+
+    def state(activation="relu", lr=1e-2):
+        model = models.MLP((8, 2), activation=activation)
+        return create_train_state(model, optim.optimizer("adam", lr), x[:1], jax.random.key(0))
+
+    fit(state(), (x, y), 2, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    other = {
+        "sigmoid": (state("sigmoid"), (x, y)),
+        "lr": (state(lr=1e-6), (x, y)),
+        "data": (state(), (x[::-1], y)),
+    }
+    with pytest.raises(InputError, match=f"belongs to another run .its {differ} differ"):
+        fit(*other[change], 4, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    assert len(fit(state(), (x, y), 4, 40, jax.random.key(1), checkpoint_dir=tmp_path).history) == 4
+
+
+def test_a_damaged_checkpoint_or_a_file_for_a_folder_is_named_with_the_fix(tmp_path):
+    state, data = _setup()
+    fit(state, data, 2, 40, jax.random.key(1), checkpoint_dir=tmp_path / "ckpt")
+    for path in (tmp_path / "ckpt").rglob("*"):  # truncate every file of the saved state
+        if path.is_file() and "state" in path.parts:
+            path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
+    with pytest.raises(InputError, match="is damaged or unreadable .*delete that folder to start afresh"):
+        fit(state, data, 4, 40, jax.random.key(1), checkpoint_dir=tmp_path / "ckpt")
+    (tmp_path / "a_file").write_text("not a folder")
+    calls = []
+    with pytest.raises(InputError, match="is a file: name a folder"):
+        fit(
+            state,
+            data,
+            2,
+            40,
+            jax.random.key(1),
+            checkpoint_dir=tmp_path / "a_file",
+            on_epoch=lambda *a: calls.append(a),
+        )
+    assert calls == [], "refused before training an epoch"
 
 
 def test_a_diverged_run_that_stopped_stays_stopped_on_resume(tmp_path):
@@ -133,9 +187,9 @@ def test_a_diverged_run_that_stopped_stays_stopped_on_resume(tmp_path):
     state = state.replace(
         tx=optim.optimizer("sgd", 1e30), opt_state=optim.optimizer("sgd", 1e30).init(state.params)
     )
-    stopped = fit(state, (x, y * 1000), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    stopped = fit(state, (x * 1e20, y), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
     assert stopped.diverged is not None and len(stopped.history) == stopped.diverged.epoch < 8
-    again = fit(state, (x, y * 1000), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    again = fit(state, (x * 1e20, y), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
     assert again.diverged == stopped.diverged and len(again.history) == len(stopped.history)
 
 

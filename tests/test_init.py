@@ -3,6 +3,7 @@ import math
 import jax
 import numpy as np
 import pytest
+from flax import linen as nn
 
 from jaxnets import init
 
@@ -44,3 +45,50 @@ def test_torch_bias_bound():
 def test_unknown_init_names_the_choices():
     with pytest.raises(ValueError, match="xavier_uniform"):
         init.kernel_init("glorot")
+
+
+CONV = (3, 3, 64, 128)  # an HWIO convolution kernel: fan_in 3·3·64 = 576, fan_out 3·3·128 = 1152
+
+
+@pytest.mark.parametrize(
+    ("fn", "std"),
+    [
+        (init.he_normal, lambda fi, fo: math.sqrt(2 / fi)),
+        (init.he_uniform, lambda fi, fo: math.sqrt(2 / fi)),
+        (init.xavier_normal, lambda fi, fo: math.sqrt(2 / (fi + fo))),
+        (init.xavier_uniform, lambda fi, fo: math.sqrt(2 / (fi + fo))),
+        (init.torch_default, lambda fi, fo: math.sqrt(1 / (3 * fi))),
+    ],
+)
+@pytest.mark.parametrize("shape", [(1024, 512), CONV])
+def test_every_init_has_its_formulas_std_on_dense_and_conv_kernels(fn, std, shape):
+    fan_in, fan_out = init.fans(shape)
+    w = np.asarray(fn(KEY, shape))
+    assert abs(w.std() / std(fan_in, fan_out) - 1) < 0.02, (w.std(), std(fan_in, fan_out))
+    assert init.fans(CONV) == (576, 1152)
+
+
+def test_the_2d_kernels_of_the_labs_are_drawn_bit_for_bit_as_before():
+    """The formulas the labs' kernels were drawn with (fans as shape[0], shape[-1])."""
+    before = {
+        "xavier_uniform": lambda k, s: init.uniform(math.sqrt(6 / (s[0] + s[1])))(k, s),
+        "xavier_normal": lambda k, s: init.normal(math.sqrt(2 / (s[0] + s[1])))(k, s),
+        "he_normal": lambda k, s: init.normal(math.sqrt(2 / s[0]))(k, s),
+        "he_uniform": lambda k, s: init.uniform(math.sqrt(6 / s[0]))(k, s),
+        "torch": lambda k, s: init.uniform(1 / math.sqrt(s[0]))(k, s),
+    }
+    for name, old in before.items():
+        for shape in [(784, 256), (256, 256), (256, 10), (784, 10), (2, 2), (10, 1), (784, 30), (30, 1)]:
+            np.testing.assert_array_equal(init.kernel_init(name)(KEY, shape), old(KEY, shape), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("name", "flax_init"),
+    [
+        ("he_normal", nn.initializers.variance_scaling(2.0, "fan_in", "normal")),
+        ("xavier_uniform", nn.initializers.variance_scaling(1.0, "fan_avg", "uniform")),
+    ],
+)
+def test_a_conv_kernel_is_drawn_as_flax_draws_it(name, flax_init):
+    """Flax's variance scaling, whose fans count the receptive field, to float32 rounding."""
+    np.testing.assert_allclose(init.kernel_init(name)(KEY, CONV), flax_init(KEY, CONV), rtol=1e-6, atol=1e-7)

@@ -81,3 +81,12 @@ def test_targets_that_do_not_fit_the_outputs_are_named_with_the_fix():
         losses.binary_cross_entropy(jnp.full((4, 1), 0.5), jnp.zeros(3))
     # (N, 1) against (N,) is the same targets in another layout, and is fine.
     assert float(losses.mse(jnp.ones((4, 1)), jnp.ones(4))) == 0.0
+
+
+def test_labels_that_are_not_class_ids_are_named_with_the_valid_range():
+    logits = jnp.zeros((3, 10))
+    with pytest.raises(InputError, match=r"class ids from 0 to 9 .*1 of them are not: -1"):
+        losses.cross_entropy(logits, [-1, 2, 3])  # would score as class 9
+    with pytest.raises(InputError, match=r"2 of them are not: 10, 12"):
+        losses.cross_entropy(logits, jnp.array([10, 2, 12]))  # would give a NaN loss
+    assert float(losses.cross_entropy(logits, jnp.array([9, 2, 0]))) == pytest.approx(np.log(10), rel=1e-6)

@@ -61,3 +61,14 @@ def test_only_an_unexpected_divergence_fails_a_result():
 
 def test_slugs():
     assert results.slug("BN, lr 0.01") == "BN_lr_0.01" and results.slug("B7 normal(0,1)") == "B7_normal_0_1"
+
+
+def test_the_history_is_also_a_flat_table_one_row_per_epoch_per_run():
+    history = [
+        {"run": "raw", "seed": 1, "epoch": 1, "train_loss": 2.5},
+        {"run": "raw", "seed": 1, "epoch": 2, "train_loss": float("inf"), "time_s": 0.1},
+        {"run": "std", "seed": 2, "epoch": 1, "train_loss": 1.5, "valid_loss": 1.7},
+    ]
+    lines = results.history_csv(history).splitlines()
+    assert lines[0] == "run,seed,epoch,train_loss,time_s,valid_loss"
+    assert lines[1:] == ["raw,1,1,2.5,,", "raw,1,2,inf,0.1,", "std,2,1,1.5,,1.7"]

@@ -32,6 +32,6 @@ def test_a_module_runs_as_a_script_even_with_a_range_id(tmp_path):
     """``python -m experiments.xor_mlp`` (id "B4-B5") runs its experiment."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     cmd = [sys.executable, "-m", "experiments.xor_mlp", "--quick", "--epochs", "201", "--out", str(tmp_path)]
-    proc = subprocess.run([*cmd, "--no-cache"], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert "=== B4-B5 XOR" in proc.stdout, proc.stderr[-2000:]
     assert (tmp_path / "quick" / "xor_mlp" / "result.json").exists()

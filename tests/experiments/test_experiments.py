@@ -3,9 +3,12 @@
 import dataclasses
 import json
 
+import jax
+import jax.numpy as jnp
+
 import experiments
 from experiments import runner
-from jaxnets import stats
+from jaxnets import small_data, stats
 from tests.conftest import needs_fashion, needs_mnist
 
 
@@ -27,6 +30,8 @@ def run(name, out, quick=False, **overrides):
     result = runner.run_experiment(experiment, config, out)
     assert (out / result.name / "result.json").exists()
     assert result.plots, "every experiment draws at least one plot"
+    table = (out / result.name / "history.csv").read_text().splitlines()
+    assert len(table) == len(result.history) + 1, "history.csv: a header and one row per history row"
     return dataclasses.replace(result, metrics=means(result.metrics)), {c.name: c for c in result.checks}
 
 
@@ -175,3 +180,31 @@ def test_c6_resnet18_reduced(out):
 def test_d1_linear_regression_reaches_least_squares(out):
     _, checks = run("D1", out)
     assert all(c.passed for c in checks.values()), checks
+
+
+def test_b13_backprop_by_hand_equals_jax_grad_and_b4(out):
+    result, checks = run("B13", out)
+    assert all(c.passed for c in checks.values()), checks
+    assert result.metrics["graph_gradients_by_hand"] == [5.0, -2.0, 1.0]
+    assert result.metrics["max_gradient_difference"] < 1e-6
+
+
+def test_b13_the_gradient_comparison_would_catch_a_wrong_backward_pass():
+    from experiments import backprop
+
+    x, y = map(jnp.asarray, small_data.logic_gate("xor"))
+    keys = jax.random.split(jax.random.key(0), 4)
+    params = {
+        "W1": jax.random.normal(keys[0], (2, 2)),
+        "b1": jax.random.normal(keys[1], (2,)),
+        "W2": jax.random.normal(keys[2], (2, 1)),
+        "b2": jax.random.normal(keys[3], (1,)),
+    }
+    _, hand = backprop.backward(params, x, y)
+    exact = backprop.autodiff(params, x, y)
+    assert max(float(jnp.max(jnp.abs(hand[k] - exact[k]))) for k in hand) < 1e-6
+    # Forgetting σ' = σ(1 − σ) in step 2 gives another hidden-layer gradient, which the check sees.
+    h, p = backprop.forward(params, x)
+    delta2 = (p - y) / len(x)
+    wrong_w1 = x.T @ (delta2 @ params["W2"].T)
+    assert float(jnp.max(jnp.abs(wrong_w1 - exact["W1"]))) > 1e-3

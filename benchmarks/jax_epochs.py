@@ -1,0 +1,140 @@
+"""The JAX side of the benchmark, each one epoch as a function that runs it and returns its
+wall time: jaxnets' ``train_epoch``; a bare JAX epoch written without the engine (what the
+engine's checks, metrics and sharding cost); the model's matmuls alone (what this CPU can reach
+at these shapes); and several seeds of one model, as one program or one after another."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import linen as nn
+
+from jaxnets import losses, parallel, train
+
+Epoch = Callable[[], float]
+
+
+def _timed(run: Callable[[], object]) -> Epoch:
+    """``run`` as a function returning its wall time, the result waited for."""
+
+    def epoch() -> float:
+        start = time.perf_counter()
+        jax.block_until_ready(run())
+        return time.perf_counter() - start
+
+    return epoch
+
+
+def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int) -> Epoch:
+    """jaxnets' ``train_epoch`` (the data on the device, one scan, the state donated), as ``fit``
+    calls it: on a mesh of every local device."""
+    state = train.create_train_state(
+        model, optax.adam(lr), x[:1], jax.random.key(0), losses.cross_entropy, train.classification_metrics
+    )
+    mesh = parallel.data_mesh()
+    box = {"state": parallel.replicate(state, mesh), "epoch": 0}
+    data = parallel.replicate((x, y), mesh)
+
+    def run():
+        box["epoch"] += 1
+        key = jax.random.fold_in(jax.random.key(1), box["epoch"])
+        box["state"], metrics = train.train_epoch(box["state"], data, key, batch_size, True, mesh)
+        return metrics
+
+    return _timed(run)
+
+
+def bare_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int) -> Epoch:
+    """The same epoch written as a short JAX program, with no engine: a permutation gather, plain
+    ``value_and_grad``, an Optax update, ``lax.scan``; the state donated."""
+    tx = optax.adam(lr)
+    variables = model.init(jax.random.key(0), x[:1], train=False)
+    carry = (variables["params"], variables.get("batch_stats", {}), tx.init(variables["params"]))
+    steps = len(x) // batch_size
+
+    @partial(jax.jit, donate_argnums=0)
+    def epoch(carry, key):
+        order = jax.random.permutation(key, len(x))[: steps * batch_size].reshape(steps, batch_size)
+
+        def step(carry, batch):
+            (params, stats, opt_state), (i, idx) = carry, batch
+
+            def loss_fn(params):
+                logits, updates = model.apply(
+                    {"params": params, "batch_stats": stats} if stats else {"params": params},
+                    x[idx],
+                    train=True,
+                    rngs={"dropout": jax.random.fold_in(key, i)},
+                    mutable=["batch_stats"],
+                )
+                return optax.softmax_cross_entropy_with_integer_labels(logits, y[idx]).mean(), updates
+
+            (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            changes, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, changes), updates.get("batch_stats", stats), opt_state), loss
+
+        return jax.lax.scan(step, carry, (jnp.arange(steps), order))
+
+    box = {"carry": carry, "epoch": 0}
+
+    def run():
+        box["epoch"] += 1
+        box["carry"], losses_ = epoch(box["carry"], jax.random.fold_in(jax.random.key(1), box["epoch"]))
+        return losses_
+
+    return _timed(run)
+
+
+def matmul_limit_epoch(widths: tuple[int, ...], steps: int, batch_size: int) -> Epoch:
+    """The dense model's own matmuls alone, an epoch's worth: per step and layer the forward
+    x·W, the weight gradient xᵀ·δ and (but for the first layer) the input gradient δ·Wᵀ, at the
+    model's shapes; nothing else. What this CPU can reach for these shapes, in one scan."""
+    sizes = (784, *widths)
+    keys = jax.random.split(jax.random.key(0), 2 * len(widths))
+    weights = [jax.random.normal(k, (a, b)) * 0.01 for k, a, b in zip(keys, sizes, sizes[1:], strict=False)]
+    inputs = [jax.random.normal(k, (batch_size, a)) for k, a in zip(keys[len(widths) :], sizes, strict=False)]
+
+    @jax.jit
+    def epoch(weights, inputs):
+        def step(total, _):
+            for i, (w, a) in enumerate(zip(weights, inputs, strict=True)):
+                a = a + total * 1e-30  # depends on the step, so XLA cannot hoist it out of the loop
+                out = a @ w  # forward
+                total = total + (a.T @ out).sum()  # the weight gradient (δ stands in for out)
+                if i:
+                    total = total + (out @ w.T).sum()  # the input gradient
+            return total, None
+
+        return jax.lax.scan(step, jnp.float32(0), length=steps)[0]
+
+    return _timed(lambda: epoch(weights, inputs))
+
+
+def seeds_epoch(
+    model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int, seeds: int, stacked: bool
+) -> Epoch:
+    """``seeds`` seeds of one model for an epoch: as one program (a stacked state, vmapped), or
+    as ``seeds`` single runs one after another."""
+    kw = dict(loss_fn=losses.cross_entropy, metrics_fn=train.classification_metrics)
+    keys = train.seed_keys(range(seeds))
+    if stacked:
+        box = {"state": train.create_train_states(model, optax.adam(lr), x[:1], keys, **kw)}
+
+        def run():
+            box["state"], metrics = train.train_epoch(box["state"], (x, y), keys, batch_size)
+            return metrics
+    else:
+        box = {k: train.create_train_state(model, optax.adam(lr), x[:1], keys[k], **kw) for k in range(seeds)}
+
+        def run():
+            for k in range(seeds):
+                box[k], metrics = train.train_epoch(box[k], (x, y), keys[k], batch_size)
+                jax.block_until_ready(metrics)
+            return metrics
+
+    return _timed(run)

@@ -1,0 +1,176 @@
+"""Bad input at the command line, as a new user gives it: each case is one line on stderr, no
+traceback, the documented exit code, and earlier results left byte for byte as they were."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import experiments
+from experiments import cli, runner
+from jaxnets import data
+from tests.conftest import needs_fashion, needs_mnist
+from tests.test_data import make_dataset
+
+
+@pytest.fixture
+def earlier(tmp_path):
+    """A results folder holding a finished D1; ``unchanged()`` says whether its files are as they were."""
+    out = tmp_path / "results"
+    assert cli.main(["D1", "--out", str(out)]) == 0
+    files = lambda: {p: p.read_bytes() for p in (out / "linear_regression").iterdir() if p.is_file()}  # noqa: E731
+    before = files()
+    return out, lambda: files() == before
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "-1"], "--seed: must be from 0 to 4294967295"),
+        (["--seed", "4294967296"], "--seed: must be from 0 to 4294967295"),
+        (["--seed", "1180591620717411303424"], "--seed: must be from 0 to 4294967295"),  # 2**70
+        (["--lr", "nan"], "--lr: 'nan' is not a finite number"),
+        (["--lr", "inf"], "--lr: 'inf' is not a finite number"),
+        (["--lr", "0"], "--lr: must be > 0"),
+        (["--epochs", "99999999999999999999999"], "more than any run can finish"),
+        (["--epochs", "1e9"], "more than any run can finish"),
+        (["--epochs", "2.5"], "'2.5' is not a whole number"),
+        (["--epochs", "-3"], "--epochs: must be from 1"),
+        (["--on-divergence", "maybe"], "invalid choice: 'maybe'"),
+    ],
+)
+def test_a_bad_flag_value_is_one_line_and_exit_2(capsys, earlier, args, message):
+    out, unchanged = earlier
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["D1", *args, "--out", str(out)])
+    assert exit_.value.code == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert unchanged()
+
+
+def test_numbers_may_be_written_as_1e3():
+    args = cli._parser().parse_args(["D1", "--epochs", "1e3", "--seed", "4294967295"])
+    assert (args.epochs, args.seed) == (1000, 4294967295)
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line_and_exit_2(capsys, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    for out in (tmp_path / "a_file", tmp_path / "a_file" / "below", Path("/proc/jaxnets-results")):
+        assert cli.main(["D1", "--out", str(out)]) == 2
+        assert f"cannot write results to {out}" in one_line(capsys.readouterr().err)
+    assert (tmp_path / "a_file").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("damage", ['{"id": "A2", "checks"', "[]", '{"id": 1}', "WALL"])
+def test_a_damaged_result_of_another_experiment_breaks_neither_the_report_nor_the_estimate(
+    capsys, earlier, damage
+):
+    out, unchanged = earlier
+    folder = out / "overfitting"
+    folder.mkdir()
+    if damage == "WALL":  # well-formed JSON with a wrong type inside
+        result = json.loads((out / "linear_regression" / "result.json").read_text())
+        damage = json.dumps({**result, "wall_time_s": "slow", "id": "A2"})
+    (folder / "result.json").write_text(damage)
+    assert cli.main(["A2", "D1", "--quick", "--out", str(out.parent / "other")]) == 0
+    assert cli.main(["D1", "--out", str(out)]) == 0  # report over the folder, estimate
+    report = (out / "REPORT.md").read_text()
+    assert "| D1 " in report and "| A2 " not in report
+    capsys.readouterr()
+
+
+def test_a_second_run_into_the_same_folder_stops_and_touches_nothing(capsys, earlier):
+    out, unchanged = earlier
+    lock = out / ".locks" / "linear_regression"
+    with runner._locked(lock, out / "linear_regression"):  # a first run, still running
+        assert cli.main(["D1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"another run is writing {out / 'linear_regression'} (process {os.getpid()})" in err
+        assert "wait for it to finish, or give this run another --out" in err
+    assert unchanged()
+    assert cli.main(["D1", "--out", str(out)]) == 0  # once it is done, the folder is free
+
+
+def test_resume_runs_again_a_finished_result_whose_plots_were_deleted(capsys, earlier):
+    out, _ = earlier
+    (out / "linear_regression" / "linear_regression.png").unlink()
+    assert cli.main(["D1", "--out", str(out), "--resume"]) == 0
+    assert "finished earlier" not in capsys.readouterr().out
+    assert (out / "linear_regression" / "linear_regression.png").exists()
+    assert cli.main(["D1", "--out", str(out), "--resume"]) == 0
+    assert "finished earlier with these settings (kept, --resume)" in capsys.readouterr().out
+
+
+def test_a_leftover_unfinished_run_of_other_settings_says_how_to_clear_it(capsys, earlier):
+    out, unchanged = earlier
+    work = out / "linear_regression" / runner.WORK
+    work.mkdir()
+    (work / "config.json").write_text('{"seed": 99}')
+    assert cli.main(["D1", "--out", str(out), "--resume"]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "has other settings (" in err and "or without --resume to start afresh (which deletes it)" in err
+    assert unchanged()
+    assert cli.main(["D1", "--out", str(out)]) == 0 and not work.exists()
+
+
+def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monkeypatch, capsys, tmp_path):
+    def interrupted(config, ws):
+        raise KeyboardInterrupt
+
+    experiment = experiments.load("A2")
+    monkeypatch.setattr(
+        sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=interrupted)
+    )
+    assert cli.main(["A2", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert (
+        "A2 had saved nothing (it keeps no checkpoints, or had not finished an epoch): it starts again" in err
+    )
+
+
+def test_damaged_data_fails_all_while_missing_data_is_skipped(monkeypatch, capsys, tmp_path):
+    make_dataset(tmp_path / "bad" / "mnist", corrupt="train_images")
+    subset = [experiments.load(n) for n in ("D1", "B1", "D2")]
+    monkeypatch.setattr(cli, "all_experiments", lambda: subset)
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    code = cli.main(["all", "--quick", "--data-dir", str(tmp_path / "bad"), "--out", str(tmp_path / "r")])
+    captured = capsys.readouterr()
+    assert code == 1 and "error: B1-B2: " in captured.err and "not a valid gzip file" in captured.err
+    assert "1 passed, 2 failed, 0 skipped" in captured.out  # D2-D3: its damaged mnist, too
+    (tmp_path / "none").mkdir()
+    code = cli.main(["all", "--quick", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "r")])
+    assert code == 0 and "1 passed, 0 failed, 2 skipped" in capsys.readouterr().out
+
+
+@needs_mnist
+def test_an_explicit_data_folder_without_the_files_does_not_fall_back(capsys, tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    assert os.environ.get(data.ENV_VAR), "the data folder variable points at the real data"
+    assert cli.main(["B1", "--quick", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path)]) == 1
+    assert "no mnist files in" in capsys.readouterr().err
+
+
+@needs_fashion
+def test_fashion_mnist_under_mnist_is_refused_unless_accepted(tmp_path):
+    real = data._find_folder("fashion_mnist", None)
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    for name in data.IDX_FILES.values():
+        os.symlink(real / name, tmp_path / "data" / "mnist" / name)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [sys.executable, "-m", "experiments", "B1", "--quick", "--epochs", "1"]
+    cmd += ["--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r")]
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "not the standard file's contents" in one_line(refused.stderr)
+    accepted = subprocess.run([*cmd, "--accept-data"], env=env, capture_output=True, text=True, timeout=300)
+    assert accepted.returncode in (0, 1) and "Traceback" not in accepted.stderr  # trains (bars may miss)
+    assert (tmp_path / "r" / "quick" / "mnist_softmax" / "result.json").exists()
