@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxnets.checks import Check
-from jaxnets.loop import Divergence
+from jaxnets.record import Divergence
 from jaxnets.results import slug
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import models, optim, plots, small_data
 from jaxnets.checks import above, compared, holds
-from jaxnets.loop import FitResult
 from jaxnets.metrics import classification_metrics
+from jaxnets.record import FitResult
 from jaxnets.stats import Dist, dist
 from jaxnets.train import train_model
 

@@ -18,8 +18,9 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import data, models, optim, plots
 from jaxnets.checks import holds
-from jaxnets.loop import FitResult, evaluate_runs, seed_keys
+from jaxnets.loop import seed_keys
 from jaxnets.metrics import classification_metrics
+from jaxnets.record import FitResult, evaluate_runs
 from jaxnets.stats import Dist, dist
 from jaxnets.train import early_stopping, fit, train_model
 

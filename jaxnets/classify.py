@@ -13,8 +13,9 @@ import optax
 from flax import linen as nn
 
 from jaxnets import losses, plots
-from jaxnets.loop import Divergence, FitResult, train_model
+from jaxnets.loop import train_model
 from jaxnets.metrics import classification_metrics
+from jaxnets.record import Divergence, FitResult
 from jaxnets.results import slug
 from jaxnets.state import Batch, TrainState
 from jaxnets.stats import Dist
