@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from experiments import all_experiments, load, runner
 from experiments.experiment import Experiment
-from jaxnets import data
+from jaxnets import data, distributed
 from jaxnets.errors import InputError
 from jaxnets.report import checks_table
 from jaxnets.results import DivergedRun, Result
@@ -132,6 +132,24 @@ def _parser() -> argparse.ArgumentParser:
         f"(default: ${CACHE_ENV} or ~/.cache/jaxnets/xla)",
     )
     p.add_argument("--no-cache", action="store_true", help="do not use any persistent compilation cache")
+    job = p.add_argument_group(
+        "multi-process (one data-parallel job over several hosts: run the same command on each, "
+        "with its own --process-id)"
+    )
+    job.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="address of process 0, which the others connect to; `auto` where JAX finds the job "
+        "itself (Cloud TPU slices, SLURM, Open MPI, Kubernetes)",
+    )
+    job.add_argument(
+        "--num-processes", type=_number(int, 1, 100_000, "must be at least 1"), help="processes in the job"
+    )
+    job.add_argument(
+        "--process-id",
+        type=_number(int, 0, 100_000, "must be from 0 to N - 1"),
+        help="this process's id, 0 to N - 1",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -213,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out_root = args.out / "quick" if args.quick else args.out
+    try:
+        _join_job(args)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if problem := _unwritable(out_root):
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -224,8 +247,28 @@ def main(argv: list[str] | None = None) -> int:
         )  # even where $JAX_COMPILATION_CACHE_DIR is set
     else:
         enable_compilation_cache(args.cache_dir)
-    with _environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None):
+    # In a multi-process job only process 0 prints; the others still report errors (stderr).
+    quiet = (
+        contextlib.nullcontext()
+        if distributed.is_main()
+        else contextlib.redirect_stdout(open(os.devnull, "w"))
+    )
+    with _environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None), quiet:
         return _run(args, argv, experiments, configs, out_root)
+
+
+def _join_job(args: argparse.Namespace) -> None:
+    """Join the multi-process job the flags describe, if any (``jaxnets.distributed``)."""
+    if args.coordinator is None and args.num_processes is None and args.process_id is None:
+        return
+    import jax
+
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    print(
+        f"process {jax.process_index()} of {jax.process_count()}: {jax.device_count()} devices in all, "
+        f"{jax.local_device_count()} here",
+        file=sys.stderr,
+    )
 
 
 def _unwritable(folder: Path) -> str | None:
@@ -326,7 +369,13 @@ def _run(
 
 def _run_one(experiment: Experiment, config: Any, out_root: Path, resume: bool) -> Result:
     """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings."""
-    if resume and (result := runner.finished_earlier(experiment, config, out_root)):
+    result = runner.finished_earlier(experiment, config, out_root) if resume else None
+    if distributed.agree(result is not None):  # process 0 decides for a multi-process job
+        if result is None:
+            raise InputError(
+                f"process 0 found a finished result in {out_root} that this process cannot read: give "
+                f"every process the same --out, on a file system they share"
+            )
         print(f"finished earlier with these settings (kept, --resume): {out_root / result.name}/")
         return result
     return runner.run_experiment(experiment, config, out_root, resume=resume)

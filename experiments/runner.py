@@ -4,6 +4,10 @@
 A run works in ``<out>/<name>/.inprogress/`` (its plots, its checkpoints); only a run that
 finishes moves its files over the earlier ones and writes ``result.json``, so a run that fails or
 is stopped leaves the earlier results as they were.
+
+In a multi-process job (``jaxnets.distributed``) every process runs the experiment (they train
+it together) and writes its checkpoints there; only process 0 locks the folder, publishes the
+result and writes the report, the others' plots going to a scratch folder.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import fcntl
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,7 +26,7 @@ from typing import Any
 
 from experiments import all_experiments
 from experiments.experiment import Experiment, Workspace
-from jaxnets import checkpoint, results
+from jaxnets import checkpoint, distributed, results
 from jaxnets.errors import InputError
 from jaxnets.report import report_markdown
 from jaxnets.results import Result
@@ -66,6 +71,8 @@ def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: 
     settings goes on from its checkpoints instead of starting afresh.
     """
     final = out_root / experiment.name
+    if not distributed.is_main():
+        return _run_other_process(experiment, config, final)
     with _locked(out_root / ".locks" / experiment.name, final):
         return _run_locked(experiment, config, final, resume)
 
@@ -109,10 +116,39 @@ def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) 
     else:
         shutil.rmtree(work, ignore_errors=True)
     results.write_json(work / "config.json", saved)
+    distributed.barrier(f"jaxnets {experiment.name}: folder ready")
     start = time.perf_counter()
     outcome = experiment.run(config, Workspace(plots=work, checkpoints=work / "checkpoints"))
+    distributed.barrier(f"jaxnets {experiment.name}: trained")
     plots = sorted(p.name for p in work.glob("*.png"))
-    result = Result(
+    result = _result(experiment, saved, outcome, plots, time.perf_counter() - start)
+    for old in final.glob("*.png"):
+        if old.name not in plots:
+            old.unlink()
+    for plot in plots:
+        os.replace(work / plot, final / plot)
+    results.write_text(final / "history.csv", results.history_csv(result.history))
+    results.write_json(final / "result.json", result.to_json())
+    shutil.rmtree(work)
+    return Result.from_json(results.jsonable(result.to_json()))
+
+
+def _run_other_process(experiment: Experiment, config: Any, final: Path) -> Result:
+    """A process other than 0 of a multi-process job: train with the others, in the folder
+    process 0 has prepared, and leave publishing to it."""
+    distributed.barrier(f"jaxnets {experiment.name}: folder ready")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="jaxnets-plots-") as scratch:
+        workspace = Workspace(plots=Path(scratch), checkpoints=final / WORK / "checkpoints")
+        outcome = experiment.run(config, workspace)
+    distributed.barrier(f"jaxnets {experiment.name}: trained")
+    return _result(experiment, settings(config), outcome, [], time.perf_counter() - start)
+
+
+def _result(
+    experiment: Experiment, saved: dict[str, Any], outcome: Any, plots: list[str], seconds: float
+) -> Result:
+    return Result(
         id=experiment.id,
         name=experiment.name,
         title=experiment.title,
@@ -127,18 +163,9 @@ def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) 
         },
         log=outcome.log,
         plots=plots,
-        wall_time_s=time.perf_counter() - start,
+        wall_time_s=seconds,
         env=results.env_info(),
     )
-    for old in final.glob("*.png"):
-        if old.name not in plots:
-            old.unlink()
-    for plot in plots:
-        os.replace(work / plot, final / plot)
-    results.write_text(final / "history.csv", results.history_csv(result.history))
-    results.write_json(final / "result.json", result.to_json())
-    shutil.rmtree(work)
-    return Result.from_json(results.jsonable(result.to_json()))
 
 
 def _expected(run: str, expected: tuple[str, ...]) -> bool:
@@ -183,10 +210,12 @@ def saved_progress(out_root: Path, experiment: Experiment) -> str:
 def write_report(out_root: Path, done: list[Result], skipped: dict[str, str], quick: bool) -> Path:
     """``REPORT.md`` over every result in ``out_root`` (this run's and earlier ones), in catalog
     order, with this run's skipped experiments."""
+    report = out_root / "REPORT.md"
+    if not distributed.is_main():
+        return report
     by_name = {r.name: r for r in done}
     runs = [by_name.get(e.name) or saved_result(out_root, e) for e in all_experiments()]
     title = "jaxnets: ours vs the notes" + (" (quick runs: reduced settings)" if quick else "")
-    report = out_root / "REPORT.md"
     results.write_text(report, report_markdown([r for r in runs if r is not None], skipped, title))
     return report
 

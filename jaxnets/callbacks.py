@@ -9,6 +9,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from jaxnets.parallel import to_host
 from jaxnets.state import TrainState
 
 
@@ -21,7 +22,7 @@ def early_stopping(patience: int, metric: str = "valid_loss") -> Callable[..., b
 
     def callback(epoch: int, state: TrainState, row: dict[str, Any]) -> bool:
         value = np.asarray(row[metric], float)
-        host = jax.device_get(state)
+        host = to_host(state)
         if best["state"] is None:  # the first epoch, even if nan
             improved = np.ones(value.shape, bool)
             best.update(state=host, value=value, epoch=np.full(value.shape, epoch))

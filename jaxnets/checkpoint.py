@@ -33,6 +33,7 @@ import orbax.checkpoint as ocp
 from flax import linen as nn
 
 from jaxnets.errors import InputError
+from jaxnets.parallel import to_host
 
 
 def _is_key(leaf: Any) -> bool:
@@ -160,7 +161,7 @@ class Checkpointer:
         """Save ``state`` and ``record`` (``steps``: per-step metric arrays; the rest: JSON values)
         as the checkpoint of ``epoch``. Host copies are taken first, so the state may be donated
         to the next epoch while Orbax writes in the background."""
-        arrays = jax.tree.map(np.array, jax.device_get(saved_fields(state)))
+        arrays = jax.tree.map(np.array, to_host(saved_fields(state)))
         steps = {k: np.array(v) for k, v in record["steps"].items()}
         # A deep copy: Orbax writes in the background while the caller goes on appending to
         # the same history lists, and the checkpoint of this epoch must hold this epoch's record.

@@ -22,7 +22,7 @@ from jaxnets import losses
 from jaxnets.checkpoint import Checkpointer, describe
 from jaxnets.errors import InputError
 from jaxnets.metrics import MetricsFn, no_metrics
-from jaxnets.parallel import Mesh, data_mesh, replicate, runs_mesh, shard_runs
+from jaxnets.parallel import Mesh, data_mesh, replicate, runs_mesh, shard_runs, to_host
 from jaxnets.record import Divergence, FitResult, Record
 from jaxnets.state import (
     Batch,
@@ -107,7 +107,7 @@ def fit(
                     f"the checkpoint in {checkpoint_dir} is at epoch {done}, past the {epochs} asked for"
                 )
         todo = [] if all(record.stopped) else range(done + 1, epochs + 1)
-        disable = None if progress is None else not progress
+        disable = (None if progress is None else not progress) if jax.process_index() == 0 else True
         with tqdm(todo, desc=desc, initial=done, total=epochs, disable=disable, leave=False) as bar:
             for epoch in bar:
                 state, step_metrics, row = _epoch(state, train, valid, key, epoch, batch_size, shuffle, mesh)
@@ -156,7 +156,7 @@ def _epoch(
         epoch_key = jax.random.fold_in(key, epoch)
         state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle, mesh)
     runs = state.runs or 1
-    step_metrics = {k: np.asarray(v).reshape(runs, -1) for k, v in jax.device_get(step_metrics).items()}
+    step_metrics = {k: np.asarray(v).reshape(runs, -1) for k, v in to_host(step_metrics).items()}
     row: dict[str, Any] = {"epoch": epoch}
     row.update({f"train_{k}": v.mean(axis=-1) for k, v in step_metrics.items()})
     if valid is not None:
@@ -173,10 +173,10 @@ def _signature(
     the optimizer and the loss are (their definitions and settings, not just their arrays' shapes)."""
     return {
         "examples": len(train[0]),
-        "data": np.asarray(_data_fingerprint(*train)).tolist(),
+        "data": np.asarray(to_host(_data_fingerprint(*train))).tolist(),
         "batch_size": batch_size,
         "shuffle": shuffle,
-        "key": np.asarray(jax.random.key_data(key)).tolist(),
+        "key": np.asarray(to_host(jax.random.key_data(key))).tolist(),
         "runs": state.runs,
         "model": describe(module_of(state)),
         "optimizer": describe(state.tx),
@@ -207,7 +207,7 @@ def _divergences(epoch: int, step_losses: np.ndarray, state: TrainState) -> list
     """Each run's first non-finite loss this epoch, or else non-finite parameters after it."""
     steps_per_epoch = step_losses.shape[-1]
     params = state.params if state.runs else jax.tree.map(lambda a: a[None], state.params)
-    finite = np.asarray(_finite_per_run(params))
+    finite = to_host(_finite_per_run(params))
     found: list[Divergence | None] = []
     for losses_, params_ok in zip(step_losses, finite, strict=True):
         bad = np.flatnonzero(~np.isfinite(losses_))

@@ -1,7 +1,9 @@
-"""Data parallelism with ``jax.jit`` and ``jax.sharding``: one 1-D mesh named "data" over the
-local devices, batches split along it, state and data sets replicated. jit inserts the
-collectives (the gradient all-reduce, batch-norm statistics over the global batch), so the same
-training code runs on one CPU, one GPU or all eight cores of a TPU.
+"""Data parallelism with ``jax.jit`` and ``jax.sharding``: one 1-D mesh named "data" over all
+devices, batches split along it, state and data sets replicated. jit inserts the collectives
+(the gradient all-reduce, batch-norm statistics over the global batch), so the same training code
+runs on one CPU, one GPU, all eight cores of a TPU, or the devices of several processes (hosts)
+started with ``jax.distributed`` (see ``jaxnets.distributed``): the mesh spans ``jax.devices()``,
+and arrays are placed on it from each process's host copy (``put``).
 
 Several seeds of one model (a state with a leading run axis) are split the other way: each
 device holds and trains its own runs (``shard_runs``), the data set is replicated, and nothing
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import jax
+import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxnets.errors import InputError
@@ -29,12 +33,12 @@ T = TypeVar("T")
 
 
 def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A 1-D mesh named "data" over ``devices`` (default: every local device).
+    """A 1-D mesh named "data" over ``devices`` (default: every device of every process).
 
     Its axis is of the Auto type: jit decides the layout of everything the code does not pin,
     which is what plain data parallelism wants.
     """
-    devices = list(jax.local_devices() if devices is None else devices)
+    devices = list(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError("data_mesh needs at least one device")
     return jax.make_mesh((len(devices),), (AXIS,), axis_types=(AxisType.Auto,), devices=devices)
@@ -42,10 +46,20 @@ def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
 
 def runs_mesh(runs: int, devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A "data" mesh for ``runs`` stacked runs: over the largest number of ``devices`` (default:
-    every local device) that divides ``runs``, so that each device trains the same number of them."""
-    devices = list(jax.local_devices() if devices is None else devices)
-    used = max(d for d in range(1, min(runs, len(devices)) + 1) if runs % d == 0)
-    return data_mesh(devices[:used])
+    every device) that divides ``runs``, so that each device trains the same number of them. In
+    a multi-process job every process takes the same share of its devices (each must take part)."""
+    devices = list(jax.devices() if devices is None else devices)
+    by_process: dict[int, list[jax.Device]] = {}
+    for d in devices:
+        by_process.setdefault(d.process_index, []).append(d)
+    processes, per_process = len(by_process), min(len(v) for v in by_process.values())
+    shares = [k for k in range(1, per_process + 1) if runs % (k * processes) == 0]
+    if not shares:
+        raise InputError(
+            f"{runs} runs cannot be split evenly over the {processes} processes of this job: use a "
+            f"number of seeds that is a multiple of {processes}"
+        )
+    return data_mesh([d for group in by_process.values() for d in group[: max(shares)]])
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -58,29 +72,70 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(AXIS))
 
 
+def put(tree: T, sharding: NamedSharding, copy: bool = False) -> T:
+    """``tree`` placed as ``sharding`` says; with ``copy``, new buffers even where it is there
+    already (for a state that will be donated while the caller keeps the original).
+
+    Where the mesh spans several processes, each process passes the same whole ``tree`` (the
+    same seed gives the same state; every host reads the same data set) and contributes the
+    pieces its own devices hold. Arrays already placed as asked are kept.
+    """
+    if sharding.is_fully_addressable:
+        return jax.device_put(tree, sharding, may_alias=False if copy else None)
+    return jax.tree.map(lambda a: _put_global(a, sharding), tree)
+
+
+def _put_global(a: Any, sharding: NamedSharding) -> Any:
+    if isinstance(a, jax.Array) and a.sharding == sharding:
+        return a
+    if jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(
+            _put_global(jax.random.key_data(a), sharding), impl=jax.random.key_impl(a)
+        )
+    host = np.asarray(a, dtype=jax.dtypes.canonicalize_dtype(np.result_type(a)))  # no int64 without x64
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index], dtype=host.dtype)
+
+
 def replicate(tree: T, mesh: Mesh, copy: bool = False) -> T:
-    """``tree`` on every device of ``mesh``; with ``copy``, new buffers even where it is there
-    already (for a state that will be donated while the caller keeps the original)."""
-    return jax.device_put(tree, replicated(mesh), may_alias=False if copy else None)
+    """``tree`` on every device of ``mesh`` (see ``put``)."""
+    return put(tree, replicated(mesh), copy)
 
 
 def shard_runs(tree: T, mesh: Mesh, copy: bool = False) -> T:
     """A stacked state (or per-run keys) on ``mesh``, split along the leading run axis: each device
-    holds its own runs. With ``copy``, new buffers even where it is there already."""
-    return jax.device_put(tree, batch_sharded(mesh), may_alias=False if copy else None)
+    holds its own runs (see ``put``)."""
+    return put(tree, batch_sharded(mesh), copy)
+
+
+def to_host(tree: T) -> T:
+    """``jax.device_get(tree)`` on every process, also for arrays split over the devices of
+    several processes (per-run results of a stacked state), which are gathered first."""
+
+    def get(a: Any) -> Any:
+        if not isinstance(a, jax.Array) or a.is_fully_addressable or a.is_fully_replicated:
+            return jax.device_get(a)
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(get(jax.random.key_data(a)), impl=jax.random.key_impl(a))
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+
+    return jax.tree.map(get, tree)
 
 
 def shard_batch(batch: T, mesh: Mesh) -> T:
     """Put a batch on ``mesh`` split along its leading axis, whose size must be a multiple of the
-    number of devices."""
-    n = mesh.size
+    number of devices. Where the mesh spans several processes, each passes its own part of the
+    global batch (``jax.make_array_from_process_local_data``), e.g. from its own data shard."""
+    sharding = batch_sharded(mesh)
+    n = mesh.size if sharding.is_fully_addressable else len(mesh.local_devices)
     for leaf in jax.tree.leaves(batch):
         if leaf.shape[0] % n:
             raise InputError(
                 f"a batch of {leaf.shape[0]} examples cannot be split evenly over {n} devices; "
                 f"use a batch size that is a multiple of {n}"
             )
-    return jax.device_put(batch, batch_sharded(mesh))
+    if sharding.is_fully_addressable:
+        return jax.device_put(batch, sharding)
+    return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), batch)
 
 
 def constrain_batch(batch: T, mesh: Mesh | None) -> T:

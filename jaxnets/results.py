@@ -111,6 +111,7 @@ def env_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
+        "processes": jax.process_count(),
         "cpu_count": os.cpu_count(),
     }
 

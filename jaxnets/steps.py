@@ -22,7 +22,7 @@ import numpy as np
 from jaxnets import losses
 from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics
-from jaxnets.parallel import Mesh, constrain_batch, mesh_of, replicate
+from jaxnets.parallel import Mesh, constrain_batch, mesh_of, replicate, to_host
 from jaxnets.state import Batch, TrainState, apply, check_batch, check_inputs, variables
 
 
@@ -154,7 +154,7 @@ def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str
         metrics = _eval_runs(state, batch) if state.runs else eval_step(state, batch, mesh)
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value * (stop - start)
-    totals = jax.device_get(totals)
+    totals = to_host(totals)
     if state.runs:
         return {name: np.asarray(total, np.float64) / n for name, total in totals.items()}
     return {name: float(total) / n for name, total in totals.items()}

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import optax
 
-from jaxnets import losses, models, parallel, train
+from jaxnets import checkpoint, losses, models, parallel, train
 from jaxnets.errors import InputError
 
 N_DEVICES = 8
@@ -39,8 +39,9 @@ def _run(model, tx, mesh, batch_size: int, **fit_kwargs):
     return fitted
 
 
-def _interrupt_after_epoch_1(epoch, state, row):
-    if epoch == 1:
+def _interrupt_at_epoch_2(epoch, state, row):
+    """Ctrl-C at the end of epoch 2, before its checkpoint: a resume starts from epoch 1's."""
+    if epoch == 2:
         raise KeyboardInterrupt
 
 
@@ -82,13 +83,14 @@ def compare_one_and_many() -> dict:
                 "all_reduce": "all-reduce" in hlo,
                 "loss_falls": bool(b.history[-1]["train_loss"] < b.history[0]["train_loss"]),
             }
-    # Interrupted after epoch 1 and resumed from its checkpoint, on 8 devices: the same run.
+    # Interrupted in epoch 2 and resumed from epoch 1's checkpoint, on 8 devices: the same run.
     with tempfile.TemporaryDirectory() as folder:
         model, tx = nets["bn_dropout"]
         try:
-            _run(model, tx, many, 100, checkpoint_dir=folder, on_epoch=_interrupt_after_epoch_1)
+            _run(model, tx, many, 100, checkpoint_dir=folder, on_epoch=_interrupt_at_epoch_2)
         except KeyboardInterrupt:
             pass
+        resumed_from = checkpoint.latest_epoch(folder)
         resumed = _run(model, tx, many, 100, checkpoint_dir=folder)
     straight = _run(model, tx, many, 100)
     strip = [[{k: v for k, v in r.items() if k != "time_s"} for r in f.history] for f in (resumed, straight)]
@@ -98,6 +100,7 @@ def compare_one_and_many() -> dict:
             (straight.state.params, straight.state.batch_stats, straight.state.opt_state),
         ),
         "history_equal": strip[0] == strip[1],
+        "resumed_from": resumed_from,
         "state_devices": len(jax.tree.leaves(resumed.state.params)[0].sharding.device_set),
     }
     # Several seeds of one model: each device trains its own runs, nothing is communicated, and
@@ -153,9 +156,10 @@ def test_eight_devices_train_like_one() -> None:
             # Equal running averages: batch norm used the statistics of the global batch, not a shard's.
             assert run["batch_stats_diff"] <= 1e-5 and run["valid_diff"] <= 1e-5, where
 
-    # Interrupted after epoch 1 and resumed from its checkpoint on 8 devices: the same run, bit for bit.
+    # Interrupted in epoch 2 and resumed from epoch 1's checkpoint on 8 devices: the same run, bit for bit.
     resumed = r["resumed_8"]
     assert resumed["state_devices"] == N_DEVICES
+    assert resumed["resumed_from"] == 1
     assert resumed["state_diff"] == 0.0 and resumed["history_equal"]
 
     # Several seeds: each device trains its own runs, nothing is communicated.

@@ -233,3 +233,57 @@ def test_seeds_print_mean_sd_and_save_every_seeds_value(capsys, tmp_path):
     assert sorted({row["seed"] for row in result["history"]}) == [0, 1, 2]
     assert cli.main(["A1", "--seeds", "3", "--out", str(tmp_path)]) == 0
     assert "A1 has no randomness: --seeds 3 is ignored" in capsys.readouterr().out
+
+
+@needs_mnist
+def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
+    """B11 (quick) as a job of 2 processes × 4 devices over 127.0.0.1, and as 1 process × 8
+    devices: one result, written by process 0, with the numbers of the 8-device run."""
+    from tests.test_distributed import _free_port
+
+    port = _free_port()
+
+    def start(out, devices, *job):
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        env.pop("JAX_PLATFORMS", None)
+        cmd = [
+            sys.executable,
+            "-m",
+            "experiments",
+            "B11",
+            "--quick",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+            *job,
+        ]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    job = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id"]
+    procs = [
+        start(tmp_path / "two", 4, *job, "0"),
+        start(tmp_path / "two", 4, *job, "1"),
+        start(tmp_path / "one", 8),
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    ours = [line for line in outputs[1][0].splitlines() if not line.startswith("[Gloo]")]  # gloo's own
+    assert "=== B11" in outputs[0][0] and ours == [], "only process 0 prints"
+    assert "process 1 of 2: 8 devices in all, 4 here" in outputs[1][1]
+    two, one = (
+        json.loads((tmp_path / d / "quick" / "batch_norm" / "result.json").read_text())
+        for d in ("two", "one")
+    )
+    assert two["env"]["processes"] == 2 and len(two["env"]["devices"]) == 8 == len(one["env"]["devices"])
+    assert len(two["history"]) == len(one["history"]) > 0
+    for a, b in zip(two["history"], one["history"], strict=True):
+        for k, v in a.items():
+            if isinstance(v, float) and k != "time_s":
+                assert abs(v - b[k]) <= 1e-5 * max(1.0, abs(b[k])), k
+    assert sorted(p.name for p in (tmp_path / "two" / "quick").iterdir()) == [
+        ".locks",
+        "REPORT.md",
+        "batch_norm",
+    ]

@@ -165,7 +165,7 @@ def test_fashion_mnist_under_mnist_is_refused_unless_accepted(tmp_path):
     real = data._find_folder("fashion_mnist", None)
     (tmp_path / "data" / "mnist").mkdir(parents=True)
     for name in data.IDX_FILES.values():
-        os.symlink(real / name, tmp_path / "data" / "mnist" / name)
+        os.symlink((real / name).resolve(), tmp_path / "data" / "mnist" / name)
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     cmd = [sys.executable, "-m", "experiments", "B1", "--quick", "--epochs", "1"]
     cmd += ["--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r")]
@@ -174,3 +174,19 @@ def test_fashion_mnist_under_mnist_is_refused_unless_accepted(tmp_path):
     accepted = subprocess.run([*cmd, "--accept-data"], env=env, capture_output=True, text=True, timeout=300)
     assert accepted.returncode in (0, 1) and "Traceback" not in accepted.stderr  # trains (bars may miss)
     assert (tmp_path / "r" / "quick" / "mnist_softmax" / "result.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--coordinator", "127.0.0.1", "--num-processes", "2", "--process-id", "0"], "must be HOST:PORT"),
+        (["--num-processes", "2", "--process-id", "0"], "(missing: --coordinator)"),
+        (["--coordinator", "127.0.0.1:1234", "--num-processes", "2", "--process-id", "2"], "from 0 to 1"),
+        (["--coordinator", "auto", "--process-id", "1"], "drop --num-processes and --process-id"),
+    ],
+)
+def test_bad_multi_process_flags_are_one_line_and_exit_2(capsys, earlier, args, message):
+    out, unchanged = earlier
+    assert cli.main(["D1", *args, "--out", str(out)]) == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert unchanged()

@@ -1,0 +1,180 @@
+"""Multi-process training: 2 processes × 4 simulated CPU devices, talking over 127.0.0.1, train as
+1 process × 8 devices does; a checkpointed 2-process run stopped after epoch 1 and resumed ends as
+one that never stopped; a killed process is reported by the other within a bounded time.
+
+Each process is this file run as a script (``python -m tests.test_distributed MODE ...``), since
+the device count and the job are fixed when JAX starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from jaxnets import distributed, losses, models, train
+from jaxnets.checkpoint import latest_epoch
+from jaxnets.errors import InputError
+from tests.test_parallel import _data, _interrupt_at_epoch_2, _max_diff, _run
+
+ROOT = Path(__file__).parents[1]
+TIMEOUT_S = 240  # each process; a hang fails the test instead of blocking it
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(mode: str, process_id: int, processes: int, port: int, folder: Path) -> subprocess.Popen:
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={8 // processes}"}
+    env.pop("JAX_PLATFORMS", None)
+    args = [sys.executable, "-m", "tests.test_distributed", mode, str(process_id), str(processes), str(port)]
+    return subprocess.Popen(
+        [*args, str(folder)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"a process did not finish within {TIMEOUT_S} s (a hang): {err[-2000:]}")
+    return proc.returncode, out, err
+
+
+def test_two_processes_train_like_one_and_resume(tmp_path: Path) -> None:
+    port = _free_port()
+    procs = [_start("train", i, 2, port, tmp_path) for i in (0, 1)] + [_start("train", 0, 1, 0, tmp_path)]
+    for proc in procs:
+        code, _, err = _finish(proc)
+        assert code == 0, err[-3000:]
+    two = [json.loads((tmp_path / f"2-{i}.json").read_text()) for i in (0, 1)]
+    one = json.loads((tmp_path / "1-0.json").read_text())
+    assert two[0]["devices"] == one["devices"] == 8 and two[0]["local_devices"] == 4
+    assert two[0]["processes"] == 2 and two[0]["state_devices"] == 8
+    # Same batches, same dropout masks, batch norm over the global batch: only the order of
+    # float additions differs between the two layouts.
+    for name in ("loss", "params", "batch_stats"):
+        a, b = np.asarray(one[name]), np.asarray(two[0][name])
+        assert np.max(np.abs(a - b)) <= 1e-5 * max(1.0, np.max(np.abs(a))), name
+    assert np.asarray(two[0]["loss"])[-12:].mean() < np.asarray(two[0]["loss"])[:12].mean()
+    # Both processes hold the same numbers, and the run stopped after epoch 1 and resumed from
+    # its checkpoint (written and read by both) ends as the straight run, bit for bit.
+    assert two[0] == two[1]
+    assert two[0]["resumed_from"] == 1 and two[0]["resumed_diff"] == 0.0 and two[0]["history_equal"]
+
+
+def test_a_killed_process_stops_the_other(tmp_path: Path) -> None:
+    port = _free_port()
+    survivor, victim = (_start("kill", i, 2, port, tmp_path) for i in (0, 1))
+    victim_code, _, _ = _finish(victim)
+    died = time.monotonic()
+    code, out, err = _finish(survivor)
+    assert victim_code == -9 and "epoch 2" in out, "process 1 killed itself after epoch 2"
+    assert code != 0 and "finished" not in out, "the survivor must not go on as if nothing happened"
+    assert "another task died" in err, err[-2000:]
+    assert time.monotonic() - died < 60, "reported within the heartbeat timeout, not a hang"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (("127.0.0.1:1234", 2, None), "missing: --process-id"),
+        ((None, 2, 0), "missing: --coordinator"),
+        (("127.0.0.1", 2, 0), "--coordinator must be HOST:PORT"),
+        (("127.0.0.1:99999", 2, 0), "--coordinator must be HOST:PORT"),
+        (("127.0.0.1:1234", 2, 2), "--process-id must be from 0 to 1"),
+        (("127.0.0.1:1234", 0, 0), "--num-processes must be at least 1"),
+    ],
+)
+def test_bad_job_settings_are_refused(settings: tuple, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("-", r"\-")):
+        distributed.check_settings(*settings)
+
+
+def test_one_process_needs_no_coordination() -> None:
+    assert distributed.is_main()
+    assert distributed.agree(True) is True and distributed.agree(False) is False
+    distributed.barrier("nothing to wait for")
+
+
+def _train(process_id: int, processes: int, folder: Path) -> None:
+    """A BN + dropout MLP for 3 epochs, straight and (with a checkpoint) stopped in epoch 2 and
+    resumed from epoch 1's checkpoint; the numbers, as JSON, in ``folder``."""
+    model, tx = models.MLP((32, 32, 4), batch_norm=True, dropout=0.3), _sgd()
+    straight = _run(model, tx, None, 64)
+    out: dict = {
+        "devices": jax.device_count(),
+        "local_devices": jax.local_device_count(),
+        "processes": jax.process_count(),
+        "state_devices": len(jax.tree.leaves(straight.state.params)[0].sharding.device_set),
+        "loss": straight.steps["loss"].tolist(),
+        "params": _flat(straight.state.params),
+        "batch_stats": _flat(straight.state.batch_stats),
+    }
+    if processes > 1:
+        checkpoints = folder / "checkpoints"
+        try:
+            _run(model, tx, None, 64, checkpoint_dir=checkpoints, on_epoch=_interrupt_at_epoch_2)
+        except KeyboardInterrupt:
+            pass
+        out["resumed_from"] = latest_epoch(checkpoints)
+        resumed = _run(model, tx, None, 64, checkpoint_dir=checkpoints)
+        out["resumed_diff"] = _max_diff(
+            (resumed.state.params, resumed.state.batch_stats, resumed.state.opt_state),
+            (straight.state.params, straight.state.batch_stats, straight.state.opt_state),
+        )
+        strip = [
+            [{k: v for k, v in r.items() if k != "time_s"} for r in f.history] for f in (resumed, straight)
+        ]
+        out["history_equal"] = strip[0] == strip[1]
+    (folder / f"{processes}-{process_id}.json").write_text(json.dumps(out))
+
+
+def _kill(process_id: int) -> None:
+    """Train on and on; process 1 kills itself (SIGKILL) after epoch 2."""
+    x, y = _data()
+    model = models.MLP((32, 32, 4), batch_norm=True, dropout=0.3)
+    state = train.create_train_state(model, _sgd(), x[:1], jax.random.key(1), losses.cross_entropy)
+
+    def on_epoch(epoch, state, row):
+        print(f"epoch {epoch}", flush=True)
+        if process_id == 1 and epoch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    train.fit(state, (x, y), 1000, 64, jax.random.key(2), on_epoch=on_epoch)
+    print("finished", flush=True)
+
+
+def _sgd() -> optax.GradientTransformation:
+    return optax.sgd(0.1, momentum=0.9)
+
+
+def _flat(tree) -> list[float]:
+    return np.concatenate([np.ravel(a) for a in jax.tree.leaves(jax.device_get(tree))]).tolist()
+
+
+if __name__ == "__main__":
+    mode, process_id, processes, port, folder = sys.argv[1:]
+    if int(processes) > 1:
+        distributed.initialize(
+            f"127.0.0.1:{port}", int(processes), int(process_id), heartbeat_s=10, timeout_s=60
+        )
+    if mode == "train":
+        _train(int(process_id), int(processes), Path(folder))
+    else:
+        _kill(int(process_id))
