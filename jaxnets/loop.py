@@ -19,6 +19,7 @@ from flax import linen as nn
 from tqdm.auto import tqdm
 
 from jaxnets import losses
+from jaxnets import stream as stream_
 from jaxnets.checkpoint import Checkpointer, describe
 from jaxnets.errors import InputError
 from jaxnets.metrics import MetricsFn, no_metrics
@@ -27,24 +28,24 @@ from jaxnets.record import Divergence, FitResult, Record
 from jaxnets.state import (
     Batch,
     TrainState,
-    check_batch,
     check_data,
     create_train_state,
     create_train_states,
     module_of,
 )
 from jaxnets.steps import check_batch_size, evaluate, train_epoch
+from jaxnets.stream import Source
 
 OnEpoch = Callable[[int, TrainState, dict[str, Any]], "bool | None"]
 
 
 def fit(
     state: TrainState,
-    train: Batch,
+    train: Batch | Source,
     epochs: int,
     batch_size: int,
     key: jax.Array,
-    valid: Batch | None = None,
+    valid: Batch | Source | None = None,
     shuffle: bool = True,
     stop_on_divergence: bool = True,
     progress: bool | None = None,
@@ -52,6 +53,7 @@ def fit(
     on_epoch: OnEpoch | None = None,
     mesh: Mesh | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
+    stream: bool | None = None,
 ) -> FitResult:
     """Train for ``epochs`` epochs; evaluate on ``valid`` after each one.
 
@@ -70,6 +72,11 @@ def fit(
     diverges stops recording there (its arrays go on in the program, apart from the others),
     and the loop stops once every run has. ``on_epoch`` then gets one value per run in ``row``.
 
+    The data sets live on the devices (each epoch one compiled scan) where they fit in their
+    memory; a larger one, or any ``stream.Source``, is streamed: read from the host by a Grain
+    loader a batch at a time, with the same batches and the same numbers (``jaxnets.stream``;
+    ``stream=True/False`` to choose). ``FitResult.data_path`` says which and why.
+
     With ``checkpoint_dir``, the state and the run so far are saved there after every epoch
     (see ``jaxnets.checkpoint``), and a run that finds a checkpoint there goes on from it, to
     the same result as if it had never stopped; one that had finished returns at once. Callbacks
@@ -77,11 +84,13 @@ def fit(
     """
     if epochs < 0:
         raise InputError(f"epochs must be >= 0, got {epochs}")
-    check_data(state, train, "the training data")
+    train = tuple(train) if stream_.is_arrays(train) else stream_.as_source(train)
     if valid is not None:
-        check_data(state, valid, "the validation data")
-    x, _ = check_batch(train, state)
-    check_batch_size(batch_size, len(x))
+        valid = tuple(valid) if stream_.is_arrays(valid) else stream_.as_source(valid)
+    check_data(state, _sample(train), "the training data")
+    if valid is not None:
+        check_data(state, _sample(valid), "the validation data")
+    check_batch_size(batch_size, len(train[0]) if isinstance(train, tuple) else len(train))
     runs = state.runs
     if runs and jnp.shape(key) != (runs,):
         raise InputError(
@@ -93,7 +102,17 @@ def fit(
     else:
         mesh = data_mesh() if mesh is None else mesh
         state = replicate(state, mesh, copy=True)  # train_epoch donates it; the caller's stays usable
-    train, valid = replicate((train, valid), mesh)
+    streamed, data_path = stream_.choose(train, stream, mesh)
+    if streamed and runs:
+        raise InputError(
+            f"{runs} stacked runs train on data held on the devices, and this data set is streamed "
+            f"({data_path}): train the seeds one at a time, or pass arrays that fit"
+        )
+    train = stream_.as_source(train) if streamed else replicate(train, mesh)
+    if valid is not None:
+        valid = (
+            stream_.as_source(valid) if streamed or not isinstance(valid, tuple) else replicate(valid, mesh)
+        )
     saver = nullcontext()
     if checkpoint_dir is not None:
         saver = Checkpointer(checkpoint_dir, _signature(state, train, batch_size, shuffle, key))
@@ -110,7 +129,9 @@ def fit(
         disable = (None if progress is None else not progress) if jax.process_index() == 0 else True
         with tqdm(todo, desc=desc, initial=done, total=epochs, disable=disable, leave=False) as bar:
             for epoch in bar:
-                state, step_metrics, row = _epoch(state, train, valid, key, epoch, batch_size, shuffle, mesh)
+                state, step_metrics, row, record.reader = _epoch(
+                    state, train, valid, key, epoch, batch_size, shuffle, mesh
+                )
                 rows = [
                     {k: v if k in ("epoch", "time_s") else float(v[run]) for k, v in row.items()}
                     for run in range(runs or 1)
@@ -131,25 +152,39 @@ def fit(
                     break
     steps = record.step_arrays()
     if runs:
-        return FitResult(state, record.history, steps, tuple(record.diverged))
-    return FitResult(state, record.history[0], {k: v[0] for k, v in steps.items()}, record.diverged[0])
+        return FitResult(state, record.history, steps, tuple(record.diverged), data_path)
+    single_steps = {k: v[0] for k, v in steps.items()}
+    return FitResult(state, record.history[0], single_steps, record.diverged[0], data_path)
+
+
+def _sample(data: Batch | Source) -> Batch:
+    """``data`` itself (arrays), or a few rows of a source to check against the model."""
+    return data if isinstance(data, tuple) else data[np.arange(min(len(data), 2))]
 
 
 def _epoch(
     state: TrainState,
-    train: Batch,
-    valid: Batch | None,
+    train: Batch | Source,
+    valid: Batch | Source | None,
     key: jax.Array,
     epoch: int,
     batch_size: int,
     shuffle: bool,
     mesh: Mesh,
-) -> tuple[TrainState, dict[str, np.ndarray], dict[str, Any]]:
+) -> tuple[TrainState, dict[str, np.ndarray], dict[str, Any], dict[str, Any] | None]:
     """Train one epoch and measure it: the state, the per-step metrics as (runs, steps) arrays (a
-    single run is a run of one), and the epoch's row with one value per run (``train_<metric>``
-    the mean of its steps, ``valid_<metric>`` on ``valid``) and its wall time."""
+    single run is a run of one), the epoch's row with one value per run (``train_<metric>``
+    the mean of its steps, ``valid_<metric>`` on ``valid``) and its wall time, and for streamed
+    data where its reader stopped."""
     start = time.perf_counter()
-    if state.runs:
+    reader = None
+    if not isinstance(train, tuple):
+        epoch_key = jax.random.fold_in(key, epoch)
+        state, step_metrics, position = stream_.train_epoch(
+            state, train, epoch_key, batch_size, shuffle, mesh
+        )
+        reader = {"epoch": epoch, "position": position}
+    elif state.runs:
         epoch_key = jax.vmap(jax.random.fold_in, (0, None))(key, epoch)
         state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle)
     else:
@@ -160,20 +195,23 @@ def _epoch(
     row: dict[str, Any] = {"epoch": epoch}
     row.update({f"train_{k}": v.mean(axis=-1) for k, v in step_metrics.items()})
     if valid is not None:
-        row.update({f"valid_{k}": np.reshape(v, -1) for k, v in evaluate(state, valid).items()})
+        measured = evaluate(state, valid) if isinstance(valid, tuple) else stream_.evaluate(state, valid)
+        row.update({f"valid_{k}": np.reshape(v, -1) for k, v in measured.items()})
     row["time_s"] = time.perf_counter() - start
-    return state, step_metrics, row
+    return state, step_metrics, row, reader
 
 
 def _signature(
-    state: TrainState, train: Batch, batch_size: int, shuffle: bool, key: jax.Array
+    state: TrainState, train: Batch | Source, batch_size: int, shuffle: bool, key: jax.Array
 ) -> dict[str, Any]:
     """What a checkpoint must share with the run that continues it: the data (its size and a
     fingerprint of its contents), the batching, the keys, the number of runs, and what the model,
     the optimizer and the loss are (their definitions and settings, not just their arrays' shapes)."""
     return {
-        "examples": len(train[0]),
-        "data": np.asarray(to_host(_data_fingerprint(*train))).tolist(),
+        "examples": len(train[0]) if isinstance(train, tuple) else len(train),
+        "data": np.asarray(to_host(_data_fingerprint(*train))).tolist()
+        if isinstance(train, tuple)
+        else stream_.fingerprint(train),
         "batch_size": batch_size,
         "shuffle": shuffle,
         "key": np.asarray(to_host(jax.random.key_data(key))).tolist(),

@@ -32,6 +32,7 @@ class FitResult(NamedTuple):
     history: list[dict[str, float]] | list[list[dict[str, float]]]
     steps: dict[str, np.ndarray]
     diverged: Divergence | None | tuple[Divergence | None, ...]
+    data_path: str = ""  # where the training data lived (on device or streamed) and why
 
     def run(self, k: int) -> FitResult:
         """Run ``k`` of a stacked result: its state, its rows (up to its divergence, if it stopped
@@ -39,7 +40,7 @@ class FitResult(NamedTuple):
         history = self.history[k]
         trained = max(len(h) for h in self.history)
         steps = {n: v[k][: v.shape[1] // max(trained, 1) * len(history)] for n, v in self.steps.items()}
-        return FitResult(self.state.run(k), history, steps, self.diverged[k])
+        return FitResult(self.state.run(k), history, steps, self.diverged[k], self.data_path)
 
     def per_run(self) -> list[FitResult]:
         """Each run's result: ``[self]`` for a single run."""
@@ -96,6 +97,7 @@ class Record:
         self.steps: dict[str, list[np.ndarray]] = {k: [v] for k, v in saved.get("steps", {}).items()}
         self.diverged = [Divergence(**d) if d else None for d in saved.get("diverged", [None] * runs)]
         self.stopped: list[bool] = saved.get("stopped", [False] * runs)
+        self.reader: dict[str, Any] | None = saved.get("reader")  # the streaming path's position
 
     def add(self, rows: list[dict[str, float]], step_metrics: dict[str, np.ndarray]) -> None:
         for run, row in enumerate(rows):
@@ -113,4 +115,5 @@ class Record:
             "steps": self.step_arrays(),
             "diverged": [d._asdict() if d else None for d in self.diverged],
             "stopped": self.stopped,
+            "reader": self.reader,
         }

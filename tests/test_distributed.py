@@ -1,5 +1,6 @@
 """Multi-process training: 2 processes × 4 simulated CPU devices, talking over 127.0.0.1, train as
-1 process × 8 devices does; a checkpointed 2-process run stopped after epoch 1 and resumed ends as
+1 process × 8 devices does, from data on the devices or streamed (each process reading its own
+rows); a checkpointed 2-process run stopped after epoch 1 and resumed ends as
 one that never stopped; a killed process is reported by the other within a bounded time.
 
 Each process is this file run as a script (``python -m tests.test_distributed MODE ...``), since
@@ -75,6 +76,9 @@ def test_two_processes_train_like_one_and_resume(tmp_path: Path) -> None:
     # Both processes hold the same numbers, and the run stopped after epoch 1 and resumed from
     # its checkpoint (written and read by both) ends as the straight run, bit for bit.
     assert two[0] == two[1]
+    # Streamed, each process reading its own half of every batch: the on-device path's numbers.
+    assert two[0]["streamed_path"].startswith("streamed") and two[0]["streamed_diff"] <= 1e-5
+    assert one["streamed_diff"] <= 1e-5
     assert two[0]["resumed_from"] == 1 and two[0]["resumed_diff"] == 0.0 and two[0]["history_equal"]
 
 
@@ -126,6 +130,13 @@ def _train(process_id: int, processes: int, folder: Path) -> None:
         "params": _flat(straight.state.params),
         "batch_stats": _flat(straight.state.batch_stats),
     }
+    # The streaming path: each process reads its half of every batch (Grain), same numbers.
+    streamed = _run(model, tx, None, 64, stream=True)
+    out["streamed_path"] = streamed.data_path
+    out["streamed_diff"] = max(
+        float(np.max(np.abs(streamed.steps["loss"] - straight.steps["loss"]))),
+        _max_diff(streamed.state.params, straight.state.params),
+    )
     if processes > 1:
         checkpoints = folder / "checkpoints"
         try:
