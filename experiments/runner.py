@@ -6,8 +6,8 @@ finishes moves its files over the earlier ones and writes ``result.json``, so a 
 is stopped leaves the earlier results as they were.
 
 In a multi-process job (``jaxnets.distributed``) every process runs the experiment (they train
-it together) and writes its checkpoints there; only process 0 locks the folder, publishes the
-result and writes the report, the others' plots going to a scratch folder.
+it together) and writes its checkpoints there; only process 0 locks the folder, draws the plots,
+publishes the result and writes the report.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -138,9 +137,8 @@ def _run_other_process(experiment: Experiment, config: Any, final: Path) -> Resu
     process 0 has prepared, and leave publishing to it."""
     distributed.barrier(f"jaxnets {experiment.name}: folder ready")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="jaxnets-plots-") as scratch:
-        workspace = Workspace(plots=Path(scratch), checkpoints=final / WORK / "checkpoints")
-        outcome = experiment.run(config, workspace)
+    work = final / WORK  # where it checkpoints with the others (plots.save writes on process 0 only)
+    outcome = experiment.run(config, Workspace(plots=work, checkpoints=work / "checkpoints"))
     distributed.barrier(f"jaxnets {experiment.name}: trained")
     return _result(experiment, settings(config), outcome, [], time.perf_counter() - start)
 

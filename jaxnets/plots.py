@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -31,7 +32,9 @@ def figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 
 def save(fig: Figure, path: Path) -> str:
     """Save ``fig`` as PNG at ``path`` (folders created); returns the file name. Written to a
     temporary name and renamed (``results.replacing``), so an earlier plot is never left
-    half-overwritten."""
+    half-overwritten. In a multi-process job only process 0 draws and writes it."""
+    if jax.process_index() != 0:
+        return path.name
     with results.replacing(path) as tmp:
         fig.tight_layout()
         fig.savefig(tmp, dpi=110, format="png")

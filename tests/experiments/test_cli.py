@@ -277,6 +277,8 @@ def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
         for d in ("two", "one")
     )
     assert two["env"]["processes"] == 2 and len(two["env"]["devices"]) == 8 == len(one["env"]["devices"])
+    assert two["plots"] == one["plots"] != [], "process 0 drew the plots"
+    assert all((tmp_path / "two" / "quick" / "batch_norm" / plot).is_file() for plot in two["plots"])
     assert len(two["history"]) == len(one["history"]) > 0
     for a, b in zip(two["history"], one["history"], strict=True):
         for k, v in a.items():
