@@ -129,7 +129,7 @@ def _interrupt_after() -> Iterator[None]:
         if caught:
             if callable(previous):
                 previous(signal.SIGINT, None)
-            else:
+            elif previous != signal.SIG_IGN:  # a process that ignores Ctrl-C goes on ignoring it
                 raise KeyboardInterrupt
 
 

@@ -237,34 +237,18 @@ def test_seeds_print_mean_sd_and_save_every_seeds_value(capsys, tmp_path):
 
 @needs_mnist
 def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
-    """B11 (quick) as a job of 2 processes × 4 devices over 127.0.0.1, and as 1 process × 8
-    devices: one result, written by process 0, with the numbers of the 8-device run."""
+    """B11 (quick, 1 epoch) as a job of 2 processes × 4 devices over 127.0.0.1: one result,
+    printed, drawn and written by process 0 (that the numbers equal a 1 × 8 run is
+    ``tests/test_distributed.py``'s)."""
     from tests.test_distributed import _free_port
 
-    port = _free_port()
-
-    def start(out, devices, *job):
-        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-        env.pop("JAX_PLATFORMS", None)
-        cmd = [
-            sys.executable,
-            "-m",
-            "experiments",
-            "B11",
-            "--quick",
-            "--epochs",
-            "2",
-            "--out",
-            str(out),
-            *job,
-        ]
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    job = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id"]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env.pop("JAX_PLATFORMS", None)
+    cmd = [sys.executable, "-m", "experiments", "B11", "--quick", "--epochs", "1", "--out", str(tmp_path)]
+    cmd += ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--process-id"]
     procs = [
-        start(tmp_path / "two", 4, *job, "0"),
-        start(tmp_path / "two", 4, *job, "1"),
-        start(tmp_path / "one", 8),
+        subprocess.Popen([*cmd, i], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in ("0", "1")
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outputs, strict=True):
@@ -272,20 +256,11 @@ def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
     ours = [line for line in outputs[1][0].splitlines() if not line.startswith("[Gloo]")]  # gloo's own
     assert "=== B11" in outputs[0][0] and ours == [], "only process 0 prints"
     assert "process 1 of 2: 8 devices in all, 4 here" in outputs[1][1]
-    two, one = (
-        json.loads((tmp_path / d / "quick" / "batch_norm" / "result.json").read_text())
-        for d in ("two", "one")
-    )
-    assert two["env"]["processes"] == 2 and len(two["env"]["devices"]) == 8 == len(one["env"]["devices"])
-    assert two["plots"] == one["plots"] != [], "process 0 drew the plots"
-    assert all((tmp_path / "two" / "quick" / "batch_norm" / plot).is_file() for plot in two["plots"])
-    assert len(two["history"]) == len(one["history"]) > 0
-    for a, b in zip(two["history"], one["history"], strict=True):
-        for k, v in a.items():
-            if isinstance(v, float) and k != "time_s":
-                assert abs(v - b[k]) <= 1e-5 * max(1.0, abs(b[k])), k
-    assert sorted(p.name for p in (tmp_path / "two" / "quick").iterdir()) == [
-        ".locks",
-        "REPORT.md",
-        "batch_norm",
-    ]
+    folder = tmp_path / "quick" / "batch_norm"
+    result = json.loads((folder / "result.json").read_text())
+    assert result["env"]["processes"] == 2 and len(result["env"]["devices"]) == 8
+    assert len(result["history"]) == 2 and all(
+        c["passed"] for c in result["checks"]
+    )  # BN, no BN: 1 epoch each
+    assert result["plots"] and all((folder / plot).is_file() for plot in result["plots"]), "process 0 drew"
+    assert sorted(p.name for p in (tmp_path / "quick").iterdir()) == [".locks", "REPORT.md", "batch_norm"]
