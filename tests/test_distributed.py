@@ -79,6 +79,8 @@ def test_two_processes_train_like_one_and_resume(tmp_path: Path) -> None:
     # Streamed, each process reading its own half of every batch: the on-device path's numbers.
     assert two[0]["streamed_path"].startswith("streamed") and two[0]["streamed_diff"] <= 1e-5
     assert one["streamed_diff"] <= 1e-5
+    assert "use a batch size that is a multiple of 8" in one["uneven_stream"]
+    assert two[0]["uneven_stream"] == one["uneven_stream"]
     assert two[0]["resumed_from"] == 1 and two[0]["resumed_diff"] == 0.0 and two[0]["history_equal"]
 
 
@@ -133,6 +135,11 @@ def _train(process_id: int, processes: int, folder: Path) -> None:
     # The streaming path: each process reads its half of every batch (Grain), same numbers.
     streamed = _run(model, tx, None, 64, stream=True)
     out["streamed_path"] = streamed.data_path
+    try:  # 100 rows do not split over 8 devices: refused, with what to do
+        _run(model, tx, None, 100, stream=True)
+        out["uneven_stream"] = "accepted"
+    except InputError as e:
+        out["uneven_stream"] = str(e)
     out["streamed_diff"] = max(
         float(np.max(np.abs(streamed.steps["loss"] - straight.steps["loss"]))),
         _max_diff(streamed.state.params, straight.state.params),
