@@ -177,18 +177,16 @@ def test_the_same_seed_gives_the_same_numbers_in_a_new_process_and_another_seed_
 def test_ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends(capsys, tmp_path):
     args = ["B10", "--quick", "--epochs", "30"]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    cmd = [sys.executable, "-m", "experiments", *args, "--out", str(tmp_path / "stopped")]
-    saved = tmp_path / "stopped" / "quick" / "dropout" / runner.WORK / "checkpoints" / "dropout_0.3"
-    # Ctrl-C's default action in the child, also where the tests run as a background job (whose
-    # shell starts them with SIGINT ignored, which a child would inherit).
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    # `python -m experiments ...` with Python's Ctrl-C handler, also where the tests run as a
+    # background job (whose shell starts them with SIGINT ignored, which a child would inherit).
+    main = "experiments"
+    start = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        f"sys.argv[0] = {main!r}; runpy.run_module({main!r}, run_name='__main__', alter_sys=True)"
     )
+    cmd = [sys.executable, "-c", start, *args, "--out", str(tmp_path / "stopped")]
+    saved = tmp_path / "stopped" / "quick" / "dropout" / runner.WORK / "checkpoints" / "dropout_0.3"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while (checkpoint.latest_epoch(saved) or 0) < 2 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
