@@ -244,14 +244,14 @@ def test_seeds_print_mean_sd_and_save_every_seeds_value(capsys, tmp_path):
 
 @needs_mnist
 def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
-    """B11 (quick, 1 epoch) as a job of 2 processes × 4 devices over 127.0.0.1: one result,
+    """B1-B2 (quick, 1 epoch) as a job of 2 processes × 4 devices over 127.0.0.1: one result,
     printed, drawn and written by process 0 (that the numbers equal a 1 × 8 run is
-    ``tests/test_distributed.py``'s)."""
+    ``tests/test_distributed.py``'s; B11 by hand, in the README)."""
     from tests.test_distributed import _free_port
 
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     env.pop("JAX_PLATFORMS", None)
-    cmd = [sys.executable, "-m", "experiments", "B11", "--quick", "--epochs", "1", "--out", str(tmp_path)]
+    cmd = [sys.executable, "-m", "experiments", "B1", "--quick", "--epochs", "1", "--out", str(tmp_path)]
     cmd += ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--process-id"]
     procs = [
         subprocess.Popen([*cmd, i], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -261,11 +261,12 @@ def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
     for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err[-3000:]
     ours = [line for line in outputs[1][0].splitlines() if not line.startswith("[Gloo]")]  # gloo's own
-    assert "=== B11" in outputs[0][0] and ours == [], "only process 0 prints"
+    assert "=== B1-B2" in outputs[0][0] and ours == [], "only process 0 prints"
     assert "process 1 of 2: 8 devices in all, 4 here" in outputs[1][1]
-    folder = tmp_path / "quick" / "batch_norm"
+    folder = tmp_path / "quick" / "mnist_softmax"
     result = json.loads((folder / "result.json").read_text())
     assert result["env"]["processes"] == 2 and len(result["env"]["devices"]) == 8
-    assert len(result["history"]) == 2 and result["checks"]  # BN and no BN, 1 epoch each
+    assert len(result["history"]) == 2 and result["checks"]  # SGD and Adam, 1 epoch each
     assert result["plots"] and all((folder / plot).is_file() for plot in result["plots"]), "process 0 drew"
-    assert sorted(p.name for p in (tmp_path / "quick").iterdir()) == [".locks", "REPORT.md", "batch_norm"]
+    assert sorted(p.name for p in (tmp_path / "quick").iterdir()) == [".locks", "REPORT.md", "mnist_softmax"]
+    assert not (folder / runner.WORK).exists(), "the finished run's checkpoints were cleared"
