@@ -39,10 +39,3 @@ def out(tmp_path: Path) -> Path:
 
 def pytest_report_header(config):
     return f"{data.ENV_VAR}={os.environ.get(data.ENV_VAR, '(unset)')}"
-
-
-def pytest_collection_modifyitems(config, items):
-    """The long tests (``@pytest.mark.heavy``: subprocesses, big compiles) first: the two xdist
-    workers start on them and fill in with short ones, rather than one worker ending alone on
-    a long test while the other idles."""
-    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)

@@ -72,7 +72,6 @@ def _load(tmp_path: Path, out: str):
     return {k: arrays[k] for k in arrays.files}, json.loads((tmp_path / f"{out}.json").read_text())
 
 
-@pytest.mark.heavy
 @pytest.mark.parametrize("seeds", [1, 3])
 def test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit(tmp_path, monkeypatch, seeds):
     """One seed, and three seeds trained as one program (a stacked state). The killed run and its

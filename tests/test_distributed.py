@@ -57,7 +57,6 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-@pytest.mark.heavy
 def test_two_processes_train_like_one_resume_and_stop_when_one_dies(tmp_path: Path) -> None:
     """One 2-process job (and a 1 × 8 run to compare with): the numbers, then a kill."""
     port = _free_port()

@@ -86,7 +86,6 @@ def test_conv_as_matmul_equals_xla_convolution(shape, kernel, stride, padding):
     chex.assert_trees_all_close(got, want, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.heavy
 def test_resnet18_gives_the_same_outputs_and_gradients_either_way():
     x = jax.random.uniform(jax.random.key(1), (4, 28, 28))
     narrow = (8, 16, 16, 32)  # the same architecture, fewer channels: quick to compile

@@ -30,7 +30,6 @@ def _outputs(nb) -> tuple[str, list[dict]]:
     return "".join(text), displays
 
 
-@pytest.mark.heavy
 @needs_mnist
 @pytest.mark.parametrize("devices", [1, 8])
 def test_the_notebook_executes_on_one_and_on_eight_devices(tmp_path, monkeypatch, devices):

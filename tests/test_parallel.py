@@ -16,7 +16,6 @@ import tempfile
 import jax
 import numpy as np
 import optax
-import pytest
 
 from jaxnets import checkpoint, losses, models, parallel, train
 from jaxnets.errors import InputError
@@ -139,7 +138,6 @@ def compare_one_and_many() -> dict:
     return out
 
 
-@pytest.mark.heavy
 def test_eight_devices_train_like_one() -> None:
     """One test (one process runs the 8-device subprocess, under pytest-xdist too), four claims."""
     r = _run_on_eight_devices()

@@ -38,7 +38,6 @@ def test_cli_list_and_errors(capsys, tmp_path):
     assert (tmp_path / "linear_regression" / "result.json").exists()
 
 
-@pytest.mark.heavy
 def test_the_compilation_cache_is_written_and_changes_no_numbers(tmp_path):
     cache = tmp_path / "cache"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -174,7 +173,6 @@ def test_the_same_seed_gives_the_same_numbers_in_a_new_process_and_another_seed_
     assert first[0] != other[0] and first[1] != other[1]
 
 
-@pytest.mark.heavy
 @needs_mnist
 def test_ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends(capsys, tmp_path):
     args = ["B10", "--quick", "--epochs", "30"]
@@ -244,7 +242,6 @@ def test_seeds_print_mean_sd_and_save_every_seeds_value(capsys, tmp_path):
     assert "A1 has no randomness: --seeds 3 is ignored" in capsys.readouterr().out
 
 
-@pytest.mark.heavy
 @needs_mnist
 def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
     """B1-B2 (quick, 1 epoch) as a job of 2 processes × 4 devices over 127.0.0.1: one result,

@@ -5,7 +5,6 @@ import json
 
 import jax
 import jax.numpy as jnp
-import pytest
 
 import experiments
 from experiments import runner
@@ -172,7 +171,6 @@ def test_c5_simple_net_reduced(out):
     assert result.metrics["valid_accuracy"] > 0.9
 
 
-@pytest.mark.heavy
 @needs_mnist
 def test_c6_resnet18_reduced(out):
     result, _ = run("C6", out, quick=True)
