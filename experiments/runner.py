@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments import all_experiments
-from experiments.experiment import Experiment, Workspace
+from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import checkpoint, distributed, results
 from jaxnets.errors import InputError
 from jaxnets.report import report_markdown
@@ -115,12 +115,9 @@ def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) 
     else:
         shutil.rmtree(work, ignore_errors=True)
     results.write_json(work / "config.json", saved)
-    distributed.barrier(f"jaxnets {experiment.name}: folder ready")
-    start = time.perf_counter()
-    outcome = experiment.run(config, Workspace(plots=work, checkpoints=work / "checkpoints"))
-    distributed.barrier(f"jaxnets {experiment.name}: trained")
+    outcome, seconds = _train_together(experiment, config, work)
     plots = sorted(p.name for p in work.glob("*.png"))
-    result = _result(experiment, saved, outcome, plots, time.perf_counter() - start)
+    result = _result(experiment, saved, outcome, plots, seconds)
     for old in final.glob("*.png"):
         if old.name not in plots:
             old.unlink()
@@ -134,17 +131,23 @@ def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) 
 
 def _run_other_process(experiment: Experiment, config: Any, final: Path) -> Result:
     """A process other than 0 of a multi-process job: train with the others, in the folder
-    process 0 has prepared, and leave publishing to it."""
+    process 0 has prepared, and leave publishing to it (plots.save draws on process 0 only)."""
+    outcome, seconds = _train_together(experiment, config, final / WORK)
+    return _result(experiment, settings(config), outcome, [], seconds)
+
+
+def _train_together(experiment: Experiment, config: Any, work: Path) -> tuple[Outcome, float]:
+    """Run ``experiment`` in ``work`` (its plots and checkpoints) with every process of the job,
+    once process 0 has prepared the folder; its outcome and wall time."""
     distributed.barrier(f"jaxnets {experiment.name}: folder ready")
     start = time.perf_counter()
-    work = final / WORK  # where it checkpoints with the others (plots.save writes on process 0 only)
     outcome = experiment.run(config, Workspace(plots=work, checkpoints=work / "checkpoints"))
     distributed.barrier(f"jaxnets {experiment.name}: trained")
-    return _result(experiment, settings(config), outcome, [], time.perf_counter() - start)
+    return outcome, time.perf_counter() - start
 
 
 def _result(
-    experiment: Experiment, saved: dict[str, Any], outcome: Any, plots: list[str], seconds: float
+    experiment: Experiment, saved: dict[str, Any], outcome: Outcome, plots: list[str], seconds: float
 ) -> Result:
     return Result(
         id=experiment.id,
