@@ -11,6 +11,7 @@ data shared, each run with its own shuffle key), and return per-run results.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -146,14 +147,21 @@ def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str
     one value per run (NumPy arrays)."""
     mesh = mesh_of(state.params)
     x, y = data if mesh is None else replicate(data, mesh)
-    n = len(x)
+    starts = range(0, len(x), batch_size)
+    return mean_metrics(state, ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts), mesh)
+
+
+def mean_metrics(state: TrainState, batches: Iterable[Batch], mesh: Mesh | None = None) -> dict[str, Any]:
+    """Mean metrics over ``batches`` (each weighted by its size, each split over ``mesh`` if
+    given): what ``evaluate`` and the streaming path's evaluation report."""
     totals: dict[str, jax.Array] = {}
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        batch = (x[start:stop], y[start:stop])
+    n = 0
+    for batch in batches:
+        size = len(batch[0])
         metrics = _eval_runs(state, batch) if state.runs else eval_step(state, batch, mesh)
         for name, value in metrics.items():
-            totals[name] = totals.get(name, 0.0) + value * (stop - start)
+            totals[name] = totals.get(name, 0.0) + value * size
+        n += size
     totals = to_host(totals)
     if state.runs:
         return {name: np.asarray(total, np.float64) / n for name, total in totals.items()}

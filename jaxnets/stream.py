@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,9 +25,9 @@ import numpy as np
 
 from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics
-from jaxnets.parallel import Mesh, mesh_of, replicate, shard_batch, to_host
+from jaxnets.parallel import Mesh, mesh_of, replicate, shard_batch
 from jaxnets.state import Batch, TrainState
-from jaxnets.steps import epoch_batches, eval_step, train_step
+from jaxnets.steps import epoch_batches, mean_metrics, train_step
 
 MEMORY_SHARE = 0.25  # the most of a device's memory the data set may take on the on-device path
 IN_FLIGHT = 2  # batches on the devices ahead of the step that trains on them
@@ -168,33 +167,13 @@ def train_epoch(
     return state, jax.tree.map(lambda *m: jnp.stack(m), *metrics), reader.get_state()
 
 
-def evaluate(state: TrainState, source: Source, batch_size: int = 1000) -> dict[str, float]:
-    """Mean metrics over every example of ``source``, read a batch at a time (each batch put on
-    all devices and split over them inside ``eval_step``)."""
-    mesh = _mesh_of_state(state)
-    totals: dict[str, Any] = {}
-    n = len(source)
-    for start, batch in _in_order(source, batch_size):
-        size = min(batch_size, n - start)
-        metrics = eval_step(state, replicate(batch, mesh), mesh)
-        for name, value in metrics.items():
-            totals[name] = totals.get(name, 0.0) + value * size
-    return {name: float(total) / n for name, total in to_host(totals).items()}
-
-
-def _in_order(source: Source, batch_size: int) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
-    n = len(source)
-    starts = list(range(0, n, batch_size))
+def evaluate(state: TrainState, source: Source, batch_size: int = 1000) -> dict[str, Any]:
+    """``steps.evaluate`` of ``source``, read a batch at a time by Grain (each batch put on the
+    state's devices and split over them inside ``eval_step``)."""
+    n, mesh = len(source), mesh_of(state.params)
+    starts = range(0, n, batch_size)
     reader = grain.MapDataset.range(len(starts)).map(
         lambda i: source[np.arange(starts[i], min(starts[i] + batch_size, n))]
     )
-    yield from zip(
-        starts, reader.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4)), strict=True
-    )
-
-
-def _mesh_of_state(state: TrainState) -> Mesh:
-    mesh = mesh_of(state.params)
-    if mesh is None:
-        raise InputError("place the state on a mesh first (parallel.replicate), as fit does")
-    return mesh
+    batches = reader.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))
+    return mean_metrics(state, (b if mesh is None else replicate(b, mesh) for b in batches), mesh)
