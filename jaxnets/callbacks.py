@@ -9,7 +9,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxnets.parallel import to_host
+from jaxnets.parallel import is_key, to_host
 from jaxnets.state import TrainState
 
 
@@ -43,7 +43,7 @@ def _where_runs(take: np.ndarray, new: Any, old: Any) -> Any:
     """``new`` for the runs where ``take`` holds (one flag per run, or one for a single run)."""
     if take.ndim == 0:
         return new if take else old
-    if jax.dtypes.issubdtype(new.dtype, jax.dtypes.prng_key):
+    if is_key(new):
         return new  # the state's key never changes in training
     return np.where(take.reshape(-1, *([1] * (np.ndim(new) - 1))), new, old)
 

@@ -33,11 +33,7 @@ import orbax.checkpoint as ocp
 from flax import linen as nn
 
 from jaxnets.errors import InputError
-from jaxnets.parallel import to_host
-
-
-def _is_key(leaf: Any) -> bool:
-    return jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key)
+from jaxnets.parallel import is_key, to_host
 
 
 def saved_fields(state: Any) -> dict[str, Any]:
@@ -48,7 +44,7 @@ def saved_fields(state: Any) -> dict[str, Any]:
         for f in dataclasses.fields(state)
         if f.metadata.get("pytree_node", True)
     }
-    return jax.tree.map(lambda a: jax.random.key_data(a) if _is_key(a) else jnp.asarray(a), fields)
+    return jax.tree.map(lambda a: jax.random.key_data(a) if is_key(a) else jnp.asarray(a), fields)
 
 
 def _with_fields(like: Any, arrays: dict[str, Any]) -> Any:
@@ -56,9 +52,7 @@ def _with_fields(like: Any, arrays: dict[str, Any]) -> Any:
     fields = saved_fields(like)
     originals = {f.name: getattr(like, f.name) for f in dataclasses.fields(like) if f.name in fields}
     restored = jax.tree.map(
-        lambda new, old: (
-            jax.random.wrap_key_data(new, impl=jax.random.key_impl(old)) if _is_key(old) else new
-        ),
+        lambda new, old: jax.random.wrap_key_data(new, impl=jax.random.key_impl(old)) if is_key(old) else new,
         arrays,
         originals,
     )

@@ -109,9 +109,9 @@ def fit(
             f"({data_path}): train the seeds one at a time, or pass arrays that fit"
         )
     train = stream_.as_source(train) if streamed else replicate(train, mesh)
-    if valid is not None:
+    if valid is not None:  # arrays go on the devices with the training data; a Source is streamed
         valid = (
-            stream_.as_source(valid) if streamed or not isinstance(valid, tuple) else replicate(valid, mesh)
+            replicate(valid, mesh) if isinstance(valid, tuple) and not streamed else stream_.as_source(valid)
         )
     saver = nullcontext()
     if checkpoint_dir is not None:

@@ -85,13 +85,21 @@ def put(tree: T, sharding: NamedSharding, copy: bool = False) -> T:
     return jax.tree.map(lambda a: _put_global(a, sharding), tree)
 
 
+def is_key(a: Any) -> bool:
+    """Whether ``a`` is an array of typed PRNG keys (moved about as its raw key data)."""
+    return jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key)
+
+
+def _via_key_data(fn, keys: jax.Array) -> jax.Array:
+    """``fn`` applied to the raw data of ``keys``, wrapped back into keys of the same kind."""
+    return jax.random.wrap_key_data(fn(jax.random.key_data(keys)), impl=jax.random.key_impl(keys))
+
+
 def _put_global(a: Any, sharding: NamedSharding) -> Any:
     if isinstance(a, jax.Array) and a.sharding == sharding:
         return a
-    if jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key):
-        return jax.random.wrap_key_data(
-            _put_global(jax.random.key_data(a), sharding), impl=jax.random.key_impl(a)
-        )
+    if is_key(a):
+        return _via_key_data(lambda data: _put_global(data, sharding), a)
     host = np.asarray(a, dtype=jax.dtypes.canonicalize_dtype(np.result_type(a)))  # no int64 without x64
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index], dtype=host.dtype)
 
@@ -114,8 +122,8 @@ def to_host(tree: T) -> T:
     def get(a: Any) -> Any:
         if not isinstance(a, jax.Array) or a.is_fully_addressable or a.is_fully_replicated:
             return jax.device_get(a)
-        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
-            return jax.random.wrap_key_data(get(jax.random.key_data(a)), impl=jax.random.key_impl(a))
+        if is_key(a):
+            return _via_key_data(get, a)
         return np.asarray(multihost_utils.process_allgather(a, tiled=True))
 
     return jax.tree.map(get, tree)
