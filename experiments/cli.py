@@ -247,13 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         )  # even where $JAX_COMPILATION_CACHE_DIR is set
     else:
         enable_compilation_cache(args.cache_dir)
-    # In a multi-process job only process 0 prints; the others still report errors (stderr).
-    quiet = (
-        contextlib.nullcontext()
-        if distributed.is_main()
-        else contextlib.redirect_stdout(open(os.devnull, "w"))
-    )
-    with _environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None), quiet:
+    with contextlib.ExitStack() as stack:
+        # In a multi-process job only process 0 prints; the others still report errors (stderr).
+        if not distributed.is_main():
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+        stack.enter_context(_environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None))
         return _run(args, argv, experiments, configs, out_root)
 
 
