@@ -177,7 +177,7 @@ def score_bars(ax: Axes, scores: Mapping[str, float | Dist], label: str) -> None
     bottom = max(0.0, lowest - 0.1 * (1 - lowest) - 0.02)
     seeds = max(d.n for d in dists)
     ax.set(
-        title=label + (f"\n(mean ± sd of {seeds} seeds; whiskers: lowest to highest)" if seeds > 1 else ""),
+        title=label + (f"\n(mean ± sd of {seeds} seeds, whiskers min–max)" if seeds > 1 else ""),
         ylabel=label,
         xticks=range(len(names)),
         ylim=(bottom, 1.0 + 0.12 * (1.0 - bottom)),  # room for the labels above bars near 1
