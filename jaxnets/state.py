@@ -72,8 +72,12 @@ def create_train_state(
     ``l2`` adds l2·ΣW² (kernels only) to the training loss, the notes' explicit regulariser.
     """
     init_key, state_key = jax.random.split(key)
-    variables = model.init(
-        {"params": init_key}, example_input, **({"train": False} if _takes_train(model) else {})
+    # Only the shape of the input is needed: the initial values do not depend on it, and Flax's
+    # lazy_init draws them without running the model's forward pass op by op (each op of which
+    # would be compiled on its own; for ResNet-18 that is most of its start-up time).
+    example = jax.ShapeDtypeStruct(jnp.shape(example_input), jnp.result_type(example_input))
+    variables = model.lazy_init(
+        {"params": init_key}, example, **({"train": False} if _takes_train(model) else {})
     )
     return TrainState.create(
         apply_fn=_apply_fn(model),
@@ -86,6 +90,10 @@ def create_train_state(
         l2=l2,
         example_shape=tuple(jnp.shape(example_input)[1:]),
         input_dtype=jnp.result_type(example_input).name,
+    ).replace(
+        # Flax starts at a weakly typed 0, a checkpoint restores a plain int32: the same type
+        # from the start, so that a resumed run reuses the compiled epoch instead of compiling it again.
+        step=jnp.zeros((), jnp.int32)
     )
 
 

@@ -1,5 +1,7 @@
 """Small data and states shared by the engine's tests."""
 
+import contextlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,3 +29,19 @@ def state_for(model, x, tx=None, **kw):
 
 def copy(tree):
     return jax.tree_util.tree_map(jnp.array, tree)
+
+
+@contextlib.contextmanager
+def counting_compiles():
+    """A list that grows by one for every program XLA compiles inside the ``with`` block."""
+    events: list[str] = []
+
+    def listener(event: str, duration: float, **kwargs) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)

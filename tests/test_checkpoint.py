@@ -18,6 +18,7 @@ import pytest
 from jaxnets import checkpoint, models, optim
 from jaxnets.errors import InputError
 from jaxnets.train import TrainState, classification_metrics, create_train_state, fit
+from tests.helpers import counting_compiles
 
 # A BN + dropout net with Adam, shuffled batches: every piece of state a resume must restore.
 RUN = """
@@ -118,9 +119,11 @@ def test_a_finished_run_returns_at_once_and_another_run_is_refused(tmp_path):
     )
     assert calls == [] and again.history == first.history
     np.testing.assert_array_equal(again.steps["loss"], first.steps["loss"])
-    # More epochs continue the same run from its last checkpoint.
-    longer = fit(state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    # More epochs continue the same run from its last checkpoint, with the programs compiled for it.
+    with counting_compiles() as compiled:
+        longer = fit(state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path)
     assert [r["epoch"] for r in longer.history] == [1, 2, 3, 4, 5] and longer.history[:3] == first.history
+    assert compiled == [], "the resumed run compiled its epoch again"
     with pytest.raises(InputError, match="belongs to another run.*batch_size"):
         fit(state, data, 5, 20, jax.random.key(1), checkpoint_dir=tmp_path)
     with pytest.raises(InputError, match="at epoch 5, past the 2 asked for"):

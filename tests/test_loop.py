@@ -11,29 +11,17 @@ from jaxnets.errors import InputError
 from jaxnets.loop import fit, seeded_state, train_model
 from jaxnets.metrics import classification_metrics
 from jaxnets.steps import evaluate
-from tests.helpers import KEY, blobs, state_for
+from tests.helpers import KEY, blobs, counting_compiles, state_for
 
 
 def test_fit_compiles_once_epochs_after_the_first_and_evaluation_reuse_it():
     """Compilation is paid in epoch 1 (train epoch and eval step); later epochs compile nothing."""
     x, y = blobs(300)
     compiles: list[int] = []
-
-    def on_compile_epoch(epoch, state, row):
-        compiles.append(len(events))
-
-    def listener(event: str, duration: float, **kwargs) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            events.append(event)
-
-    events: list[str] = []
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
+    with counting_compiles() as events:
         model = models.MLP((8, 8, 2), batch_norm=True, dropout=0.1)  # a shape no other test uses
         state = state_for(model, x, tx=optim.optimizer("adam", 1e-2))
-        fit(state, (x, y), 4, 50, KEY, valid=(x, y), on_epoch=on_compile_epoch)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+        fit(state, (x, y), 4, 50, KEY, valid=(x, y), on_epoch=lambda *_: compiles.append(len(events)))
     assert compiles[0] > 0, "the first epoch compiles its step and eval"
     assert compiles[1:] == [compiles[0]] * 3, f"later epochs compiled again: {compiles}"
 

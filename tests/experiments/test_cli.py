@@ -44,13 +44,15 @@ def test_the_compilation_cache_is_written_and_changes_no_numbers(tmp_path):
     results = []
     for i in range(2):
         out = tmp_path / f"run{i}"
-        # B4-B5 compiles programs longer than the cache's 0.2 s threshold (B3's are at about it).
-        cmd = [sys.executable, "-m", "experiments", "B4", "--quick", "--out", str(out)]
+        # D1 is the shortest seeded run; the test session caches every program (conftest: no
+        # minimum compile time), so its programs are written.
+        cmd = [sys.executable, "-m", "experiments", "D1", "--out", str(out)]
         subprocess.run([*cmd, "--cache-dir", str(cache)], env=env, check=True, capture_output=True)
-        results.append(json.loads((out / "quick" / "xor_mlp" / "result.json").read_text()))
+        results.append(json.loads((out / "linear_regression" / "result.json").read_text()))
     assert any(cache.iterdir()), "compiled programs were written to the cache"
     assert results[0]["metrics"] == results[1]["metrics"]
-    assert results[0]["history"] == results[1]["history"]
+    untimed = [[{k: v for k, v in row.items() if k != "time_s"} for row in r["history"]] for r in results]
+    assert untimed[0] == untimed[1]
 
 
 def test_quick_runs_show_progress_and_write_a_report(capsys, tmp_path):
@@ -244,12 +246,12 @@ def test_seeds_print_mean_sd_and_save_every_seeds_value(capsys, tmp_path):
 
 @needs_mnist
 def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
-    """B1-B2 (quick, 1 epoch) as a job of 2 processes × 4 devices over 127.0.0.1: one result,
-    printed, drawn and written by process 0 (that the numbers equal a 1 × 8 run is
+    """B1-B2 (quick, 1 epoch) as a job of 2 processes × 2 devices over 127.0.0.1: one result,
+    printed, drawn and written by process 0 (that the numbers equal a 1 × 4 run is
     ``tests/test_distributed.py``'s; B11 by hand, in the README)."""
     from tests.test_distributed import _free_port
 
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     env.pop("JAX_PLATFORMS", None)
     cmd = [sys.executable, "-m", "experiments", "B1", "--quick", "--epochs", "1", "--out", str(tmp_path)]
     cmd += ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--process-id"]
@@ -260,12 +262,15 @@ def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
     outputs = [p.communicate(timeout=300) for p in procs]
     for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err[-3000:]
-    ours = [line for line in outputs[1][0].splitlines() if not line.startswith("[Gloo]")]  # gloo's own
-    assert "=== B1-B2" in outputs[0][0] and ours == [], "only process 0 prints"
-    assert "process 1 of 2: 8 devices in all, 4 here" in outputs[1][1]
+    # Only process 0 prints: none of its lines is in process 1's output (which holds only gloo's
+    # connection messages, written by several threads and so sometimes broken mid-line).
+    printed = [line for line in outputs[0][0].splitlines() if line.strip() and "[Gloo]" not in line]
+    assert any(line.startswith("=== B1-B2") for line in printed) and len(printed) > 5
+    assert [line for line in printed if line in outputs[1][0]] == [], "only process 0 prints"
+    assert "process 1 of 2: 4 devices in all, 2 here" in outputs[1][1]
     folder = tmp_path / "quick" / "mnist_softmax"
     result = json.loads((folder / "result.json").read_text())
-    assert result["env"]["processes"] == 2 and len(result["env"]["devices"]) == 8
+    assert result["env"]["processes"] == 2 and len(result["env"]["devices"]) == 4
     assert len(result["history"]) == 2 and result["checks"]  # SGD and Adam, 1 epoch each
     assert result["plots"] and all((folder / plot).is_file() for plot in result["plots"]), "process 0 drew"
     assert sorted(p.name for p in (tmp_path / "quick").iterdir()) == [".locks", "REPORT.md", "mnist_softmax"]
