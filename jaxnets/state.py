@@ -88,8 +88,8 @@ def create_train_state(
         loss_fn=loss_fn,
         metrics_fn=metrics_fn,
         l2=l2,
-        example_shape=tuple(jnp.shape(example_input)[1:]),
-        input_dtype=jnp.result_type(example_input).name,
+        example_shape=tuple(example.shape[1:]),
+        input_dtype=example.dtype.name,
     ).replace(
         # Flax starts at a weakly typed 0, a checkpoint restores a plain int32: the same type
         # from the start, so that a resumed run reuses the compiled epoch instead of compiling it again.
