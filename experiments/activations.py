@@ -80,7 +80,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             cfg.seed,
             cfg.seeds,
             desc=act,
-            checkpoint_dir=ws.checkpoint(act),
+            **ws.checkpoint(act),
         )
         if act != "sigmoid":  # seeds × hidden layers
             inactive[act] = np.array(

@@ -41,7 +41,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         for bn in (True, False)
     }
     runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints, cfg.seeds
+        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
     )
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
     cost = {k: r.fitted.last("train_loss") for k, r in runs.items()}

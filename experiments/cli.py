@@ -124,6 +124,20 @@ def _parser() -> argparse.ArgumentParser:
         help="go on with a run that was interrupted (Ctrl-C, killed) from its last saved epoch; "
         "experiments finished earlier with the same settings are not run again",
     )
+    saving = p.add_mutually_exclusive_group()
+    saving.add_argument(
+        "--checkpoint-every",
+        metavar="N",
+        type=_number(int, 1, MAX_EPOCHS, "must be a whole number of epochs >= 1"),
+        default=1,
+        help="save each training run's state every N epochs (and after its last) for --resume "
+        "(default: 1; on an accelerator, where an epoch takes milliseconds, saving can dominate)",
+    )
+    saving.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="save no checkpoints (a stopped run then starts again from the beginning)",
+    )
     p.add_argument(
         "--cache-dir",
         type=Path,
@@ -224,6 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.on_divergence is not None:
         overrides["stop_on_divergence"] = args.on_divergence == "stop"
     run_all = args.names == ["all"]
+    if args.resume and args.no_checkpoint:
+        print(
+            "error: --resume goes on from the checkpoints of an unfinished run, and --no-checkpoint "
+            "saves none: drop --no-checkpoint (or --resume)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         experiments = all_experiments() if run_all else [load(n) for n in args.names]
         configs = [runner.make_config(e, overrides, not run_all, args.quick, FLAGS) for e in experiments]
@@ -317,7 +338,8 @@ def _run(
                 f"{experiment.id} has no randomness: --seeds {args.seeds} is ignored, its numbers are exact"
             )
         try:
-            result = _run_one(experiment, config, out_root, args.resume)
+            every = None if args.no_checkpoint else args.checkpoint_every
+            result = _run_one(experiment, config, out_root, args.resume, every)
         except data.MissingData as e:
             print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
             skipped[experiment.id] = str(e)
@@ -365,8 +387,11 @@ def _run(
     return 1 if failed or (skipped and not run_all) else 0
 
 
-def _run_one(experiment: Experiment, config: Any, out_root: Path, resume: bool) -> Result:
-    """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings."""
+def _run_one(
+    experiment: Experiment, config: Any, out_root: Path, resume: bool, checkpoint_every: int | None
+) -> Result:
+    """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings
+    (or say that there is nothing to go on from)."""
     result = runner.finished_earlier(experiment, config, out_root) if resume else None
     if distributed.agree(result is not None):  # process 0 decides for a multi-process job
         if result is None:
@@ -376,4 +401,6 @@ def _run_one(experiment: Experiment, config: Any, out_root: Path, resume: bool) 
             )
         print(f"finished earlier with these settings (kept, --resume): {out_root / result.name}/")
         return result
-    return runner.run_experiment(experiment, config, out_root, resume=resume)
+    if resume and (nothing := runner.nothing_to_resume(out_root, experiment)):
+        print(nothing)
+    return runner.run_experiment(experiment, config, out_root, resume, checkpoint_every)

@@ -41,7 +41,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         for name, p in probs.items()
     }
     runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints, cfg.seeds
+        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
     )
 
     # Evaluation mode (dropout off) is deterministic: the same test set twice gives the same numbers.

@@ -20,16 +20,22 @@ from jaxnets.results import slug
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where a run writes: its plots, and one checkpoint folder per training run. The runner
-    makes it inside the experiment's unfinished-run folder and publishes the plots when the run
-    finishes."""
+    """Where a run writes: its plots, and one checkpoint folder per training run, saved every
+    ``checkpoint_every`` epochs (``checkpoints`` None: no checkpoints). The runner makes it inside
+    the experiment's unfinished-run folder and publishes the plots when the run finishes."""
 
     plots: Path
-    checkpoints: Path
+    checkpoints: Path | None
+    checkpoint_every: int = 1
 
-    def checkpoint(self, run: str) -> Path:
-        """The checkpoint folder of the training run called ``run``."""
-        return self.checkpoints / slug(run)
+    def checkpoint(self, run: str) -> dict[str, Any]:
+        """``fit``'s checkpoint arguments for the training run called ``run`` (its own folder)."""
+        folder = None if self.checkpoints is None else self.checkpoints / slug(run)
+        return {"checkpoint_dir": folder, "checkpoint_every": self.checkpoint_every}
+
+    def checkpoint_each(self) -> dict[str, Any]:
+        """``classify.train_each``'s checkpoint arguments (a folder for each of its runs inside)."""
+        return {"checkpoint_dir": self.checkpoints, "checkpoint_every": self.checkpoint_every}
 
 
 @dataclass

@@ -60,7 +60,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             cfg.seeds,
             valid=(xv, yv),
             desc=name,
-            checkpoint_dir=ws.checkpoint(dataset),
+            **ws.checkpoint(dataset),
         )
         samples[name] = classify.get_one_and_predict(
             {"prediction": runs[name].first_seed_state},

@@ -37,7 +37,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         for a, b in cfg.sizes
     }
     runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints, cfg.seeds
+        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
     )
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
     cost = {k: r.fitted.last("train_loss") for k, r in runs.items()}

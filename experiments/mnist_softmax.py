@@ -37,8 +37,8 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
-        ws.checkpoints,
-        cfg.seeds,
+        seeds=cfg.seeds,
+        **ws.checkpoint_each(),
     )
     # Test accuracy, and get one and predict.
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}

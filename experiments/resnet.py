@@ -41,7 +41,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         cfg.seed,
         cfg.seeds,
         desc="ResNet-18",
-        checkpoint_dir=ws.checkpoint("ResNet-18"),
+        **ws.checkpoint("ResNet-18"),
     )
     seconds = time.perf_counter() - start
     acc = resnet.held_out["accuracy"]

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from experiments import all_experiments
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import checkpoint, distributed, results
@@ -32,6 +34,11 @@ from jaxnets.results import Result
 
 # Where an unfinished run keeps its plots and checkpoints, inside the experiment's results folder.
 WORK = ".inprogress"
+# Every experiment runs with float32 matrix products and convolutions on every backend. The
+# notes' numbers are PyTorch's float32; TPUs by default multiply float32 in bfloat16 passes and
+# recent NVIDIA GPUs in TF32, which moves the last digits the checks compare (B13's 1e-6 bars,
+# run k of N seeds equal to the single run, resume bit for bit). The CPU computes float32 either way.
+PRECISION = "float32"
 
 
 def make_config(
@@ -62,18 +69,25 @@ def settings(config: Any) -> dict[str, Any]:
     return results.jsonable(dataclasses.asdict(config))
 
 
-def run_experiment(experiment: Experiment, config: Any, out_root: Path, resume: bool = False) -> Result:
+def run_experiment(
+    experiment: Experiment,
+    config: Any,
+    out_root: Path,
+    resume: bool = False,
+    checkpoint_every: int | None = 1,
+) -> Result:
     """Run one experiment and publish ``<out_root>/<name>/result.json`` with its plots.
 
     The experiment's folder is locked for the run: a second run into the same folder stops with
     an error and touches nothing of the first. With ``resume``, an unfinished run of the same
-    settings goes on from its checkpoints instead of starting afresh.
+    settings goes on from its checkpoints instead of starting afresh. Training runs save a
+    checkpoint every ``checkpoint_every`` epochs (and after their last); None saves none.
     """
     final = out_root / experiment.name
     if not distributed.is_main():
-        return _run_other_process(experiment, config, final)
+        return _run_other_process(experiment, config, final, checkpoint_every)
     with _locked(out_root / ".locks" / experiment.name, final):
-        return _run_locked(experiment, config, final, resume)
+        return _run_locked(experiment, config, final, resume, checkpoint_every)
 
 
 @contextlib.contextmanager
@@ -100,7 +114,9 @@ def _locked(path: Path, folder: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) -> Result:
+def _run_locked(
+    experiment: Experiment, config: Any, final: Path, resume: bool, checkpoint_every: int | None
+) -> Result:
     work = final / WORK
     saved = settings(config)
     if resume and work.exists():
@@ -115,7 +131,7 @@ def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) 
     else:
         shutil.rmtree(work, ignore_errors=True)
     results.write_json(work / "config.json", saved)
-    outcome, seconds = _train_together(experiment, config, work)
+    outcome, seconds = _train_together(experiment, config, work, checkpoint_every)
     plots = sorted(p.name for p in work.glob("*.png"))
     result = _result(experiment, saved, outcome, plots, seconds)
     for old in final.glob("*.png"):
@@ -129,19 +145,27 @@ def _run_locked(experiment: Experiment, config: Any, final: Path, resume: bool) 
     return Result.from_json(results.jsonable(result.to_json()))
 
 
-def _run_other_process(experiment: Experiment, config: Any, final: Path) -> Result:
+def _run_other_process(
+    experiment: Experiment, config: Any, final: Path, checkpoint_every: int | None
+) -> Result:
     """A process other than 0 of a multi-process job: train with the others, in the folder
     process 0 has prepared, and leave publishing to it (plots.save draws on process 0 only)."""
-    outcome, seconds = _train_together(experiment, config, final / WORK)
+    outcome, seconds = _train_together(experiment, config, final / WORK, checkpoint_every)
     return _result(experiment, settings(config), outcome, [], seconds)
 
 
-def _train_together(experiment: Experiment, config: Any, work: Path) -> tuple[Outcome, float]:
+def _train_together(
+    experiment: Experiment, config: Any, work: Path, checkpoint_every: int | None
+) -> tuple[Outcome, float]:
     """Run ``experiment`` in ``work`` (its plots and checkpoints) with every process of the job,
-    once process 0 has prepared the folder; its outcome and wall time."""
+    once process 0 has prepared the folder, at the matmul precision of ``PRECISION``; its
+    outcome and wall time."""
     distributed.barrier(f"jaxnets {experiment.name}: folder ready")
     start = time.perf_counter()
-    outcome = experiment.run(config, Workspace(plots=work, checkpoints=work / "checkpoints"))
+    checkpoints = None if checkpoint_every is None else work / "checkpoints"
+    workspace = Workspace(plots=work, checkpoints=checkpoints, checkpoint_every=checkpoint_every or 1)
+    with jax.default_matmul_precision(PRECISION):
+        outcome = experiment.run(config, workspace)
     distributed.barrier(f"jaxnets {experiment.name}: trained")
     return outcome, time.perf_counter() - start
 
@@ -188,6 +212,18 @@ def finished_earlier(experiment: Experiment, config: Any, out_root: Path) -> Res
         return None
     complete = all((folder / plot).is_file() for plot in saved.plots)  # a result is its files too
     return saved if complete and saved.config == settings(config) else None
+
+
+def nothing_to_resume(out_root: Path, experiment: Experiment) -> str | None:
+    """What ``--resume`` says where ``experiment`` has neither an unfinished run nor a finished
+    result in ``out_root`` (None where it has one of them)."""
+    folder = out_root / experiment.name
+    if (folder / WORK).exists() or (folder / "result.json").exists():
+        return None
+    return (
+        f"--resume: {experiment.id} has no unfinished run in {folder}/ to go on from: it starts "
+        "from the beginning"
+    )
 
 
 def saved_progress(out_root: Path, experiment: Experiment) -> str:

@@ -43,7 +43,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
 
     # Training: 15 epochs each, the average cost per epoch recorded.
     runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, ws.checkpoints, cfg.seeds
+        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
     )
 
     # Test the model using test sets (and the notes' unscaled pixels), then get one and predict.

@@ -54,6 +54,7 @@ def fit(
     mesh: Mesh | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     stream: bool | None = None,
+    checkpoint_every: int = 1,
 ) -> FitResult:
     """Train for ``epochs`` epochs; evaluate on ``valid`` after each one.
 
@@ -77,13 +78,20 @@ def fit(
     loader a batch at a time, with the same batches and the same numbers (``jaxnets.stream``;
     ``stream=True/False`` to choose). ``FitResult.data_path`` says which and why.
 
-    With ``checkpoint_dir``, the state and the run so far are saved there after every epoch
-    (see ``jaxnets.checkpoint``), and a run that finds a checkpoint there goes on from it, to
-    the same result as if it had never stopped; one that had finished returns at once. Callbacks
-    keep no saved state: ``on_epoch`` sees only the epochs trained after a restore.
+    With ``checkpoint_dir``, the state and the run so far are saved there after every
+    ``checkpoint_every``-th epoch and after the last one (see ``jaxnets.checkpoint``), and a run
+    that finds a checkpoint there goes on from it, to the same result as if it had never stopped;
+    one that had finished returns at once. A stop loses at most the epochs since the last save
+    (on an accelerator, where an epoch takes milliseconds, saving every epoch would dominate).
+    Callbacks keep no saved state: ``on_epoch`` sees only the epochs trained after a restore.
     """
     if epochs < 0:
         raise InputError(f"epochs must be >= 0, got {epochs}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise InputError(
+            f"checkpoint_every must be a whole number of epochs >= 1, got {checkpoint_every!r} "
+            "(checkpoint_dir=None saves none)"
+        )
     train = tuple(train) if stream_.is_arrays(train) else stream_.as_source(train)
     if valid is not None:
         valid = tuple(valid) if stream_.is_arrays(valid) else stream_.as_source(valid)
@@ -146,7 +154,8 @@ def fit(
                 if not all(record.stopped) and on_epoch is not None:
                     if on_epoch(epoch, state, row if runs else rows[0]):
                         record.stopped = [True] * len(record.stopped)
-                if saver is not None:
+                last = epoch == epochs or all(record.stopped)
+                if saver is not None and (epoch % checkpoint_every == 0 or last):
                     saver.save(epoch, state, record.saved())
                 if all(record.stopped):
                     break

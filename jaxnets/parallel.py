@@ -19,9 +19,11 @@ Usage with the public steps on your own data::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
@@ -73,16 +75,27 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
 
 
 def put(tree: T, sharding: NamedSharding, copy: bool = False) -> T:
-    """``tree`` placed as ``sharding`` says; with ``copy``, new buffers even where it is there
-    already (for a state that will be donated while the caller keeps the original).
+    """``tree`` placed as ``sharding`` says; with ``copy``, in new buffers that share none with
+    ``tree`` (for a state that will be donated while the caller keeps the original).
 
     Where the mesh spans several processes, each process passes the same whole ``tree`` (the
     same seed gives the same state; every host reads the same data set) and contributes the
-    pieces its own devices hold. Arrays already placed as asked are kept.
+    pieces its own devices hold. Arrays already placed as asked are kept (without ``copy``).
     """
     if sharding.is_fully_addressable:
-        return jax.device_put(tree, sharding, may_alias=False if copy else None)
-    return jax.tree.map(lambda a: _put_global(a, sharding), tree)
+        placed = jax.device_put(tree, sharding)
+    else:
+        placed = jax.tree.map(lambda a: _put_global(a, sharding), tree)
+    # An explicit copy: ``device_put(..., may_alias=False)`` still hands back the caller's
+    # buffer when one device's array becomes a replicated one (jax 0.10), and donating that
+    # would delete the caller's array.
+    return _copied(placed, sharding) if copy else placed
+
+
+@partial(jax.jit, static_argnums=1)
+def _copied(tree: T, sharding: NamedSharding) -> T:
+    """``tree`` in new buffers (a jitted program's outputs never alias its undonated inputs)."""
+    return jax.lax.with_sharding_constraint(jax.tree.map(jnp.copy, tree), sharding)
 
 
 def is_key(a: Any) -> bool:

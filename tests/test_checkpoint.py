@@ -249,3 +249,50 @@ def test_every_array_field_of_the_state_is_saved_including_one_a_subclass_adds(t
         pytest.raises(InputError, match="another run"),
     ):
         saver.restore(state)
+
+
+def test_checkpoint_every_saves_each_nth_epoch_and_the_last_and_a_stop_resumes_from_the_last_save(
+    tmp_path, monkeypatch
+):
+    state, data = _setup()
+    saved: list[int] = []
+    save = checkpoint.Checkpointer.save
+    monkeypatch.setattr(
+        checkpoint.Checkpointer,
+        "save",
+        lambda self, epoch, *a: (saved.append(epoch), save(self, epoch, *a))[1],
+    )
+    straight = fit(
+        state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path / "every2", checkpoint_every=2
+    )
+    assert saved == [2, 4, 5], "epochs 2 and 4, and the last"
+
+    def stop_in_epoch_4(epoch, state, row):
+        if epoch == 4:
+            raise KeyboardInterrupt
+
+    saved.clear()
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            state,
+            data,
+            5,
+            40,
+            jax.random.key(1),
+            checkpoint_dir=tmp_path / "stopped",
+            checkpoint_every=3,
+            on_epoch=stop_in_epoch_4,
+        )
+    assert saved == [3] and checkpoint.latest_epoch(tmp_path / "stopped") == 3
+    resumed = fit(
+        state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path / "stopped", checkpoint_every=3
+    )
+    assert saved == [3, 5] and [r["epoch"] for r in resumed.history] == [1, 2, 3, 4, 5]
+    untimed = [
+        [{k: v for k, v in r.items() if k != "time_s"} for r in f.history] for f in (resumed, straight)
+    ]
+    assert untimed[0] == untimed[1]
+    chex.assert_trees_all_equal(resumed.state.params, straight.state.params)
+    for every in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="checkpoint_every must be a whole number of epochs >= 1"):
+            fit(state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path / "x", checkpoint_every=every)

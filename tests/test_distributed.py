@@ -23,10 +23,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxnets import distributed, models, train
+from jaxnets import distributed, losses, models, parallel, train
 from jaxnets.checkpoint import latest_epoch
 from jaxnets.errors import InputError
-from tests.test_parallel import _interrupt_at_epoch_2, _max_diff, _run
+from tests.test_parallel import _data, _interrupt_at_epoch_2, _max_diff, _run
 
 ROOT = Path(__file__).parents[1]
 TIMEOUT_S = 240  # each process; a hang fails the test instead of blocking it
@@ -80,6 +80,7 @@ def test_two_processes_train_like_one_resume_and_stop_when_one_dies(tmp_path: Pa
     # Both processes hold the same numbers, and the run stopped in epoch 2 and resumed from
     # epoch 1's checkpoint (written and read by both) ends as the straight run, bit for bit.
     assert two[0] == two[1]
+    assert two[0]["caller_state_alive"] and two[0]["refit_diff"] == 0.0, "fit twice from one state"
     assert two[0]["resumed_from"] == 1 and two[0]["resumed_diff"] == 0.0 and two[0]["history_equal"]
     # Streamed, each process reading its own half of every batch: the on-device path's numbers.
     assert two[0]["streamed_path"].startswith("streamed") and two[0]["streamed_diff"] <= 1e-5
@@ -131,6 +132,18 @@ def _train(process_id: int, folder: Path) -> None:
         float(np.max(np.abs(streamed.steps["loss"] - straight.steps["loss"]))),
         _max_diff(streamed.state.params, straight.state.params),
     )
+    # The caller's state survives fit on every device of the job (fit donates its own copy):
+    # fit twice from one state, and from a state the caller placed on the job's mesh.
+    x, y = _data()
+    state = train.create_train_state(
+        model, tx, x[:1], jax.random.key(1), losses.cross_entropy, train.classification_metrics
+    )
+    placed = parallel.replicate(state, parallel.data_mesh())
+    again = [
+        train.fit(s, (x, y), 3, 64, jax.random.key(2), valid=(x, y)) for s in (state, state, placed, placed)
+    ]
+    out["caller_state_alive"] = not any(a.is_deleted() for a in jax.tree.leaves((state, placed)))
+    out["refit_diff"] = max(_max_diff(straight.state.params, f.state.params) for f in again)
     checkpoints = folder / "checkpoints"
     try:
         _run(model, tx, None, 64, checkpoint_dir=checkpoints, on_epoch=_interrupt_at_epoch_2)

@@ -129,3 +129,12 @@ def test_train_full_batch_trains_each_run_of_a_stacked_state_as_it_would_alone()
     chex.assert_trees_all_close(stacked.run(1).params, alone.params, atol=1e-6)
     np.testing.assert_allclose(metrics["loss"][1], alone_metrics["loss"], atol=1e-6)
     assert np.all(np.asarray(metrics["loss"][:, -1]) < 0.5 * np.asarray(metrics["loss"][:, 0]))
+
+
+def test_the_tests_multiply_in_float32_on_every_backend():
+    """The precision policy is in force in the tests (conftest) and so in the programs they compile."""
+    x, y = blobs(8)
+    state = state_for(models.MLP((4, 2)), x)
+    hlo = train_step.lower(state, (x, y)).as_text()
+    dots = [line for line in hlo.splitlines() if "dot_general" in line]
+    assert dots and all("precision = [HIGHEST, HIGHEST]" in line for line in dots)

@@ -275,3 +275,39 @@ def test_two_processes_run_one_job_and_process_0_writes_the_result(tmp_path):
     assert result["plots"] and all((folder / plot).is_file() for plot in result["plots"]), "process 0 drew"
     assert sorted(p.name for p in (tmp_path / "quick").iterdir()) == [".locks", "REPORT.md", "mnist_softmax"]
     assert not (folder / runner.WORK).exists(), "the finished run's checkpoints were cleared"
+
+
+def test_checkpoint_flags_reach_the_workspace_and_every_run_multiplies_in_float32(
+    monkeypatch, capsys, tmp_path
+):
+    """--checkpoint-every and --no-checkpoint as the experiment sees them, --resume with nothing
+    to go on from or with nothing saved, and the precision policy in the programs it compiles."""
+    seen = []
+    a1 = experiments.load("A1")
+
+    def run(config, ws):
+        import jax
+        import jax.numpy as jnp
+
+        hlo = jax.jit(jnp.dot).lower(jnp.ones((2, 2)), jnp.ones((2, 2))).as_text()
+        seen.append((ws.checkpoint("run"), ws.checkpoint_each(), hlo))
+        return a1.run(config, ws)
+
+    _patch_run(monkeypatch, "A1", run)
+    out = ["--out", str(tmp_path)]
+    assert cli.main(["A1", "--checkpoint-every", "5", *out]) == 0
+    assert cli.main(["A1", "--no-checkpoint", *out]) == 0
+    (every5, each5, hlo), (none, each_none, _) = seen
+    assert every5["checkpoint_every"] == 5 and every5["checkpoint_dir"].name == "run"
+    assert each5["checkpoint_dir"] == every5["checkpoint_dir"].parent
+    assert none["checkpoint_dir"] is None and each_none["checkpoint_dir"] is None
+    assert "precision = [HIGHEST, HIGHEST]" in hlo, "float32 matrix products on every backend"
+    capsys.readouterr()
+    assert cli.main(["A1", "--resume", "--no-checkpoint", *out]) == 2
+    assert "--no-checkpoint saves none" in capsys.readouterr().err
+    assert cli.main(["A1", "--resume", "--out", str(tmp_path / "new")]) == 0
+    assert "A1 has no unfinished run in" in capsys.readouterr().out
+    for bad in (["--checkpoint-every", "0"], ["--checkpoint-every", "2", "--no-checkpoint"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["A1", *bad, *out])
+        assert exit_.value.code == 2
