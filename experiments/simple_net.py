@@ -28,7 +28,9 @@ class Config:
 
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
-    train, valid = data.load_float("mnist_sample", cfg.data_dir)
+    # The book's dls = DataLoaders(dl, valid_dl): 3s then 7s, batches of 256 in order (unshuffled),
+    # the last one partial; fastai's Learner averages batch_accuracy over examples.
+    train, valid = map(data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
     # simple_net = nn.Sequential(nn.Linear(28*28, 30), nn.ReLU(), nn.Linear(30, 1)); learn.fit(40, 0.1)
     fitted = train_model(
         models.MLP((cfg.hidden, 1)),
@@ -41,6 +43,8 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         loss_fn=losses.mnist_loss,
         metrics_fn=logit_binary_metrics,
         valid=valid,
+        shuffle=False,
+        drop_last=False,
         on_epoch=epoch_table(),
     )
     acc = fitted.last("valid_accuracy")

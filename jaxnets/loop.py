@@ -55,6 +55,7 @@ def fit(
     checkpoint_dir: str | os.PathLike | None = None,
     stream: bool | None = None,
     checkpoint_every: int = 1,
+    drop_last: bool = True,
 ) -> FitResult:
     """Train for ``epochs`` epochs; evaluate on ``valid`` after each one.
 
@@ -63,7 +64,9 @@ def fit(
     reach the host once per epoch. A non-finite loss or parameter is recorded in ``diverged``; the
     run stops there unless ``stop_on_divergence`` is False. ``on_epoch(epoch, state, row)`` is
     called after each epoch; returning True stops the run (see ``early_stopping``).
-    ``progress=None`` shows a bar on a terminal only. Training is data parallel over ``mesh``
+    Each epoch's last partial batch is dropped unless ``drop_last=False`` (PyTorch's and fastai's
+    ``DataLoader`` default; data held on the devices only). ``progress=None`` shows a bar on a
+    terminal only. Training is data parallel over ``mesh``
     (default: all local devices): state and data are replicated on it and each batch is split
     over its devices.
 
@@ -111,6 +114,11 @@ def fit(
         mesh = data_mesh() if mesh is None else mesh
         state = replicate(state, mesh, copy=True)  # train_epoch donates it; the caller's stays usable
     streamed, data_path = stream_.choose(train, stream, mesh)
+    if streamed and not drop_last:
+        raise InputError(
+            f"drop_last=False trains on data held on the devices, and this data set is streamed "
+            f"({data_path}): pass arrays that fit, or drop the last partial batch"
+        )
     if streamed and runs:
         raise InputError(
             f"{runs} stacked runs train on data held on the devices, and this data set is streamed "
@@ -123,7 +131,7 @@ def fit(
         )
     saver = nullcontext()
     if checkpoint_dir is not None:
-        saver = Checkpointer(checkpoint_dir, _signature(state, train, batch_size, shuffle, key))
+        saver = Checkpointer(checkpoint_dir, _signature(state, train, batch_size, shuffle, key, drop_last))
     with saver as saver:
         done, record = 0, Record(runs or 1)
         if saver is not None and (restored := saver.restore(state)):
@@ -138,7 +146,7 @@ def fit(
         with tqdm(todo, desc=desc, initial=done, total=epochs, disable=disable, leave=False) as bar:
             for epoch in bar:
                 state, step_metrics, row, record.reader = _epoch(
-                    state, train, valid, key, epoch, batch_size, shuffle, mesh
+                    state, train, valid, key, epoch, batch_size, shuffle, mesh, drop_last
                 )
                 rows = [
                     {k: v if k in ("epoch", "time_s") else float(v[run]) for k, v in row.items()}
@@ -180,6 +188,7 @@ def _epoch(
     batch_size: int,
     shuffle: bool,
     mesh: Mesh,
+    drop_last: bool = True,
 ) -> tuple[TrainState, dict[str, np.ndarray], dict[str, Any], dict[str, Any] | None]:
     """Train one epoch and measure it: the state, the per-step metrics as (runs, steps) arrays (a
     single run is a run of one), the epoch's row with one value per run (``train_<metric>``
@@ -195,10 +204,10 @@ def _epoch(
         reader = {"epoch": epoch, "position": position}
     elif state.runs:
         epoch_key = jax.vmap(jax.random.fold_in, (0, None))(key, epoch)
-        state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle)
+        state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle, drop_last=drop_last)
     else:
         epoch_key = jax.random.fold_in(key, epoch)
-        state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle, mesh)
+        state, step_metrics = train_epoch(state, train, epoch_key, batch_size, shuffle, mesh, drop_last)
     runs = state.runs or 1
     step_metrics = {k: np.asarray(v).reshape(runs, -1) for k, v in to_host(step_metrics).items()}
     row: dict[str, Any] = {"epoch": epoch}
@@ -211,7 +220,7 @@ def _epoch(
 
 
 def _signature(
-    state: TrainState, train: Batch | Source, batch_size: int, shuffle: bool, key: jax.Array
+    state: TrainState, train: Batch | Source, batch_size: int, shuffle: bool, key: jax.Array, drop_last: bool
 ) -> dict[str, Any]:
     """What a checkpoint must share with the run that continues it: the data (its size and a
     fingerprint of its contents), the batching, the keys, the number of runs, and what the model,
@@ -223,6 +232,7 @@ def _signature(
         else stream_.fingerprint(train),
         "batch_size": batch_size,
         "shuffle": shuffle,
+        **({} if drop_last else {"drop_last": False}),  # (absent where True: earlier checkpoints stay valid)
         "key": np.asarray(to_host(jax.random.key_data(key))).tolist(),
         "runs": state.runs,
         "model": describe(module_of(state)),

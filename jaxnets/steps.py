@@ -89,16 +89,20 @@ def check_batch_size(batch_size: int, n: int) -> None:
         )
 
 
+def epoch_order(n: int, key: jax.Array, shuffle: bool = True) -> jax.Array:
+    """The order of one epoch's ``n`` examples: a permutation drawn with ``key``, or 0..n-1."""
+    return jax.random.permutation(key, n) if shuffle else jnp.arange(n)
+
+
 def epoch_batches(n: int, key: jax.Array, batch_size: int, shuffle: bool = True) -> jax.Array:
     """The example indices of one epoch's batches, (n // batch_size, batch_size): a permutation
     drawn with ``key`` (or 0..n-1), the last partial batch dropped."""
     check_batch_size(batch_size, n)
     steps = n // batch_size
-    order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
-    return order[: steps * batch_size].reshape(steps, batch_size)
+    return epoch_order(n, key, shuffle)[: steps * batch_size].reshape(steps, batch_size)
 
 
-@partial(jax.jit, static_argnames=("batch_size", "shuffle", "mesh"), donate_argnames=("state",))
+@partial(jax.jit, static_argnames=("batch_size", "shuffle", "mesh", "drop_last"), donate_argnames=("state",))
 def train_epoch(
     state: TrainState,
     data: Batch,
@@ -106,25 +110,37 @@ def train_epoch(
     batch_size: int,
     shuffle: bool = True,
     mesh: Mesh | None = None,
+    drop_last: bool = True,
 ) -> tuple[TrainState, Metrics]:
-    """One epoch as one compiled call: shuffle with ``key``, drop the last partial batch, scan.
-    With a ``mesh``, each batch is split over its devices (data parallel; pass state and data
-    replicated on it, see ``jaxnets.parallel``). A stacked state takes one key per run.
+    """One epoch as one compiled call: shuffle with ``key``, scan over the full batches, and with
+    ``drop_last=False`` one more step on the last partial batch (PyTorch's and fastai's
+    ``DataLoader`` default, which the fastai labs use). With a ``mesh``, each batch is split over
+    its devices (data parallel; pass state and data replicated on it, see ``jaxnets.parallel``).
+    A stacked state takes one key per run.
 
-    Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``,
-    after a leading run axis for a stacked state).
+    Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``, plus
+    one for a partial batch kept, after a leading run axis for a stacked state).
     """
     x, y = check_batch(data, state)
-    steps = x.shape[0] // batch_size
+    check_batch_size(batch_size, x.shape[0])
+    steps, rest = divmod(x.shape[0], batch_size)
+    last = rest > 0 and not drop_last
 
     def epoch(state: TrainState, key: jax.Array) -> tuple[TrainState, Metrics]:
         def step_on(state: TrainState, idx: jax.Array) -> tuple[TrainState, Metrics]:
             return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
 
-        return jax.lax.scan(step_on, state, epoch_batches(x.shape[0], key, batch_size, shuffle))
+        order = epoch_order(x.shape[0], key, shuffle)
+        state, metrics = jax.lax.scan(step_on, state, order[: steps * batch_size].reshape(steps, batch_size))
+        if last:
+            state, metrics_last = step_on(state, order[steps * batch_size :])
+            metrics = jax.tree.map(
+                lambda m, m_last: jnp.concatenate([m, m_last[None]]), metrics, metrics_last
+            )
+        return state, metrics
 
     state, metrics = _per_run(state, epoch, key)
-    chex.assert_tree_shape_suffix(metrics, (steps,))
+    chex.assert_tree_shape_suffix(metrics, (steps + last,))
     return state, metrics
 
 
@@ -141,23 +157,30 @@ def train_full_batch(state: TrainState, data: Batch, steps: int) -> tuple[TrainS
     return _per_run(state, run)
 
 
-def evaluate(state: TrainState, data: Batch, batch_size: int = 1000) -> dict[str, Any]:
+def evaluate(
+    state: TrainState, data: Batch, batch_size: int = 1000, batch_mean: bool = False
+) -> dict[str, Any]:
     """Mean metrics over the whole of ``data`` (every example, remainder included), split over
     the devices of the mesh the state is replicated on, if any: floats, or for a stacked state
-    one value per run (NumPy arrays)."""
+    one value per run (NumPy arrays). ``batch_mean``: the mean of the batches' metrics, each
+    batch counting once (the fastai book's ``validate_epoch``), instead of each example."""
     mesh = mesh_of(state.params)
     x, y = data if mesh is None else replicate(data, mesh)
     starts = range(0, len(x), batch_size)
-    return mean_metrics(state, ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts), mesh)
+    batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts)
+    return mean_metrics(state, batches, mesh, weighted=not batch_mean)
 
 
-def mean_metrics(state: TrainState, batches: Iterable[Batch], mesh: Mesh | None = None) -> dict[str, Any]:
-    """Mean metrics over ``batches`` (each weighted by its size, each split over ``mesh`` if
-    given): what ``evaluate`` and the streaming path's evaluation report."""
+def mean_metrics(
+    state: TrainState, batches: Iterable[Batch], mesh: Mesh | None = None, weighted: bool = True
+) -> dict[str, Any]:
+    """Mean metrics over ``batches`` (each weighted by its size, or with ``weighted=False`` each
+    counting once; each split over ``mesh`` if given): what ``evaluate`` and the streaming path's
+    evaluation report."""
     totals: dict[str, jax.Array] = {}
     n = 0
     for batch in batches:
-        size = len(batch[0])
+        size = len(batch[0]) if weighted else 1
         metrics = _eval_runs(state, batch) if state.runs else eval_step(state, batch, mesh)
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value * size

@@ -195,3 +195,12 @@ def test_the_download_fallback_checks_tfds_registered_checksums(tmp_path):
         pytest.raises(data.DataError, match="could not get mnist"),
     ):
         data.download("mnist", tmp_path / "downloads2", base_url=url)
+
+
+def test_threes_then_sevens_is_the_books_order():
+    """Every 3 (label 1), then every 7 (label 0), each in its original order."""
+    y = np.array([0, 1, 1, 0, 1, 0], np.int32)
+    x = np.arange(6) * 10
+    xs, ys = data.threes_then_sevens((x, y))
+    np.testing.assert_array_equal(ys, [1, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(xs, [10, 20, 40, 0, 30, 50])

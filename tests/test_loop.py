@@ -90,6 +90,8 @@ def test_fit_rejects_impossible_settings_before_compiling_anything():
         fit(state, (x, y), 1, 64, KEY)
     with pytest.raises(InputError, match="epochs must be >= 0"):
         fit(state, (x, y), -1, 10, KEY)
+    with pytest.raises(InputError, match="drop_last=False trains on data held on the devices"):
+        fit(state, (x, y), 1, 10, KEY, stream=True, drop_last=False)
 
 
 def _stacked_and_single(model, tx, seeds=(3, 4, 5), **fit_kwargs):

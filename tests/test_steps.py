@@ -138,3 +138,28 @@ def test_the_tests_multiply_in_float32_on_every_backend():
     hlo = train_step.lower(state, (x, y)).as_text()
     dots = [line for line in hlo.splitlines() if "dot_general" in line]
     assert dots and all("precision = [HIGHEST, HIGHEST]" in line for line in dots)
+
+
+def test_an_epoch_that_keeps_the_last_partial_batch_is_its_steps_one_after_another():
+    """drop_last=False (PyTorch's and fastai's DataLoader default): the full batches, then one
+    step on the rest, in the epoch's order; with a multiple of the batch size nothing changes."""
+    x, y = blobs(250)
+    state = state_for(models.MLP((8, 2)), x)
+    kept, metrics = train_epoch(copy(state), (x, y), KEY, 100, shuffle=False, drop_last=False)
+    chex.assert_shape(metrics["loss"], (3,))
+    by_hand, losses_ = copy(state), []
+    for rows in (slice(0, 100), slice(100, 200), slice(200, 250)):
+        by_hand, m = train_step(by_hand, (x[rows], y[rows]))
+        losses_.append(m["loss"])
+    assert int(kept.step) == 3
+    chex.assert_trees_all_close(kept.params, by_hand.params, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(metrics["loss"], np.stack(losses_), rtol=1e-6)
+    shuffled, _ = train_epoch(copy(state), (x, y), KEY, 100, drop_last=False)
+    order = jax.random.permutation(KEY, 250)  # the epoch's order: its tail is the last batch
+    dropped, _ = train_epoch(copy(state), (x, y), KEY, 100)
+    last, _ = train_step(dropped, (x[order[200:]], y[order[200:]]))
+    chex.assert_trees_all_close(shuffled.params, last.params, rtol=1e-6, atol=1e-7)
+    even = [
+        train_epoch(copy(state), (x[:200], y[:200]), KEY, 100, drop_last=d)[1]["loss"] for d in (True, False)
+    ]
+    np.testing.assert_array_equal(*even)

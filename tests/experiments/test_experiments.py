@@ -162,7 +162,13 @@ def test_c3_linear_from_scratch_reduced(out):
 @needs_mnist
 def test_c4_basic_optim_matches_optax_sgd_reduced(out):
     result, checks = run("C4", out, quick=True)
-    assert result.metrics["params_identical"] and result.metrics["valid_accuracy"] > 0.9
+    assert (
+        result.metrics["params_identical"] and result.metrics["valid_accuracy"] > 0.8
+    )  # notes, epoch 3: 0.8149
+    # The book's curve: trained on 3s, then 7s, in order, the model ends epoch 1 calling almost
+    # everything a 7 (the notes: 0.4932), and then learns (0.8813, ...).
+    per_epoch = result.metrics["valid_accuracy_per_epoch"]
+    assert per_epoch[0] < 0.55 and per_epoch[-1] > 0.8
 
 
 @needs_mnist
