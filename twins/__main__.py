@@ -1,0 +1,79 @@
+"""``python -m twins <id|all> [--seeds N] [--seed S] [--out results]``: run the twins (the labs'
+PyTorch code) over the seeds the experiments use, writing ``<out>/<name>/twin.json`` beside our
+``result.json``; ``python -m twins fidelity [--out results]``: the comparison, ``<out>/FIDELITY.md``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import twins
+from twins import fidelity
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m twins", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "names", nargs="+", help="`all`, `fidelity`, or catalog ids / module names (C3 basic_optim)"
+    )
+    p.add_argument("--seeds", type=int, default=1, help="how many seeds: --seed, --seed + 1, … (default 1)")
+    p.add_argument("--seed", type=int, help="the first seed (default: the experiment's)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="the results folder (default ./results)")
+    p.add_argument("--data-dir", help="folder with the data sets (default: $JAXNETS_DATA_DIR)")
+    args = p.parse_args(argv)
+    if args.names == ["fidelity"]:
+        report = args.out / "FIDELITY.md"
+        report.write_text(fidelity.markdown(fidelity.rows(args.out)))
+        print(report.read_text())
+        return 0
+    try:
+        names = (
+            twins.modules()
+            if args.names == ["all"]
+            else [twins.load(n).__name__.split(".")[-1] for n in args.names]
+        )
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+    import torch
+
+    import experiments
+
+    for name in names:
+        module, experiment = twins.load(name), experiments.load(name)
+        first = experiment.config().seed if args.seed is None else args.seed
+        seeds = list(range(first, first + args.seeds))
+        start = time.perf_counter()
+        numbers: dict[str, list[float]] = {number: [] for number in module.NUMBERS}
+        for seed in seeds:
+            for number, value in module.run(seed, args.data_dir).items():
+                numbers[number].append(value)
+            print(
+                f"{experiment.id} twin, seed {seed}: "
+                + ", ".join(f"{k} {v[-1]:.4g}" for k, v in numbers.items())
+            )
+        folder = args.out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {
+            "id": experiment.id,
+            "name": name,
+            "seeds": seeds,
+            "numbers": numbers,
+            "time_s": time.perf_counter() - start,
+            "env": {"torch": torch.__version__, "python": platform.python_version()},
+            "config": {k: v for k, v in dataclasses.asdict(experiment.config()).items() if k != "data_dir"},
+        }
+        (folder / "twin.json").write_text(json.dumps(record, indent=1))
+        print(
+            f"{experiment.id} twin: {len(seeds)} seed(s) in {record['time_s']:.1f} s → {folder / 'twin.json'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

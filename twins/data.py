@@ -1,0 +1,20 @@
+"""The data arrays the twins train on: jaxnets' loaders (the same files, the same arrays), as
+torch tensors. The only jaxnets import of the twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from jaxnets import data
+
+
+def mnist_sample(data_dir: str | None = None):
+    """The fastai book's 3s and 7s, as its cells 34 and 36 build them: ``(train_x, train_y),
+    (valid_x, valid_y)``, every 3 then every 7, x of shape (N, 784) in [0, 1], y of shape (N, 1)
+    with 1 for a 3 and 0 for a 7."""
+    out = []
+    for images, labels in map(data.threes_then_sevens, data.load("mnist_sample", data_dir)):
+        x = torch.from_numpy(data.to_float(np.asarray(images))).view(-1, 28 * 28)
+        out.append((x, torch.from_numpy(np.asarray(labels, np.int64)).unsqueeze(1)))
+    return tuple(out)
