@@ -22,6 +22,7 @@ from jaxnets import data, distributed
 from jaxnets.errors import InputError
 from jaxnets.report import checks_table
 from jaxnets.results import DivergedRun, Result
+from twins import fidelity
 
 # Config fields the command line can set, and the flag that sets each.
 FLAGS = {
@@ -210,6 +211,8 @@ def _print_result(result: Result, out_root: Path, quick: bool) -> bool:
     for line in result.log:
         print(line)
     print(checks_table(result.checks))
+    for line in fidelity.summary_lines(fidelity.rows(out_root, [result.name])):
+        print(line)
     unexpected = result.unexpected_divergence
     for run, d in result.diverged.items():
         if run in unexpected:

@@ -31,6 +31,7 @@ from jaxnets import checkpoint, distributed, results
 from jaxnets.errors import InputError
 from jaxnets.report import report_markdown
 from jaxnets.results import Result
+from twins import fidelity
 
 # Where an unfinished run keeps its plots and checkpoints, inside the experiment's results folder.
 WORK = ".inprogress"
@@ -253,7 +254,11 @@ def write_report(out_root: Path, done: list[Result], skipped: dict[str, str], qu
     by_name = {r.name: r for r in done}
     runs = [by_name.get(e.name) or saved_result(out_root, e) for e in all_experiments()]
     title = "jaxnets: ours vs the notes" + (" (quick runs: reduced settings)" if quick else "")
-    results.write_text(report, report_markdown([r for r in runs if r is not None], skipped, title))
+    text = report_markdown([r for r in runs if r is not None], skipped, title)
+    if found := fidelity.rows(out_root):  # twin runs (python -m twins) in this results folder
+        twin_report = fidelity.markdown(found).split("\n", 2)[2]  # without its title
+        text += "\n## Beside the labs' own code (`python -m twins`)\n\n" + twin_report
+    results.write_text(report, text)
     return report
 
 

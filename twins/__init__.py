@@ -23,9 +23,27 @@ from types import ModuleType
 
 # Catalog id → module (the experiment's module name). Ids a module covers share it.
 TWINS = {
+    "A2": "overfitting",
+    "A3": "learning_rate",
+    "A4": "standardization",
+    "B1": "mnist_softmax",
+    "B2": "mnist_softmax",
+    "B3": "perceptron",
+    "B4": "xor_mlp",
+    "B5": "xor_mlp",
+    "B7": "weight_init",
+    "B8": "weight_init",
+    "B9": "weight_init",
+    "B10": "dropout",
+    "B11": "batch_norm",
+    "B12": "hidden_sizes",
+    "C2": "quadratic_sgd",
     "C3": "linear_scratch",
     "C4": "basic_optim",
     "C5": "simple_net",
+    "C6": "resnet",
+    "D2": "fashion_mnist",
+    "D3": "fashion_mnist",
 }
 
 

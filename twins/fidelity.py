@@ -18,7 +18,18 @@ import twins
 MARGINS = {
     "accuracy": 0.003,  # a final accuracy: 0.3 points, ~6 of MNIST_SAMPLE's 2038 validation images
     "accuracy, early": 0.02,  # an accuracy before or early in training, which depends on the init
+    "cost": 0.01,  # relative (see RELATIVE): 1 % of the twin's mean, a cost after training on a toy problem
+    "cost, initial": 0.05,  # relative: 5 %, a cost before or early in training, which the init spreads widely
+    "cost, blow-up": 0.5,  # relative: 50 %, a diverging run's cost (lr 1e5): its order of magnitude counts
+    "accuracy, 3 points": 0.05,  # an accuracy on 3 points (steps of 1/3): its mean over seeds within 5 points
+    "accuracy, 4 points": 0.05,  # an accuracy on 4 points (steps of 1/4): its mean over seeds within 5 points
+    "share": 0.05,  # a 0/1 outcome per seed: the share of seeds within 5 points
+    "epoch": 0.5,  # an epoch number: the same epoch
+    "step": 100,  # a logged step (every 100): within one logging interval
+    "accuracy (%)": 0.3,  # a final accuracy in percent (D2-D3): 0.3 points, as "accuracy"'s 0.003
 }
+# Kinds whose margin is a fraction of the twin's mean rather than in the number's own units.
+RELATIVE = {"cost", "cost, initial", "cost, blow-up"}
 
 
 def _at(tree: Any, path: str) -> Any:
@@ -29,7 +40,7 @@ def _at(tree: Any, path: str) -> Any:
 
 def _values(metric: Any) -> np.ndarray:
     values = metric["values"] if isinstance(metric, dict) else [metric]
-    v = np.asarray([float(x) for x in values], float)
+    v = np.asarray([math.nan if x is None else float(x) for x in values], float)
     return v[np.isfinite(v)]
 
 
@@ -54,7 +65,9 @@ def compare(ours: np.ndarray, twin: np.ndarray, margin: float) -> dict[str, Any]
     return out | {"ci95": ci95, "verdict": verdict}
 
 
-def _place(notes: float, values: np.ndarray) -> str:
+def _place(notes: float | None, values: np.ndarray) -> str:
+    if notes is None:
+        return "–"
     if values.size < 2 or values.std(ddof=1) == 0:
         return "inside" if values.size and values.min() <= notes <= values.max() else "outside"
     z = (notes - values.mean()) / values.std(ddof=1)
@@ -67,19 +80,21 @@ def _dist(v: np.ndarray) -> str:
     return f"{v.mean():.4g} ± {v.std(ddof=1):.2g} ({v.size})" if v.size > 1 else f"{v.mean():.4g} (1)"
 
 
-def rows(results: Path) -> list[dict[str, Any]]:
-    """Every number of every twin with both runs in ``results`` (``<name>/result.json`` and
-    ``<name>/twin.json``)."""
+def rows(results: Path, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every number of every twin (or of the experiments ``names``) with both runs in ``results``
+    (``<name>/result.json`` and ``<name>/twin.json``). Reads JSON only (no torch)."""
     found = []
-    for name in twins.modules():
+    for name in twins.modules() if names is None else names:
         ours_file, twin_file = results / name / "result.json", results / name / "twin.json"
         if not (ours_file.is_file() and twin_file.is_file()):
             continue
         ours, twin = json.loads(ours_file.read_text()), json.loads(twin_file.read_text())
-        module = twins.load(name)
-        for number, spec in module.NUMBERS.items():
-            a, b = _values(_at(ours["metrics"], spec["ours"])), np.asarray(twin["numbers"][number], float)
+        numbers = twin.get("spec") or twins.load(name).NUMBERS
+        for number, spec in numbers.items():
+            a, b = _values(_at(ours["metrics"], spec["ours"])), _values({"values": twin["numbers"][number]})
             margin = MARGINS[spec["kind"]]
+            if spec["kind"] in RELATIVE:
+                margin *= abs(b.mean()) if b.size else math.nan
             found.append(
                 {
                     "id": twin["id"],
@@ -107,7 +122,12 @@ def markdown(found: list[dict[str, Any]]) -> str:
         "`python -m twins <id> --seeds N` over the same seeds. Difference: ours − twin, with its 95 % "
         "interval (Welch). Verdict: *equivalent* when the 90 % interval lies within ± the margin (two "
         "one-sided tests at α = 0.05), *not equivalent* when the 95 % interval lies outside it, else "
-        "*too few seeds*. Margins: " + "; ".join(f"{k} ± {v:g}" for k, v in MARGINS.items()) + ".",
+        "*too few seeds*. Margins: "
+        + "; ".join(
+            f"{k} ± {v * 100:g} % of the twin's mean" if k in RELATIVE else f"{k} ± {v:g}"
+            for k, v in MARGINS.items()
+        )
+        + ".",
         "",
         f"**{counts['equivalent']} equivalent, {counts['not equivalent']} not equivalent, "
         f"{counts['too few seeds']} too few seeds** (of {len(found)} numbers).",
@@ -118,8 +138,17 @@ def markdown(found: list[dict[str, Any]]) -> str:
     ]
     for r in found:
         ci = "–" if r["ci95"] is None else f"{r['diff']:+.4f} ({r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f})"
+        notes = "–" if r["notes"] is None else f"{r['notes']:g}"
         lines.append(
-            f"| {r['id']} | {r['number']} | {r['notes']:g} | {_dist(r['ours'])} | {_dist(r['twin'])} | {ci} "
+            f"| {r['id']} | {r['number']} | {notes} | {_dist(r['ours'])} | {_dist(r['twin'])} | {ci} "
             f"| {r['verdict']} | {_place(r['notes'], r['ours'])} | {_place(r['notes'], r['twin'])} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def summary_lines(found: list[dict[str, Any]]) -> list[str]:
+    """One line per number: ours and the twin's distributions, the verdict (the console's view)."""
+    return [
+        f"twin: {r['number']}: ours {_dist(r['ours'])}, the labs' code {_dist(r['twin'])}: {r['verdict']}"
+        for r in found
+    ]
