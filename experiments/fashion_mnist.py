@@ -59,6 +59,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             cfg.seed,
             cfg.seeds,
             valid=(xv, yv),
+            drop_last=False,  # the notebook's DataLoader keeps the last partial batch (53 steps, not 52)
             desc=name,
             **ws.checkpoint(dataset),
         )
