@@ -69,7 +69,9 @@ def _place(notes: float | None, values: np.ndarray) -> str:
     if notes is None:
         return "–"
     if values.size < 2 or values.std(ddof=1) == 0:
-        return "inside" if values.size and values.min() <= notes <= values.max() else "outside"
+        # (the notes print 4 decimals: a float32 0.49319997 is their 0.4932)
+        low, high = (values.min(), values.max()) if values.size else (np.inf, -np.inf)
+        return "inside" if low - 5e-5 <= notes <= high + 5e-5 else "outside"
     z = (notes - values.mean()) / values.std(ddof=1)
     return f"z {z:+.1f}" + ("" if abs(z) <= 2 else " (atypical)")
 
