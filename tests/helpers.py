@@ -45,3 +45,21 @@ def counting_compiles():
         yield events
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def relative(a: float, b: float) -> float:
+    """|a − b| relative to |b| (the twin's number in the step-for-step tests)."""
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def tree_apart(ours: dict, theirs: dict) -> float:
+    """The largest difference of any array of the nested dict ``theirs`` from the same-named one
+    of ``ours``, relative to the largest entry of ``theirs``'s array."""
+    worst = 0.0
+    for name, b in theirs.items():
+        if isinstance(b, dict):
+            worst = max(worst, tree_apart(ours[name], b))
+        else:
+            a, b = np.asarray(ours[name]), np.asarray(b)
+            worst = max(worst, float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)))
+    return worst

@@ -37,6 +37,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import needs_fashion, needs_mnist
+from tests.helpers import relative, tree_apart
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
@@ -57,22 +58,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def _relative(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), 1e-12)
-
-
-def _worst(ours: dict, twins_: dict) -> float:
-    """The largest difference of any array, relative to the largest entry of its twin."""
-    worst = 0.0
-    for name, theirs in twins_.items():
-        if isinstance(theirs, dict):
-            worst = max(worst, _worst(ours[name], theirs))
-        else:
-            a, b = np.asarray(ours[name]), np.asarray(theirs)
-            worst = max(worst, float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)))
-    return worst
 
 
 def _batches(
@@ -197,7 +182,7 @@ def _bn_run(hidden: tuple[int, int], bn: bool, lr: float):
             net[i].mask = torch.from_numpy(np.asarray(mask, np.float64))
         twin_loss = batch_norm.train_step(net, optimizer, criterion, X, Y)
         state, metrics = train_step(state, (x, y))
-        worst = max(worst, _relative(float(metrics["loss"]), twin_loss))
+        worst = max(worst, relative(float(metrics["loss"]), twin_loss))
     return net, state, worst, biased
 
 
@@ -208,15 +193,15 @@ def _bn_result(hidden: tuple[int, int], bn: bool, lr: float):
     params, stats = _variables(net, bn)
     return {
         "loss": worst,
-        "params": _worst(state.params, params),
-        "mean": _worst(
+        "params": tree_apart(state.params, params),
+        "mean": tree_apart(
             {k: v["mean"] for k, v in state.batch_stats.items()}, {k: v["mean"] for k, v in stats.items()}
         ),
-        "var vs biased average": _worst(
+        "var vs biased average": tree_apart(
             {k: v["var"] for k, v in state.batch_stats.items()},
             {f"BatchNorm_{i}": v for i, v in enumerate(biased)},
         ),
-        "var vs torch": _worst(
+        "var vs torch": tree_apart(
             {k: v["var"] for k, v in state.batch_stats.items()}, {k: v["var"] for k, v in stats.items()}
         ),
     }
@@ -281,7 +266,7 @@ def test_d2_d3_notebook_step_for_step(dataset):
             twin_loss = fashion_mnist.train_step(net, optimizer, loss_function, images, labels)
             x, y = images.reshape(-1, 28 * 28).numpy(), labels.numpy().astype(np.int32)
             state, metrics = train_step(state, (x, y))
-            worst = max(worst, _relative(float(metrics["loss"]), twin_loss))
+            worst = max(worst, relative(float(metrics["loss"]), twin_loss))
     assert worst <= TOL, f"{dataset}, {len(batches)} steps: losses {worst:.1e} apart"
-    params = _worst(state.params, convert.linears([net[0], net[2]]))
+    params = tree_apart(state.params, convert.linears([net[0], net[2]]))
     assert params <= TOL, f"{dataset}: parameters {params:.1e} apart after {len(batches)} steps"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import needs_mnist
+from tests.helpers import relative, tree_apart
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
@@ -30,22 +31,6 @@ def _batches():
     for _ in range(EPOCHS):
         for i in range(0, len(x), 256):
             yield x[i : i + 256], y[i : i + 256]
-
-
-def _relative(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), 1e-12)
-
-
-def _params_close(ours: dict, twins_: dict) -> float:
-    """The largest difference of any parameter, relative to the largest entry of its array."""
-    worst = 0.0
-    for name, theirs in twins_.items():
-        if isinstance(theirs, dict):
-            worst = max(worst, _params_close(ours[name], theirs))
-        else:
-            a, b = np.asarray(ours[name]), np.asarray(theirs)
-            worst = max(worst, float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)))
-    return worst
 
 
 def _state(model, tx, params):
@@ -68,10 +53,10 @@ def test_c3_linear_from_scratch_step_for_step():
         linear_scratch.step((weights, bias), 1.0)
         ours_loss = float(losses.mnist_loss(xb.numpy() @ ours["weights"] + ours["bias"], yb.numpy()[:, 0]))
         ours = calc_grad_and_step(ours, jnp.asarray(xb.numpy()), jnp.asarray(yb.numpy()[:, 0]), 1.0)
-        worst = max(worst, _relative(ours_loss, loss.item()))
+        worst = max(worst, relative(ours_loss, loss.item()))
         steps += 1
     assert steps >= 100 and worst <= TOL, f"{steps} steps: losses {worst:.1e} apart"
-    assert _params_close(ours, {"weights": convert.array(weights), "bias": convert.array(bias)}) <= TOL
+    assert tree_apart(ours, {"weights": convert.array(weights), "bias": convert.array(bias)}) <= TOL
 
 
 @needs_mnist
@@ -99,7 +84,7 @@ def test_c4_c5_through_train_step_step_for_step(lab):
     for xb, yb in _batches():
         twin_loss = step(twin_model, twin_opt, xb, yb)
         state, metrics = train_step(state, (xb.numpy(), yb.numpy()[:, 0].astype(np.int32)))
-        worst = max(worst, _relative(float(metrics["loss"]), twin_loss))
+        worst = max(worst, relative(float(metrics["loss"]), twin_loss))
         steps += 1
     assert steps >= 100 and worst <= TOL, f"{lab}, {steps} steps: losses {worst:.1e} apart"
-    assert _params_close(state.params, convert.linears(layers)) <= TOL, lab
+    assert tree_apart(state.params, convert.linears(layers)) <= TOL, lab

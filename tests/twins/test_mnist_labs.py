@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import needs_mnist
+from tests.helpers import relative, tree_apart
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
@@ -77,22 +78,6 @@ def _batches():
     order = np.random.default_rng(0).permutation(len(x))[: STEPS * BATCH].reshape(STEPS, BATCH)
     for idx in torch.from_numpy(order):
         yield x[idx], y[idx]
-
-
-def _relative(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), 1e-12)
-
-
-def _params_apart(ours: dict, twins_: dict) -> float:
-    """The largest difference of any parameter, relative to the largest entry of its array."""
-    worst = 0.0
-    for name, theirs in twins_.items():
-        if isinstance(theirs, dict):
-            worst = max(worst, _params_apart(ours[name], theirs))
-        else:
-            a, b = np.asarray(ours[name]), np.asarray(theirs)
-            worst = max(worst, float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)))
-    return worst
 
 
 def _twin(lab: str, dtype: torch.dtype):
@@ -168,6 +153,6 @@ def _step_for_step(lab: str, dtype: torch.dtype) -> tuple[int, float, float]:
         twin_loss = mnist_softmax.train_step(twin_model, criterion, twin_opt, xb, yb).item()
         state, metrics = train_step(state, batch, key)
         assert not pending, "every mask applied once"
-        worst = max(worst, _relative(float(metrics["loss"]), twin_loss))
+        worst = max(worst, relative(float(metrics["loss"]), twin_loss))
         steps += 1
-    return steps, worst, _params_apart(state.params, convert.linears(layers))
+    return steps, worst, tree_apart(state.params, convert.linears(layers))

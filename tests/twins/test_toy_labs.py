@@ -23,6 +23,8 @@ import numpy as np
 import optax
 import pytest
 
+from tests.helpers import relative, tree_apart
+
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
 from experiments import quadratic_sgd as c2_port  # noqa: E402
@@ -53,26 +55,10 @@ def _one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def _relative(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), 1e-12)
-
-
 def _worst(ours, twin) -> float:
     """The largest relative difference of two loss curves, step by step."""
     assert len(ours) == len(twin), (len(ours), len(twin))
-    return max(_relative(float(a), float(b)) for a, b in zip(ours, twin, strict=True))
-
-
-def _params_close(ours: dict, twins_: dict) -> float:
-    """The largest difference of any parameter, relative to the largest entry of its array."""
-    worst = 0.0
-    for name, theirs in twins_.items():
-        if isinstance(theirs, dict):
-            worst = max(worst, _params_close(ours[name], theirs))
-        else:
-            a, b = np.asarray(ours[name]), np.asarray(theirs)
-            worst = max(worst, float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)))
-    return worst
+    return max(relative(float(a), float(b)) for a, b in zip(ours, twin, strict=True))
 
 
 def _state(model, tx, x, params, loss_fn, metrics_fn=no_metrics):
@@ -138,9 +124,9 @@ def test_twins_print_the_notes_at_seed_1():
     a2, a3, a4 = overfitting.run(1), learning_rate.run(1), standardization.run(1)
     for module, got in ((overfitting, a2), (learning_rate, a3)):
         for number, spec in module.NUMBERS.items():
-            assert _relative(got[number], spec["notes"]) <= 1e-6 or got[number] == spec["notes"], number
-    assert _relative(a4["standardized: cost, epoch 0"], 29785.091797) <= 1e-6  # seed 003's run
-    assert _relative(a4["standardized: cost, epoch 19"], 6.633700) <= 1e-6
+            assert relative(got[number], spec["notes"]) <= 1e-6 or got[number] == spec["notes"], number
+    assert relative(a4["standardized: cost, epoch 0"], 29785.091797) <= 1e-6  # seed 003's run
+    assert relative(a4["standardized: cost, epoch 19"], 6.633700) <= 1e-6
     assert (
         a4["raw: first epoch with cost inf (1-based)"],
         a4["raw: first epoch with cost nan (1-based)"],
@@ -168,10 +154,10 @@ def test_a2_overfitting_step_for_step():
         twin_params.append(convert.linears([twin.linear]))
     fitted, costs, params = _fit(state, (x, y), 20, valid=test)
     assert _worst(costs, twin_costs) <= TOL
-    assert max(_params_close(o, t) for o, t in zip(params, twin_params, strict=True)) <= TOL
+    assert max(tree_apart(o, t) for o, t in zip(params, twin_params, strict=True)) <= TOL
     measured = evaluate(fitted.state, test)
     accuracy, test_cost = overfitting.test(twin, overfitting.x_test, overfitting.y_test)
-    assert _relative(measured["loss"], test_cost) <= TOL and measured["accuracy"] == accuracy
+    assert relative(measured["loss"], test_cost) <= TOL and measured["accuracy"] == accuracy
     # From the notes' initial weights, our port prints the notes' costs.
     assert [round(costs[0], 6), round(costs[-1], 6), round(measured["loss"], 6)] == [
         2.203667,
@@ -201,9 +187,9 @@ def test_a3_learning_rate_step_for_step(lr):
     fitted, costs, params = _fit(state, (x, y), 20)  # the port stops on divergence: none here
     assert fitted.diverged is None and len(costs) == 20
     assert _worst(costs, twin_costs) <= TOL, (lr, np.array(costs), np.array(twin_costs))
-    assert max(_params_close(o, t) for o, t in zip(params, twin_params, strict=True)) <= TOL
+    assert max(tree_apart(o, t) for o, t in zip(params, twin_params, strict=True)) <= TOL
     notes = {1e5: (1.280268, 976950.75), 1e-10: (3.187324, 3.187324), 1e-1: (1.341573, 1.198802)}[lr]
-    assert all(_relative(c, n) <= 1e-6 for c, n in zip(costs[:2], notes, strict=True)), costs[:2]
+    assert all(relative(c, n) <= 1e-6 for c, n in zip(costs[:2], notes, strict=True)), costs[:2]
 
 
 def test_a4_standardization_step_for_step():
@@ -230,7 +216,7 @@ def test_a4_standardization_step_for_step():
         kept = [
             k for k, p in enumerate(twin_params) if all(np.isfinite(v).all() for v in p["Linear_0"].values())
         ]
-        assert max(_params_close(params[k], twin_params[k]) for k in kept) <= TOL
+        assert max(tree_apart(params[k], twin_params[k]) for k in kept) <= TOL
         if twin is twin_std:
             assert finite.all() and len(kept) == 20
             assert round(costs[-1], 4) == 6.6337  # seed 003's 6.633700
@@ -255,9 +241,9 @@ def test_c2_quadratic_step_for_step():
         twin_params.append({"coeffs": convert.array(params)})
     fitted, losses_, ours_params = _fit(state, (t, speed), cfg.slow_steps + cfg.epochs)
     assert _worst(losses_, twin_losses) <= TOL
-    assert max(_params_close(o, p) for o, p in zip(ours_params, twin_params, strict=True)) <= TOL
+    assert max(tree_apart(o, p) for o, p in zip(ours_params, twin_params, strict=True)) <= TOL
     final = float(losses.rmse(jnp.polyval(fitted.state.params["coeffs"], t), speed))
-    assert _relative(final, quadratic_sgd.mse(quadratic_sgd.f(time, params), target).item()) <= TOL
+    assert relative(final, quadratic_sgd.mse(quadratic_sgd.f(time, params), target).item()) <= TOL
 
 
 def _full_batch(model, twin, layers, x, y, segments):
@@ -286,7 +272,7 @@ def test_b3_perceptron_step_for_step(gate):
     segments = (100, B3_STEPS - 100) if gate == "xor" else (B3_STEPS,)
     costs, twin_costs, params = _full_batch(models.perceptron(), twin, [twin[0]], x, y, segments)
     assert len(costs) == B3_STEPS and _worst(costs, twin_costs) <= TOL, gate
-    assert _params_close(*params[0]) <= TOL, gate
+    assert tree_apart(*params[0]) <= TOL, gate
     if gate == "xor":
         ours, theirs = params[-1]
         assert (
@@ -310,4 +296,4 @@ def test_b4_b5_xor_mlp_step_for_step(net, widths, steps):
     layers = [m for m in twin if isinstance(m, torch.nn.Linear)]
     costs, twin_costs, params = _full_batch(model, twin, layers, x, y, (steps,))
     assert _worst(costs, twin_costs) <= TOL, net
-    assert _params_close(*params[0]) <= TOL, net
+    assert tree_apart(*params[0]) <= TOL, net
