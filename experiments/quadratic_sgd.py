@@ -13,6 +13,7 @@ import optax
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import losses, models, plots, small_data
 from jaxnets.checks import below, between
+from jaxnets.record import run_name
 from jaxnets.stats import dist
 from jaxnets.steps import predict
 from jaxnets.train import train_model
@@ -28,10 +29,10 @@ class Config:
     epochs: int = 20  # steps at ``lr`` after the slow ones
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
-    # The speeds, and a quadratic with N(0, 1) coefficients, √MSE, plain SGD: slow steps, then fast.
-    # With several seeds the data stay the first seed's; each seed draws its own coefficients.
-    t, speed = small_data.speed_curve(cfg.seed)
+def fit(cfg: Config, seed: int):
+    """One run as the notes' cells do it: new noisy speeds, a quadratic with N(0, 1) coefficients,
+    √MSE, plain SGD, slow steps then fast; (t, speeds, the fit, predictions after each step)."""
+    t, speed = small_data.speed_curve(seed)
     schedule = optax.piecewise_constant_schedule(cfg.slow_lr, {cfg.slow_steps: cfg.lr / cfg.slow_lr})
     snapshots = {}
     fitted = train_model(
@@ -39,19 +40,31 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         optax.sgd(schedule),
         (t, speed),
         cfg.slow_steps + cfg.epochs,
-        seed=cfg.seed,
-        seeds=cfg.seeds,
+        seed=seed,
         loss_fn=losses.rmse,
         shuffle=False,
-        on_epoch=lambda e, s, _: snapshots.update({e: np.asarray(predict(s, t)).reshape(cfg.seeds, -1)[0]}),
+        on_epoch=lambda e, s, _: snapshots.update({e: np.asarray(predict(s, t)).reshape(-1)}),
     )
-    loss = fitted.curve("train_loss")  # seeds × steps, each before its step
-    preds = np.asarray(predict(fitted.state, jnp.asarray(t))).reshape(cfg.seeds, -1)
-    final = dist([float(losses.rmse(jnp.asarray(p), jnp.asarray(speed))) for p in preds])
+    return t, speed, fitted, snapshots
+
+
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # Each seed draws its own speeds, as each run of the notes' cells does (and its coefficients):
+    # 30 steps of a 3-parameter model, so one seed after the other (each its own data).
+    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    runs = [fit(cfg, seed) for seed in seeds]
+    t, speed, _, snapshots = runs[0]
+    loss = np.concatenate([fitted.curve("train_loss") for _, _, fitted, _ in runs])  # seeds × steps
+    final = dist(
+        [
+            float(losses.rmse(predict(fitted.state, jnp.asarray(ts)).reshape(-1), jnp.asarray(ys)))
+            for ts, ys, fitted, _ in runs
+        ]
+    )
     after_slow = dist(loss[:, cfg.slow_steps]) if loss.shape[1] > cfg.slow_steps else final
 
     fig, (ax1, ax2) = plots.figure(1, 2, figsize=(10, 4))
-    ax1.scatter(t, speed, label="data", color="tab:blue")
+    ax1.scatter(t, speed, label=f"data (seed {cfg.seed})", color="tab:blue")
     for step, style in ((cfg.slow_steps, "x"), (max(snapshots), "o")):
         if step in snapshots:
             ax1.plot(
@@ -71,12 +84,12 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
 
     slow_change = dist((loss[:, 0] - np.asarray(after_slow.values)) / loss[:, 0])
     return Outcome(
-        history=fitted.rows(cfg.seed),
+        history=[row for seed, (*_, fitted, _) in zip(seeds, runs, strict=True) for row in fitted.rows(seed)],
         metrics={
             "initial_loss": dist(loss[:, 0]),
             "loss_after_slow_steps": after_slow,
             "final_loss": final,
-            "params": [r.state.params["coeffs"] for r in fitted.per_run()],
+            "params": [fitted.state.params["coeffs"] for *_, fitted, _ in runs],
         },
         checks=[
             between(
@@ -93,7 +106,10 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 notes=25.677,
             ),
         ],
-        diverged=fitted.divergences("quadratic", cfg.seed),
+        diverged={
+            run_name("quadratic", seed, cfg.seeds): fitted.diverged
+            for seed, (*_, fitted, _) in zip(seeds, runs, strict=True)
+        },
     )
 
 

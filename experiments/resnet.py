@@ -1,6 +1,8 @@
-"""C6 (fastai ch. 4): ResNet-18 from scratch (no pretraining) on the 3s and 7s: the standard
-architecture (7×7 stem, four stages of two basic blocks, BatchNorm), cross-entropy over the two
-classes, fastai's one-cycle schedule (Adam, max lr 0.1), one epoch at fastai's batch size 64."""
+"""C6 (fastai ch. 4): ResNet-18 from scratch (no pretraining) on the 3s and 7s, as
+``cnn_learner(dls, resnet18, pretrained=False)`` builds it: torchvision's body and init on the
+images in RGB (the grey value in 3 channels), fastai's head (concat pooling, BatchNorm, dropout,
+two linear layers); cross-entropy over the two classes, fastai's one-cycle schedule (Adam, max lr
+0.1), one epoch at fastai's batch size 64."""
 
 from __future__ import annotations
 
@@ -28,11 +30,11 @@ class Config:
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
     train, valid = data.load_float("mnist_sample", cfg.data_dir, cfg.train_subset, cfg.seed)
-    # learn = vision_learner(dls, resnet18, pretrained=False); learn.fit_one_cycle(1, 0.1)
+    # learn = cnn_learner(dls, resnet18, pretrained=False); learn.fit_one_cycle(1, 0.1)
     steps = cfg.epochs * (len(train[0]) // cfg.batch_size)
     start = time.perf_counter()
     resnet = classify.train_classifier(
-        models.ResNet18(2),
+        models.ResNet18(2, in_channels=3, head="fastai"),
         optim.one_cycle(cfg.lr, steps),
         train,
         valid,

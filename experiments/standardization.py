@@ -11,6 +11,8 @@ import numpy as np
 from experiments.experiment import Experiment, Outcome, Workspace
 from jaxnets import losses, models, optim, plots, small_data
 from jaxnets.checks import below, holds, within
+from jaxnets.record import run_name
+from jaxnets.stats import dist
 from jaxnets.train import train_model
 
 NOTES_X_STD = np.array(
@@ -27,6 +29,7 @@ NOTES_X_STD = np.array(
 @dataclass(frozen=True)
 class Config:
     seed: int = 1
+    seeds: int = 1
     lr: float = 0.1
     epochs: int = 20
     stop_on_divergence: bool = True  # False (--on-divergence continue): the notes' inf → nan sequence
@@ -37,25 +40,39 @@ def _first(costs: np.ndarray, bad) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
-    # The exam scores, and x' = (x - μ)/σ per column.
+def fit(cfg: Config, seed: int) -> dict:
+    """Linear(3, 1), MSE, SGD lr 0.1, on standardized and on raw inputs, from one seed's init."""
     x, y = small_data.exam_scores()
-    x_std = small_data.standardize(x)
-    # Linear(3, 1), MSE, SGD lr 0.1, on standardized and on raw inputs.
-    fits = {
+    return {
         label: train_model(
             models.linear_regression(1),
             optim.optimizer("sgd", cfg.lr),
             (inputs, y),
             cfg.epochs,
-            seed=cfg.seed,
+            seed=seed,
             loss_fn=losses.mse,
             shuffle=False,
             stop_on_divergence=cfg.stop_on_divergence,
         )
-        for label, inputs in (("standardized", x_std), ("raw", x))
+        for label, inputs in (("standardized", small_data.standardize(x)), ("raw", x))
     }
-    costs = {k: np.array([h["train_loss"] for h in f.history]) for k, f in fits.items()}
+
+
+def _costs(fits: dict) -> dict[str, np.ndarray]:
+    return {k: np.array([h["train_loss"] for h in f.history]) for k, f in fits.items()}
+
+
+def run(cfg: Config, ws: Workspace) -> Outcome:
+    # The exam scores, and x' = (x - μ)/σ per column.
+    x, _ = small_data.exam_scores()
+    x_std = small_data.standardize(x)
+    # Each seed its own init (20 steps of a 4-parameter model: one seed after the other); the
+    # plot, the checks and the arrays below are the first seed's, ``seeds`` holds every seed's.
+    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    runs = [fit(cfg, seed) for seed in seeds]
+    fits = runs[0]
+    costs = _costs(fits)
+    every = [_costs(f) for f in runs]
     plots.curves(
         ws.plots / "standardization.png",
         {f"{k} inputs": ([h["epoch"] for h in fits[k].history], c) for k, c in costs.items()},
@@ -108,8 +125,20 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             )
         )
     return Outcome(
-        history=[{"run": k, **row} for k, f in fits.items() for row in f.history],
+        history=[
+            {"seed": seed, "run": k, **row}
+            for seed, fits in zip(seeds, runs, strict=True)
+            for k, f in fits.items()
+            for row in f.history
+        ],
         metrics={
+            "seeds": {
+                "standardized_cost_epoch_0": dist([c["standardized"][0] for c in every]),
+                "standardized_cost_last_epoch": dist([c["standardized"][-1] for c in every]),
+                "raw_cost_epoch_0": dist([c["raw"][0] for c in every]),
+                "raw_first_inf_epoch": dist([_first(c["raw"], np.isinf) or np.nan for c in every]),
+                "raw_first_nan_epoch": dist([_first(c["raw"], np.isnan) or np.nan for c in every]),
+            },
             "x_std": x_std,
             "standardized_costs": std,
             "raw_costs": raw,
@@ -117,7 +146,11 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             "raw_first_nan_epoch": first_nan,
         },
         checks=checks,
-        diverged={k: f.diverged for k, f in fits.items()},
+        diverged={
+            run_name(k, seed, cfg.seeds): f.diverged
+            for seed, fits in zip(seeds, runs, strict=True)
+            for k, f in fits.items()
+        },
         log=log,
     )
 

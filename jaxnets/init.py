@@ -67,6 +67,12 @@ def he_normal(key, shape, dtype=jnp.float32):
     return normal(math.sqrt(2.0 / fans(shape)[0]))(key, shape, dtype)
 
 
+def he_normal_fan_out(key, shape, dtype=jnp.float32):
+    """``kaiming_normal_(mode="fan_out", nonlinearity="relu")``, torchvision's ResNet convolutions:
+    N(0, 2/fan_out), untruncated."""
+    return normal(math.sqrt(2.0 / fans(shape)[1]))(key, shape, dtype)
+
+
 def he_uniform(key, shape, dtype=jnp.float32):
     """He/Kaiming uniform for ReLU (``kaiming_uniform_``): U(±√(6/fan_in))."""
     return uniform(math.sqrt(6.0 / fans(shape)[0]))(key, shape, dtype)

@@ -41,9 +41,21 @@ def optimizer(
     return tx
 
 
-def _cosine(start: float, end: float, steps: int) -> optax.Schedule:
-    """Half a cosine from ``start`` to ``end`` over ``steps`` (fastai's ``SchedCos``)."""
-    return lambda t: end + (start - end) * (1 + jnp.cos(jnp.pi * jnp.minimum(t, steps) / steps)) / 2
+def combined_cos(
+    pct_start: float, start: float, middle: float, end: float, total_steps: int
+) -> optax.Schedule:
+    """fastai's ``combined_cos`` read at ``pct_train = step / total_steps``, as its
+    ``ParamScheduler`` does before each batch: half a cosine from ``start`` to ``middle`` over the
+    first ``pct_start`` of training, then from ``middle`` to ``end``. (The phase boundary falls
+    between steps, at 48.25 of 193 for C6, as in fastai, not at a whole step.)"""
+
+    def schedule(step):
+        pos = jnp.asarray(step, jnp.result_type(float)) / total_steps  # float64 under x64
+        up = start + (1 + jnp.cos(jnp.pi * (1 - pos / pct_start))) * (middle - start) / 2
+        down = middle + (1 + jnp.cos(jnp.pi * (1 - (pos - pct_start) / (1 - pct_start)))) * (end - middle) / 2
+        return jnp.where(pos < pct_start, up, down)
+
+    return schedule
 
 
 def one_cycle(
@@ -56,18 +68,15 @@ def one_cycle(
     weight_decay: float = 0.01,
 ) -> optax.GradientTransformation:
     """fastai's ``fit_one_cycle`` with its default optimizer: Adam (β2 0.99, ε 1e-5, decoupled
-    weight decay 0.01) whose learning rate rises from max_lr/div to max_lr over the first
-    ``pct_start`` of the steps and falls to max_lr/div_final, both along cosines, while β1 goes
-    the other way (0.95 → 0.85 → 0.95)."""
+    weight decay 0.01 on the weights only, not on BatchNorm parameters or biases) whose learning
+    rate rises from max_lr/div to max_lr over the first ``pct_start`` of the steps and falls to
+    max_lr/div_final, both along cosines, while β1 goes the other way (0.95 → 0.85 → 0.95)."""
     if max_lr <= 0 or total_steps <= 0:
         raise InputError(f"max_lr and total_steps must be > 0, got {max_lr} and {total_steps}")
-    warm = max(1, int(total_steps * pct_start))
-    lr = optax.join_schedules(
-        [_cosine(max_lr / div, max_lr, warm), _cosine(max_lr, max_lr / div_final, total_steps - warm)], [warm]
-    )
-    mom = optax.join_schedules(
-        [_cosine(moms[0], moms[1], warm), _cosine(moms[1], moms[2], total_steps - warm)], [warm]
-    )
+    if not 0 < pct_start < 1:
+        raise InputError(f"pct_start must be in (0, 1), got {pct_start}")
+    lr = combined_cos(pct_start, max_lr / div, max_lr, max_lr / div_final, total_steps)
+    mom = combined_cos(pct_start, *moms, total_steps)
     return optax.inject_hyperparams(optax.adamw, static_args=("mask",))(
         learning_rate=lr, b1=mom, b2=0.99, eps=1e-5, weight_decay=weight_decay, mask=kernel_mask
     )

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from jaxnets import models
+from jaxnets.errors import InputError
 
 KEY = jax.random.key(0)
 
@@ -66,6 +67,37 @@ def test_resnet18_has_the_standard_shape_and_batch_norm_state():
     chex.assert_shape(jax.eval_shape(model.apply, variables, x), (2, 2))
 
 
+def test_resnet18_with_fastais_head_has_cnn_learners_parameter_count():
+    # fastai's summary of cnn_learner(dls, resnet18, pretrained=False) for 2 classes: 11,704,896
+    # (torchvision's body on RGB, then BatchNorm1d(1024), Linear(1024, 512), BatchNorm1d(512),
+    # Linear(512, 2), the linear layers without bias).
+    x = jnp.zeros((2, 28, 28))
+    model = models.ResNet18(2, in_channels=3, head="fastai")
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)
+    assert (
+        n_params(variables["params"])
+        == 11_689_512 - (512 * 1000 + 1000) + 2 * 1024 + 1024 * 512 + 2 * 512 + 512 * 2
+    )
+    chex.assert_shape(variables["params"]["Conv_0"]["kernel"], (7, 7, 3, 64))  # grey repeated to RGB
+    with pytest.raises(InputError, match="unknown ResNet head 'fast'"):
+        models.ResNet18(2, head="fast").init(jax.random.key(0), x)
+
+
+def test_batch_norm_keeps_pytorchs_running_statistics():
+    """Batch statistics in training (two-pass biased variance), the running mean and the
+    *unbiased* running variance at momentum 0.1, as ``torch.nn.BatchNorm1d``; running ones in eval."""
+    x = np.random.default_rng(0).normal(3.0, 2.0, (8, 5)).astype(np.float32)
+    bn = models.BatchNorm()
+    variables = bn.init(jax.random.key(0), x)
+    y, updates = bn.apply(variables, x, mutable=["batch_stats"])
+    chex.assert_trees_all_close(y, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), atol=1e-5)
+    stats = updates["batch_stats"]
+    chex.assert_trees_all_close(stats["mean"], 0.1 * x.mean(0), rtol=1e-5)
+    chex.assert_trees_all_close(stats["var"], 0.9 + 0.1 * x.var(0, ddof=1), rtol=1e-5)
+    evaluated = models.BatchNorm(use_running_average=True).apply({**variables, "batch_stats": stats}, x)
+    chex.assert_trees_all_close(evaluated, (x - stats["mean"]) / np.sqrt(stats["var"] + 1e-5), atol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("shape", "kernel", "stride", "padding"),
     [
@@ -95,10 +127,9 @@ def test_resnet18_gives_the_same_outputs_and_gradients_either_way():
     matmul = models.ResNet18(2, narrow, conv_as_matmul=True)
     shapes = jax.eval_shape(native.init, jax.random.key(0), x)
     chex.assert_trees_all_equal_shapes(shapes, jax.eval_shape(matmul.init, jax.random.key(0), x))
-    # Parameters drawn at the scale of the model's own (He) initialisation, but with every BN
-    # scale non-zero (init sets each block's last one to 0, which would zero the gradients of the
-    # convolutions before it), so that every gradient is compared; drawn by NumPy, where the
-    # model's initialisers would each be compiled, per shape.
+    # Parameters drawn at the scale of a He initialisation, with every BN scale non-zero and
+    # different from 1, so that every gradient is compared; drawn by NumPy, where the model's
+    # initialisers would each be compiled, per shape.
     rng = np.random.default_rng(0)
 
     def draw(path, p):

@@ -1,6 +1,8 @@
 """``python -m twins <id|all> [--seeds N] [--seed S] [--out results]``: run the twins (the labs'
 PyTorch code) over the seeds the experiments use, writing ``<out>/<name>/twin.json`` beside our
-``result.json``; ``python -m twins fidelity [--out results]``: the comparison, ``<out>/FIDELITY.md``."""
+``result.json``; ``python -m twins fidelity [--out results]``: the comparison,
+``<out>/FIDELITY.md``, and the curves the notes print per epoch beside ours and the twin's,
+``<out>/fidelity/*.png``."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.names == ["fidelity"]:
         report = args.out / "FIDELITY.md"
-        report.write_text(fidelity.markdown(fidelity.rows(args.out)))
+        plots = fidelity.curve_plots(args.out, args.out / "fidelity")
+        report.write_text(fidelity.markdown(fidelity.rows(args.out), plots, relative_to=args.out))
         print(report.read_text())
         return 0
     try:
@@ -54,28 +57,37 @@ def main(argv: list[str] | None = None) -> int:
         seeds = list(range(first, first + args.seeds))
         start = time.perf_counter()
         numbers: dict[str, list[float]] = {number: [] for number in module.NUMBERS}
+        curve_spec = getattr(module, "CURVES", {})
+        curves: dict[str, list[list[float]]] = {curve: [] for curve in curve_spec}
+        folder = args.out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        done: list[int] = []
         for seed in seeds:
             for number, value in module.run(seed, args.data_dir).items():
-                numbers[number].append(value)
+                (curves if number in curve_spec else numbers)[number].append(value)
+            done.append(seed)
             print(
                 f"{experiment.id} twin, seed {seed}: "
                 + ", ".join(f"{k} {v[-1]:.4g}" for k, v in numbers.items())
             )
-        folder = args.out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        record = {
-            "id": experiment.id,
-            "name": name,
-            "seeds": seeds,
-            "numbers": numbers,
-            "spec": module.NUMBERS,  # the notes' figures, where ours is: read without importing torch
-            "time_s": time.perf_counter() - start,
-            "env": {"torch": torch.__version__, "python": platform.python_version()},
-            "config": {k: v for k, v in dataclasses.asdict(experiment.config()).items() if k != "data_dir"},
-        }
-        (folder / "twin.json").write_text(json.dumps(record, indent=1))
+            # Saved after every seed: a run stopped part way keeps the seeds it finished.
+            record = {
+                "id": experiment.id,
+                "name": name,
+                "seeds": done,
+                "numbers": numbers,
+                "spec": module.NUMBERS,  # the notes' figures, where ours is: read without importing torch
+                "curves": curves,  # per seed, one value per epoch
+                "curve_spec": curve_spec,
+                "time_s": time.perf_counter() - start,
+                "env": {"torch": torch.__version__, "python": platform.python_version()},
+                "config": {
+                    k: v for k, v in dataclasses.asdict(experiment.config()).items() if k != "data_dir"
+                },
+            }
+            (folder / "twin.json").write_text(json.dumps(record, indent=1))
         print(
-            f"{experiment.id} twin: {len(seeds)} seed(s) in {record['time_s']:.1f} s → {folder / 'twin.json'}"
+            f"{experiment.id} twin: {len(done)} seed(s) in {record['time_s']:.1f} s → {folder / 'twin.json'}"
         )
     return 0
 

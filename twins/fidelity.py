@@ -113,7 +113,62 @@ def rows(results: Path, names: list[str] | None = None) -> list[dict[str, Any]]:
     return found
 
 
-def markdown(found: list[dict[str, Any]]) -> str:
+def _ours_curve(result: dict[str, Any], where: str | dict[str, str]) -> np.ndarray:
+    """Our per-epoch numbers as seeds × epochs: a metric that is a list of per-epoch
+    distributions (``"valid_accuracy_per_epoch"``), or a history column of one run
+    (``{"history": "train_loss", "run": "B7 normal(0,1)"}``), each seed's rows in epoch order."""
+    if isinstance(where, str):
+        return np.asarray([_values(d) for d in _at(result["metrics"], where)], float).T
+    by_seed: dict[Any, list[float]] = {}
+    for row in result["history"]:
+        if row.get("run") == where.get("run", row.get("run")):
+            by_seed.setdefault(row.get("seed"), []).append(float(row[where["history"]]))
+    return np.asarray(list(by_seed.values()), float)
+
+
+def curve_plots(results: Path, folder: Path) -> list[tuple[str, str, Path]]:
+    """For each twin whose lab prints a number per epoch (its ``CURVES``): ours (band over seeds),
+    the twin's (band) and the notes' one run in one plot, ``<folder>/<id>_<curve>.png``. Returns
+    (id, curve, path) for each plot made."""
+    from jaxnets import plots  # (matplotlib, only when plotting)
+
+    made = []
+    for name in twins.modules():
+        ours_file, twin_file = results / name / "result.json", results / name / "twin.json"
+        if not (ours_file.is_file() and twin_file.is_file()):
+            continue
+        ours, twin = json.loads(ours_file.read_text()), json.loads(twin_file.read_text())
+        for curve, spec in (twin.get("curve_spec") or {}).items():
+            theirs = np.asarray(twin["curves"][curve], float)  # seeds × epochs
+            mine = _ours_curve(ours, spec["ours"])
+            if theirs.size == 0 or mine.size == 0:
+                continue
+            series = {}
+            for label, y in (
+                ("ours", mine),
+                ("the labs' code (PyTorch)", theirs),
+                ("the notes (one run)", np.asarray(spec["notes"], float)[None]),
+            ):
+                series[label] = (spec["first_epoch"] + np.arange(y.shape[1]), y)
+            path = folder / f"{twin['id']}_{curve.replace(' ', '_')}.png"
+            folder.mkdir(parents=True, exist_ok=True)
+            plots.curves(
+                path,
+                series,
+                title=f"{twin['id']}: {curve}, ours, the labs' code and the notes",
+                ylabel=spec.get("ylabel", curve),
+                logy=spec.get("logy", False),
+                markers=True,
+            )
+            made.append((twin["id"], curve, path))
+    return made
+
+
+def markdown(
+    found: list[dict[str, Any]],
+    plots: list[tuple[str, str, Path]] = (),
+    relative_to: Path | None = None,
+) -> str:
     counts = {
         v: sum(r["verdict"] == v for r in found) for v in ("equivalent", "not equivalent", "too few seeds")
     }
@@ -145,7 +200,12 @@ def markdown(found: list[dict[str, Any]]) -> str:
             f"| {r['id']} | {r['number']} | {notes} | {_dist(r['ours'])} | {_dist(r['twin'])} | {ci} "
             f"| {r['verdict']} | {_place(r['notes'], r['ours'])} | {_place(r['notes'], r['twin'])} |"
         )
-    return "\n".join(lines) + "\n"
+    if plots:
+        lines += ["", "## Curves: what the notes print per epoch, beside ours and the twin's", ""]
+        for lab, curve, path in plots:
+            shown = path.relative_to(relative_to) if relative_to else path
+            lines += [f"{lab}, {curve}:", "", f"![{lab} {curve}]({shown.as_posix()})", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def summary_lines(found: list[dict[str, Any]]) -> list[str]:

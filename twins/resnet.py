@@ -80,17 +80,18 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
-def resnet18_body(n_in: int = 3) -> nn.Sequential:
+def resnet18_body(n_in: int = 3, widths: tuple[int, ...] = (64, 128, 256, 512)) -> nn.Sequential:
     """``create_body(resnet18(), n_in=3, pretrained=False, cut=-2)``: conv1, bn1, relu, maxpool,
-    layer1-4 of torchvision's ResNet-18, with torchvision's init."""
+    layer1-4 of torchvision's ResNet-18, with torchvision's init. (``widths``: the stages' channels,
+    torchvision's by default; narrower only for the reduced step-for-step test.)"""
     layers: list[nn.Module] = [
-        nn.Conv2d(n_in, 64, 7, 2, padding=3, bias=False),
-        nn.BatchNorm2d(64),
+        nn.Conv2d(n_in, widths[0], 7, 2, padding=3, bias=False),
+        nn.BatchNorm2d(widths[0]),
         nn.ReLU(inplace=True),
         nn.MaxPool2d(3, 2, padding=1),
     ]
-    inplanes = 64
-    for i, planes in enumerate((64, 128, 256, 512)):
+    inplanes = widths[0]
+    for i, planes in enumerate(widths):
         stride = 1 if i == 0 else 2
         layers.append(nn.Sequential(BasicBlock(inplanes, planes, stride), BasicBlock(planes, planes)))
         inplanes = planes
@@ -153,10 +154,13 @@ def apply_init(head: nn.Module) -> None:
                 m.bias.fill_(0.0)
 
 
-def cnn_model(n_out: int = 2, n_in: int = 3) -> nn.Sequential:
-    """``create_cnn_model(resnet18, n_out, pretrained=False)``: ``nn.Sequential(body, head)``."""
-    body = resnet18_body(n_in)
-    head = create_head(512 * 2, n_out)
+def cnn_model(
+    n_out: int = 2, n_in: int = 3, ps: float = 0.5, widths: tuple[int, ...] = (64, 128, 256, 512)
+) -> nn.Sequential:
+    """``create_cnn_model(resnet18, n_out, pretrained=False)``: ``nn.Sequential(body, head)``
+    (``ps``: the head's dropout, fastai's default 0.5)."""
+    body = resnet18_body(n_in, widths)
+    head = create_head(widths[-1] * 2, n_out, ps)
     apply_init(head)
     return nn.Sequential(body, head)
 

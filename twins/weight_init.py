@@ -52,6 +52,18 @@ NUMBERS = {
     "B9 test accuracy": {"notes": None, "ours": "test_accuracy_unscaled_pixels/B9 He", "kind": "accuracy"},
     "B9 test accuracy, /255 test pixels": {"notes": None, "ours": "test/B9 He/accuracy", "kind": "accuracy"},
 }
+# B7's script prints each epoch's average cost (``print('Epoch:', ..., 'cost =', avg_cost)``):
+# drawn beside ours (its history) and the twin's by ``python -m twins fidelity``.
+CURVES = {
+    "B7 average cost per epoch": {
+        "notes": [129.379852, 36.195644, 23.019363, 15.959908, 11.481481, 8.563684, 6.402722, 4.730027]
+        + [3.540747, 2.647785, 2.033877, 1.644687, 1.179143, 1.109077, 0.785691],
+        "ours": {"history": "train_loss", "run": "B7 normal(0,1)"},
+        "first_epoch": 1,
+        "ylabel": "average cost",
+        "logy": True,
+    }
+}
 
 
 def mnist_nn(init: str) -> torch.nn.Sequential:
@@ -87,10 +99,12 @@ def lab(name: str, seed: int, data_dir: str | None = None, epochs: int = trainin
     return costs, accuracy, scaled
 
 
-def run(seed: int, data_dir: str | None = None, epochs: int = training_epochs) -> dict[str, float]:
+def run(seed: int, data_dir: str | None = None, epochs: int = training_epochs) -> dict[str, float | list]:
     out = {}
     for name in RUNS:
-        _, out[f"{name} test accuracy"], out[f"{name} test accuracy, /255 test pixels"] = lab(
+        costs, out[f"{name} test accuracy"], out[f"{name} test accuracy, /255 test pixels"] = lab(
             name, seed, data_dir, epochs
         )
+        if name == "B7":
+            out["B7 average cost per epoch"] = [float(c) for c in costs]
     return out

@@ -43,3 +43,39 @@ def test_the_report_shows_the_twin_beside_ours(tmp_path):
         "## Beside the labs' own code" in report
         and "| C4 | valid accuracy after 20 epochs | 0.9785 |" in report
     )
+
+
+def test_curves_the_notes_print_are_drawn_beside_ours_and_the_twins(tmp_path):
+    folder = tmp_path / "basic_optim"
+    folder.mkdir()
+    per_epoch = [{"values": [0.5 + 0.1 * e, 0.52 + 0.1 * e]} for e in range(3)]
+    (folder / "result.json").write_text(json.dumps({"metrics": {"valid_accuracy_per_epoch": per_epoch}}))
+    spec = {"valid accuracy per epoch": {"notes": [0.49, 0.6, 0.7], "ours": "valid_accuracy_per_epoch"}}
+    spec["valid accuracy per epoch"] |= {"first_epoch": 1, "ylabel": "accuracy"}
+    twin = {"id": "C4", "curves": {"valid accuracy per epoch": [[0.5, 0.6, 0.7]] * 3}, "curve_spec": spec}
+    (folder / "twin.json").write_text(json.dumps(twin))
+    ((lab, curve, path),) = fidelity.curve_plots(tmp_path, tmp_path / "fidelity")
+    assert (lab, curve) == ("C4", "valid accuracy per epoch") and path.stat().st_size > 10_000
+    text = fidelity.markdown([], [(lab, curve, path)], relative_to=tmp_path)
+    assert "![C4 valid accuracy per epoch](fidelity/C4_valid_accuracy_per_epoch.png)" in text
+
+
+def test_a_curve_can_come_from_ours_history(tmp_path):
+    folder = tmp_path / "weight_init"
+    folder.mkdir()
+    history = [
+        {"run": run, "seed": seed, "epoch": e, "train_loss": 100.0 / e + seed}
+        for run in ("B7 normal(0,1)", "B8 Xavier")
+        for seed in (0, 1)
+        for e in (1, 2, 3)
+    ]
+    (folder / "result.json").write_text(json.dumps({"metrics": {}, "history": history}))
+    where = {"history": "train_loss", "run": "B7 normal(0,1)"}
+    spec = {"B7 cost": {"notes": [129.4, 36.2, 23.0], "ours": where, "first_epoch": 1, "logy": True}}
+    twin = {"id": "B7-B9", "curves": {"B7 cost": [[120.0, 40.0, 20.0]] * 2}, "curve_spec": spec}
+    (folder / "twin.json").write_text(json.dumps(twin))
+    np.testing.assert_allclose(
+        fidelity._ours_curve({"history": history}, where), [[100, 50, 100 / 3], [101, 51, 100 / 3 + 1]]
+    )
+    ((lab, _, path),) = fidelity.curve_plots(tmp_path, tmp_path / "fidelity")
+    assert lab == "B7-B9" and path.is_file()
