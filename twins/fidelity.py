@@ -65,13 +65,22 @@ def compare(ours: np.ndarray, twin: np.ndarray, margin: float) -> dict[str, Any]
     return out | {"ci95": ci95, "verdict": verdict}
 
 
+def _half_unit(notes: float) -> float:
+    """Half a unit of the last digit the notes print (0.693 → 0.0005): a figure within it of
+    ours is ours, rounded."""
+    text = repr(float(notes))
+    if "e" in text or "." not in text:
+        return 0.0
+    return 0.5 * 10.0 ** -len(text.split(".")[1].rstrip("0"))
+
+
 def _place(notes: float | None, values: np.ndarray) -> str:
-    if notes is None:
+    if notes is None or values.size == 0:
         return "–"
-    if values.size < 2 or values.std(ddof=1) == 0:
-        # (the notes print 4 decimals: a float32 0.49319997 is their 0.4932)
-        low, high = (values.min(), values.max()) if values.size else (np.inf, -np.inf)
-        return "inside" if low - 5e-5 <= notes <= high + 5e-5 else "outside"
+    # (the notes print 4 decimals: a float32 0.49319997 is their 0.4932; 3 for B3's 0.693)
+    h = max(_half_unit(notes), 5e-5 * max(1.0, abs(notes)))
+    if values.size < 2 or values.std(ddof=1) <= h:
+        return "inside" if values.min() - h <= notes <= values.max() + h else "outside"
     z = (notes - values.mean()) / values.std(ddof=1)
     return f"z {z:+.1f}" + ("" if abs(z) <= 2 else " (atypical)")
 
@@ -93,7 +102,11 @@ def rows(results: Path, names: list[str] | None = None) -> list[dict[str, Any]]:
         ours, twin = json.loads(ours_file.read_text()), json.loads(twin_file.read_text())
         numbers = twin.get("spec") or twins.load(name).NUMBERS
         for number, spec in numbers.items():
-            a, b = _values(_at(ours["metrics"], spec["ours"])), _values({"values": twin["numbers"][number]})
+            try:
+                a = _values(_at(ours["metrics"], spec["ours"]))
+            except (KeyError, IndexError, TypeError):  # a result.json from before the number existed
+                a = np.array([])
+            b = _values({"values": twin["numbers"].get(number, [])})
             margin = MARGINS[spec["kind"]]
             if spec["kind"] in RELATIVE:
                 margin *= abs(b.mean()) if b.size else math.nan
@@ -139,8 +152,11 @@ def curve_plots(results: Path, folder: Path) -> list[tuple[str, str, Path]]:
             continue
         ours, twin = json.loads(ours_file.read_text()), json.loads(twin_file.read_text())
         for curve, spec in (twin.get("curve_spec") or {}).items():
-            theirs = np.asarray(twin["curves"][curve], float)  # seeds × epochs
-            mine = _ours_curve(ours, spec["ours"])
+            theirs = np.asarray(twin["curves"].get(curve, []), float)  # seeds × epochs
+            try:
+                mine = _ours_curve(ours, spec["ours"])
+            except (KeyError, IndexError, TypeError, ValueError):  # an older result.json
+                continue
             if theirs.size == 0 or mine.size == 0:
                 continue
             series = {}

@@ -79,3 +79,13 @@ def test_a_curve_can_come_from_ours_history(tmp_path):
     )
     ((lab, _, path),) = fidelity.curve_plots(tmp_path, tmp_path / "fidelity")
     assert lab == "B7-B9" and path.is_file()
+
+
+def test_the_notes_figure_is_placed_as_printed():
+    # B3: the notes print 0.693 for ln 2 = 0.693147; ours spreads by 2e-8 over seeds: that is the
+    # notes' figure rounded, not z = −7800.
+    ln2 = np.log(2) + np.random.default_rng(0).normal(0, 2e-8, 10)
+    assert fidelity._place(0.693, ln2) == "inside"
+    assert fidelity._place(0.689, ln2) == "outside"
+    assert fidelity._place(0.9681, np.array([0.974, 0.971, 0.976, 0.972])).startswith("z -")
+    assert fidelity._place(0.9681, np.array([])) == "–"
