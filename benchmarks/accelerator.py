@@ -6,7 +6,7 @@ with all of its devices, and how fast is it?
 
 Each check prints one verdict line (PASS or FAIL, what was compared, the number measured); the
 exit code is 1 if any check fails. The checks run at the experiments' matmul precision
-(``experiments.runner.PRECISION``):
+(``experiments.harness.runner.PRECISION``):
 
 - **caller's arrays**: ``fit``, ``train_model``, ``evaluate``, ``predict`` and the streaming path
   leave every array they were given alive and unchanged, on every device (fit twice from one
@@ -38,7 +38,7 @@ import jax
 import numpy as np
 import optax
 
-from experiments.runner import PRECISION
+from experiments.harness.runner import PRECISION
 from jaxnets import checkpoint, losses, models, parallel, train
 
 
@@ -68,7 +68,13 @@ def _state(seed: int = 1, seeds: int = 1):
     model, tx = _net()
     x, _ = _data(8)
     return train.seeded_state(
-        model, tx, x[:1], seed, seeds, losses.cross_entropy, train.classification_metrics
+        model,
+        tx,
+        x[:1],
+        seed=seed,
+        seeds=seeds,
+        loss_fn=losses.cross_entropy,
+        metrics_fn=train.classification_metrics,
     )
 
 
@@ -120,22 +126,26 @@ def caller_arrays(n: int, epochs: int) -> list[Verdict]:
 
     def fit_twice(state, key, x, y, **kw):
         runs = [
-            train.fit(state, (x, y), epochs, 32, key, valid=valid, progress=False, **kw) for _ in range(2)
+            train.fit(state, (x, y), epochs=epochs, batch_size=32, key=key, valid=valid, progress=False, **kw)
+            for _ in range(2)
         ]
         return runs[0].state.params, runs[1].state.params
 
     def train_model_twice(state, key, x, y):
         model, tx = _net()
-        runs = [train.train_model(model, tx, (x, y), epochs, 32, seed=1, progress=False) for _ in range(2)]
+        runs = [
+            train.train_model(model, tx, (x, y), epochs=epochs, batch_size=32, seed=1, progress=False)
+            for _ in range(2)
+        ]
         return runs[0].state.params, runs[1].state.params
 
     def evaluate_after_fit(state, key, x, y):
-        train.fit(state, (x, y), epochs, 32, key, progress=False)
+        train.fit(state, (x, y), epochs=epochs, batch_size=32, key=key, progress=False)
         return [(train.evaluate(state, valid), train.predict(state, valid[0])) for _ in range(2)]
 
     def step_after_fit(state, key, x, y):  # train_step donates the state it is given, as documented
         expected, _ = train.train_step(jax.tree.map(jax.numpy.copy, state), (x[:32], y[:32]))
-        train.fit(state, (x, y), epochs, 32, key, progress=False)
+        train.fit(state, (x, y), epochs=epochs, batch_size=32, key=key, progress=False)
         stepped, _ = train.train_step(jax.tree.map(jax.numpy.copy, state), (x[:32], y[:32]))
         return expected.params, stepped.params
 
@@ -155,7 +165,11 @@ def one_vs_all_devices(n: int, epochs: int) -> Verdict:
     runs = []
     for mesh in (parallel.data_mesh(devices[:1]), parallel.data_mesh(devices)):
         state, key = _state()
-        runs.append(train.fit(state, (x, y), epochs, 100, key, valid=(x, y), mesh=mesh, progress=False))
+        runs.append(
+            train.fit(
+                state, (x, y), epochs=epochs, batch_size=100, key=key, valid=(x, y), mesh=mesh, progress=False
+            )
+        )
     loss = float(np.max(np.abs(runs[0].steps["loss"] - runs[1].steps["loss"])))
     params = _max_diff(runs[0].state.params, runs[1].state.params)
     stats = _max_diff(runs[0].state.batch_stats, runs[1].state.batch_stats)
@@ -172,11 +186,13 @@ def seeds_equal_single_runs(n: int, epochs: int) -> Verdict:
     seeds = max(2, min(jax.device_count(), 4))
     one_device = parallel.data_mesh(jax.devices()[:1])
     stacked, keys = _state(seed=1, seeds=seeds)
-    together = train.fit(stacked, (x, y), epochs, 32, keys, progress=False)
+    together = train.fit(stacked, (x, y), epochs=epochs, batch_size=32, key=keys, progress=False)
     worst = 0.0
     for k in range(seeds):
         state, key = _state(seed=1 + k)
-        alone = train.fit(state, (x, y), epochs, 32, key, progress=False, mesh=one_device)
+        alone = train.fit(
+            state, (x, y), epochs=epochs, batch_size=32, key=key, progress=False, mesh=one_device
+        )
         worst = max(worst, float(np.max(np.abs(together.steps["loss"][k] - alone.steps["loss"]))))
         worst = max(worst, _max_diff(together.state.run(k).params, alone.state.params))
     return Verdict(
@@ -192,21 +208,23 @@ def resume_bit_for_bit(n: int) -> Verdict:
             raise KeyboardInterrupt
 
     key = _state()[1]  # each fit from a state of its own (a check of resuming, not of aliasing)
-    straight = train.fit(_state()[0], (x, y), 3, 32, key, progress=False)
+    straight = train.fit(_state()[0], (x, y), epochs=3, batch_size=32, key=key, progress=False)
     with tempfile.TemporaryDirectory() as folder:
         with contextlib.suppress(KeyboardInterrupt):
             train.fit(
                 _state()[0],
                 (x, y),
-                3,
-                32,
-                key,
+                epochs=3,
+                batch_size=32,
+                key=key,
                 progress=False,
                 checkpoint_dir=folder,
                 on_epoch=stop_in_epoch_2,
             )
         resumed_from = checkpoint.latest_epoch(folder)
-        resumed = train.fit(_state()[0], (x, y), 3, 32, key, progress=False, checkpoint_dir=folder)
+        resumed = train.fit(
+            _state()[0], (x, y), epochs=3, batch_size=32, key=key, progress=False, checkpoint_dir=folder
+        )
     diff = _max_diff(
         (resumed.state.params, resumed.state.opt_state, resumed.state.batch_stats),
         (straight.state.params, straight.state.opt_state, straight.state.batch_stats),
@@ -220,7 +238,7 @@ def resume_bit_for_bit(n: int) -> Verdict:
 def precision_in_force() -> Verdict:
     state, key = _state()
     x, y = _data(64)
-    hlo = train.train_epoch.lower(state, (x, y), key, 32).as_text()
+    hlo = train.train_epoch.lower(state, (x, y), key, batch_size=32).as_text()
     dots = [line for line in hlo.splitlines() if "dot_general" in line]
     ok = bool(dots) and all("HIGHEST" in line for line in dots)
     return Verdict("precision", ok, f"{len(dots)} matrix products in the compiled epoch, all float32: {ok}")
@@ -250,7 +268,7 @@ def speed(quick: bool) -> list[tuple[str, int, int, float, float]]:
 
         def epoch(i: int, holder=holder, data=data, batch_size=batch_size, mesh=mesh):
             holder["state"], metrics = train.train_epoch(
-                holder["state"], data, jax.random.key(i), batch_size, True, mesh
+                holder["state"], data, jax.random.key(i), batch_size=batch_size, shuffle=True, mesh=mesh
             )
             return metrics
 

@@ -36,7 +36,8 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from benchmarks import jax_epochs, torch_loops
-from jaxnets import data, models, results
+from experiments.harness import results
+from jaxnets import data, models
 
 
 @dataclass(frozen=True)

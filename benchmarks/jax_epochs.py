@@ -34,7 +34,12 @@ def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch
     """jaxnets' ``train_epoch`` (the data on the device, one scan, the state donated), as ``fit``
     calls it: on a mesh of every local device."""
     state = train.create_train_state(
-        model, optax.adam(lr), x[:1], jax.random.key(0), losses.cross_entropy, train.classification_metrics
+        model,
+        optax.adam(lr),
+        x[:1],
+        jax.random.key(0),
+        loss_fn=losses.cross_entropy,
+        metrics_fn=train.classification_metrics,
     )
     mesh = parallel.data_mesh()
     box = {"state": parallel.replicate(state, mesh), "epoch": 0}
@@ -43,7 +48,9 @@ def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch
     def run():
         box["epoch"] += 1
         key = jax.random.fold_in(jax.random.key(1), box["epoch"])
-        box["state"], metrics = train.train_epoch(box["state"], data, key, batch_size, True, mesh)
+        box["state"], metrics = train.train_epoch(
+            box["state"], data, key, batch_size=batch_size, shuffle=True, mesh=mesh
+        )
         return metrics
 
     return _timed(run)
@@ -126,14 +133,14 @@ def seeds_epoch(
         box = {"state": train.create_train_states(model, optax.adam(lr), x[:1], keys, **kw)}
 
         def run():
-            box["state"], metrics = train.train_epoch(box["state"], (x, y), keys, batch_size)
+            box["state"], metrics = train.train_epoch(box["state"], (x, y), keys, batch_size=batch_size)
             return metrics
     else:
         box = {k: train.create_train_state(model, optax.adam(lr), x[:1], keys[k], **kw) for k in range(seeds)}
 
         def run():
             for k in range(seeds):
-                box[k], metrics = train.train_epoch(box[k], (x, y), keys[k], batch_size)
+                box[k], metrics = train.train_epoch(box[k], (x, y), keys[k], batch_size=batch_size)
                 jax.block_until_ready(metrics)
             return metrics
 

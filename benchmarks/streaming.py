@@ -67,7 +67,12 @@ def device_bytes(device: jax.Device | None = None) -> int:
 def _state(x: np.ndarray) -> train.TrainState:
     model = models.MLP((256, 256, 10), weight_init="he_normal")
     return train.create_train_state(
-        model, optax.adam(1e-3), x[:1], jax.random.key(0), losses.cross_entropy, train.classification_metrics
+        model,
+        optax.adam(1e-3),
+        x[:1],
+        jax.random.key(0),
+        loss_fn=losses.cross_entropy,
+        metrics_fn=train.classification_metrics,
     )
 
 
@@ -77,7 +82,15 @@ def epoch_times(x: np.ndarray, y: np.ndarray, rounds: int) -> dict[str, list[flo
     for r in range(rounds + 1):
         for path, streamed in (("on device", False), ("streamed", True)):
             start = time.perf_counter()
-            train.fit(_state(x), (x, y), 1, 100, jax.random.key(r), progress=False, stream=streamed)
+            train.fit(
+                _state(x),
+                (x, y),
+                epochs=1,
+                batch_size=100,
+                key=jax.random.key(r),
+                progress=False,
+                stream=streamed,
+            )
             if r:
                 times[path].append(time.perf_counter() - start)
     return times
@@ -91,7 +104,9 @@ def memory(x: np.ndarray, y: np.ndarray, repeats: tuple[int, ...]) -> list[dict]
         gc.collect()
         before = device_bytes()
         source = Repeated(stream.ArraySource(x, y), n)
-        streamed = train.fit(_state(x), source, 1, 100, jax.random.key(0), progress=False).data_path
+        streamed = train.fit(
+            _state(x), source, epochs=1, batch_size=100, key=jax.random.key(0), progress=False
+        ).data_path
         gc.collect()
         big = (np.concatenate([x] * n), np.concatenate([y] * n))
         before_on_device, held = device_bytes(), [0]
@@ -100,7 +115,7 @@ def memory(x: np.ndarray, y: np.ndarray, repeats: tuple[int, ...]) -> list[dict]
             held[0] = device_bytes()
 
         on_device = train.fit(
-            _state(x), big, 1, 100, jax.random.key(0), progress=False, on_epoch=measure
+            _state(x), big, epochs=1, batch_size=100, key=jax.random.key(0), progress=False, on_epoch=measure
         ).data_path
         del big
         rows.append(

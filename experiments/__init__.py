@@ -1,12 +1,12 @@
 """One module per experiment of the catalog (``../shared/EXPERIMENTS.md``), in catalog order;
-each defines an ``EXPERIMENT`` record (see ``experiments.experiment``)."""
+each defines an ``EXPERIMENT`` record (see ``experiments.harness.contract``)."""
 
 from __future__ import annotations
 
 import difflib
 import importlib
 
-from experiments.experiment import Experiment
+from experiments.harness.contract import Experiment
 from jaxnets.errors import InputError
 
 MODULES = (

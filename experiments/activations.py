@@ -13,10 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import classify, data, losses, models, optim, plots
-from jaxnets.checks import at_least, below, between
-from jaxnets.stats import dist
+from experiments.harness import plots, recipes
+from experiments.harness.checks import at_least, below, between
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import data, losses, models, optim
+from jaxnets.loop import seeded_state
+from jaxnets.state import each_run
 
 ACTIVATIONS = ("sigmoid", "relu", "leaky_relu")
 
@@ -61,24 +64,20 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     norms, runs, inactive = {}, {}, {}
     for act in ACTIVATIONS:
         # The deep net with this activation: gradient sizes at initialisation, then training.
-        model = models.MLP(widths, activation=act, weight_init=cfg.weight_init)
-        norms[act] = np.array(  # seeds × layers
-            [
-                layer_gradient_norms(
-                    model, model.init(jax.random.key(s), grad_batch[0][:1])["params"], grad_batch
-                )
-                for s in range(cfg.seed, cfg.seed + cfg.seeds)
-            ]
-        )
-        runs[act] = classify.train_classifier(
-            model,
+        model, tx = (
+            models.MLP(widths, activation=act, weight_init=cfg.weight_init),
             optim.optimizer("sgd", cfg.lr),
+        )
+        initial, _ = seeded_state(
+            model, tx, grad_batch[0][:1], seed=cfg.seed, seeds=cfg.seeds
+        )  # what is trained below
+        norms[act] = np.array([layer_gradient_norms(model, s.params, grad_batch) for s in each_run(initial)])
+        runs[act] = recipes.train_classifier(
+            model,
+            tx,
             train,
             test,
-            cfg.epochs,
-            cfg.batch_size,
-            cfg.seed,
-            cfg.seeds,
+            **recipes.settings(cfg),
             desc=act,
             **ws.checkpoint(act),
         )
@@ -116,7 +115,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
 
     ratio = {act: dist(norms[act][:, 0] / norms[act][:, -1]) for act in ACTIVATIONS}
     return Outcome(
-        history=classify.history(runs, "activation"),
+        history=recipes.history(runs, "activation"),
         metrics={
             "layer_gradient_norms": {act: [dist(layer) for layer in norms[act].T] for act in ACTIVATIONS},
             "first_over_last_layer_gradient": ratio,
@@ -152,7 +151,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 notes="learn",
             ),
         ],
-        diverged=classify.divergences(runs),
+        diverged=recipes.divergences(runs),
         log=[
             f"{act}: gradient norm layer 1 / layer {len(widths)} = {ratio[act]:.2e}; "
             f"test accuracy {acc[act]:.4f}"
@@ -177,4 +176,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

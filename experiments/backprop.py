@@ -20,12 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import losses, models, optim, plots, small_data
-from jaxnets.checks import at_most, equal
+from experiments.harness import plots, toy_data
+from experiments.harness.checks import at_most, equal
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import losses, models, optim
 from jaxnets.loop import seeded_state
 from jaxnets.state import each_run
-from jaxnets.stats import dist
 from jaxnets.steps import train_full_batch
 
 
@@ -110,10 +111,15 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     by_jax = [float(v) for v in jax.grad(lambda x, y, z: x * y + z, argnums=(0, 1, 2))(-2.0, 5.0, 3.0)]
 
     # (b) B4's net and initialisation (each seed's), trained by the engine (jax.grad) ...
-    x, y = map(jnp.asarray, small_data.logic_gate("xor"))
+    x, y = map(jnp.asarray, toy_data.logic_gate("xor"))
     model = models.MLP((2, 1), activation="sigmoid", output_activation="sigmoid")
     state, _ = seeded_state(
-        model, optim.optimizer("sgd", cfg.lr), x[:1], cfg.seed, cfg.seeds, losses.binary_cross_entropy
+        model,
+        optim.optimizer("sgd", cfg.lr),
+        x[:1],
+        seed=cfg.seed,
+        seeds=cfg.seeds,
+        loss_fn=losses.binary_cross_entropy,
     )
     start = jax.tree.map(lambda *a: jnp.stack(a), *[from_flax(s.params) for s in each_run(state)])  # copies
     _, engine = train_full_batch(state, (x, y), cfg.epochs)  # (the state is donated)
@@ -201,4 +207,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

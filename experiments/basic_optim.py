@@ -15,11 +15,12 @@ import jax
 import numpy as np
 import optax
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import data, losses, models, optim, plots
-from jaxnets.checks import at_least, equal
+from experiments.harness import over_seeds, plots, recipes, toy_data
+from experiments.harness.checks import at_least, equal
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import data, losses, models, optim
 from jaxnets.metrics import logit_binary_metrics
-from jaxnets.stats import dist
 from jaxnets.train import epoch_table, evaluate, train_model
 
 # What the notes printed after each of the 20 epochs (validate_epoch, the BasicOptim run).
@@ -39,27 +40,23 @@ class Config:
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
     # The book's dl and valid_dl: DataLoader(dset, batch_size=256), 3s then 7s, unshuffled.
-    train, valid = map(data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
+    train, valid = map(toy_data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
     batch_means: dict[str, list] = {}
     # The same Linear(784, 1) and training, stepped by our BasicOptim and by optax.sgd.
     runs = {}
     for name, tx in (("BasicOptim", optim.basic_optim(cfg.lr)), ("optax.sgd", optax.sgd(cfg.lr))):
-        print(f"{name}:")
         means = batch_means[name] = []
-        table = epoch_table()
+        table = epoch_table(title=f"{name}:")
 
         def on_epoch(epoch, state, row, means=means, table=table):
-            means.append(evaluate(state, valid, cfg.batch_size, batch_mean=True)["accuracy"])
+            means.append(evaluate(state, valid, batch_size=cfg.batch_size, batch_mean=True)["accuracy"])
             return table(epoch, state, row)
 
         runs[name] = train_model(
             models.MLP((1,)),
             tx,
             train,
-            cfg.epochs,
-            cfg.batch_size,
-            cfg.seed,
-            seeds=cfg.seeds,
+            **recipes.settings(cfg),
             loss_fn=losses.mnist_loss,
             metrics_fn=logit_binary_metrics,
             valid=valid,
@@ -87,11 +84,11 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         markers=True,
     )
     return Outcome(
-        history=[{"optimizer": k, **row} for k, r in runs.items() for row in r.rows(cfg.seed)],
+        history=[{"optimizer": k, **row} for k, r in runs.items() for row in over_seeds.rows(r, cfg.seed)],
         metrics={
             "valid_accuracy": acc,
             "valid_accuracy_per_epoch": [dist(np.reshape(m, -1)) for m in batch_means["BasicOptim"]],
-            "valid_accuracy_exact": runs["BasicOptim"].last("valid_accuracy"),
+            "valid_accuracy_exact": over_seeds.last(runs["BasicOptim"], "valid_accuracy"),
             "params_identical": identical,
             "max_param_difference": max_diff,
         },
@@ -99,7 +96,9 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             at_least(f"valid accuracy after {cfg.epochs} epochs", acc, 0.97, notes=0.9785),
             equal("BasicOptim params == optax.sgd params, bit for bit", identical, True, notes=True),
         ],
-        diverged={name: d for k, r in runs.items() for name, d in r.divergences(k, cfg.seed).items()},
+        diverged={
+            name: d for k, r in runs.items() for name, d in over_seeds.divergences(r, k, cfg.seed).items()
+        },
         log=[f"BasicOptim and optax.sgd parameters identical: {identical} (max difference {max_diff:g})"],
     )
 
@@ -115,4 +114,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

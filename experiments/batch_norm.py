@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import classify, data, models, optim
-from jaxnets.checks import below, holds
+from experiments.harness import over_seeds, recipes
+from experiments.harness.checks import below, greater
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from jaxnets import data, models, optim
 
 
 @dataclass(frozen=True)
@@ -40,24 +41,31 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         for lr in cfg.lrs
         for bn in (True, False)
     }
-    runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
+    runs = recipes.train_each(
+        setups,
+        train,
+        test,
+        **recipes.settings(cfg),
+        **ws.checkpoint_each(),
     )
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
-    cost = {k: r.fitted.last("train_loss") for k, r in runs.items()}
+    cost = {k: over_seeds.last(r.fitted, "train_loss") for k, r in runs.items()}
     # Running averages make evaluation independent of how the test set is batched.
     bn_main = runs[f"BN, lr {cfg.lrs[0]:g}"]
-    rebatched = bn_main.fitted.evaluate(test, batch_size=7)["accuracy"]
-    sample = classify.get_one_and_predict(
-        {k: r.first_seed_state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+    rebatched = over_seeds.evaluate(bn_main.fitted, test, batch_size=7)["accuracy"]
+    sample = recipes.get_one_and_predict(
+        runs,
+        test,
+        seed=cfg.seed,
+        out=ws.plots / "get_one_and_predict.png",
     )
-    classify.plot_runs(ws.plots / "batch_norm.png", runs, "784-100-100-10 with dropout 0.3: training cost")
+    recipes.plot_runs(ws.plots / "batch_norm.png", runs, "784-100-100-10 with dropout 0.3: training cost")
     checks = [
-        holds(
+        greater(
             f"lr {lr:g}: test accuracy BN vs no BN",
-            [acc[f"BN, lr {lr:g}"], acc[f"no BN, lr {lr:g}"]],
-            "BN > no BN",
-            acc[f"BN, lr {lr:g}"].mean > acc[f"no BN, lr {lr:g}"].mean,
+            acc[f"BN, lr {lr:g}"],
+            acc[f"no BN, lr {lr:g}"],
+            ("BN", "no BN"),
             notes="(no figure) BN allows larger learning rates",
         )
         for lr in cfg.lrs
@@ -71,16 +79,16 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         )
     )
     return Outcome(
-        history=classify.history(runs),
+        history=recipes.history(runs),
         metrics={
             "test": {k: r.held_out for k, r in runs.items()},
             "get_one_and_predict": sample,
             "last_epoch_train_cost": cost,
         },
         checks=checks,
-        diverged=classify.divergences(runs),
+        diverged=recipes.divergences(runs),
         log=[f"{k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs]
-        + [classify.describe(sample)],
+        + [recipes.describe(sample)],
     )
 
 
@@ -95,4 +103,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

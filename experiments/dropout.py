@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import classify, data, models, optim
-from jaxnets.checks import at_least, holds
-from jaxnets.stats import dist
+from experiments.harness import over_seeds, recipes
+from experiments.harness.checks import at_least, identical
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import data, models, optim
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,27 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         name: (models.MLP((*cfg.hidden, 10), weight_init="xavier_uniform", dropout=p), adam)
         for name, p in probs.items()
     }
-    runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
+    runs = recipes.train_each(
+        setups,
+        train,
+        test,
+        **recipes.settings(cfg),
+        **ws.checkpoint_each(),
     )
 
     # Evaluation mode (dropout off) is deterministic: the same test set twice gives the same numbers.
-    again = runs[with_dropout].fitted.evaluate(test)
-    train_eval = {k: r.fitted.evaluate(train) for k, r in runs.items()}
+    again = over_seeds.evaluate(runs[with_dropout].fitted, test)
+    train_eval = {k: over_seeds.evaluate(r.fitted, train) for k, r in runs.items()}
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
-    sample = classify.get_one_and_predict(
-        {k: r.first_seed_state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+    sample = recipes.get_one_and_predict(
+        runs,
+        test,
+        seed=cfg.seed,
+        out=ws.plots / "get_one_and_predict.png",
     )
-    classify.plot_runs(ws.plots / "dropout.png", runs, "784-512x4-10: training cost (dropout on)")
+    recipes.plot_runs(ws.plots / "dropout.png", runs, "784-512x4-10: training cost (dropout on)")
     return Outcome(
-        history=classify.history(runs),
+        history=recipes.history(runs),
         metrics={
             "test": {k: r.held_out for k, r in runs.items()},
             "get_one_and_predict": sample,
@@ -64,20 +72,16 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         },
         checks=[
             at_least("test accuracy with dropout", acc[with_dropout], 0.975, notes="~0.98 (original lab)"),
-            holds(
-                "evaluation is deterministic (dropout off)",
-                again["accuracy"],
-                "identical on a second pass",
-                again == runs[with_dropout].held_out,
-            ),
+            identical("evaluation is deterministic (dropout off)", runs[with_dropout].held_out, again),
         ],
-        diverged=classify.divergences(runs),
+        diverged=recipes.divergences(runs),
         log=[
-            f"{k}: cost {r.fitted.first('train_loss'):.4f} → {r.fitted.last('train_loss'):.4f}; "
+            f"{k}: cost {over_seeds.first(r.fitted, 'train_loss'):.4f} → "
+            f"{over_seeds.last(r.fitted, 'train_loss'):.4f}; "
             f"test accuracy {acc[k]:.4f}; train accuracy (eval mode) {train_eval[k]['accuracy']:.4f}"
             for k, r in runs.items()
         ]
-        + [classify.describe(sample)],
+        + [recipes.describe(sample)],
     )
 
 
@@ -92,4 +96,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

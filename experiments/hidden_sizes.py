@@ -7,9 +7,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import classify, data, models, optim
-from jaxnets.checks import at_least, holds
+from experiments.harness import over_seeds, recipes
+from experiments.harness.checks import at_least, less
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from jaxnets import data, models, optim
 
 
 @dataclass(frozen=True)
@@ -36,41 +37,48 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         )
         for a, b in cfg.sizes
     }
-    runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
+    runs = recipes.train_each(
+        setups,
+        train,
+        test,
+        **recipes.settings(cfg),
+        **ws.checkpoint_each(),
     )
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
-    cost = {k: r.fitted.last("train_loss") for k, r in runs.items()}
-    sample = classify.get_one_and_predict(
-        {k: r.first_seed_state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+    cost = {k: over_seeds.last(r.fitted, "train_loss") for k, r in runs.items()}
+    sample = recipes.get_one_and_predict(
+        runs,
+        test,
+        seed=cfg.seed,
+        out=ws.plots / "get_one_and_predict.png",
     )
-    classify.plot_runs(
+    recipes.plot_runs(
         ws.plots / "hidden_sizes.png", runs, f"BN net, Adam lr {cfg.lr:g}: training cost by hidden sizes"
     )
     by_size = sorted(runs, key=lambda k: sum(map(int, k.split("-"))))
     small, big = by_size[0], by_size[-1]
     return Outcome(
-        history=classify.history(runs, "hidden"),
+        history=recipes.history(runs, "hidden"),
         metrics={
             "test": {k: r.held_out for k, r in runs.items()},
             "get_one_and_predict": sample,
             "last_epoch_train_cost": cost,
         },
         checks=[
-            holds(
+            less(
                 f"train cost, hidden {big} vs {small}",
-                [cost[big], cost[small]],
-                "more units, lower train cost",
-                cost[big].mean < cost[small].mean,
+                cost[big],
+                cost[small],
+                (big, small),
                 notes="(homework: compare)",
             ),
             at_least(
                 "test accuracy of every size", [acc[k] for k in runs], 0.95, notes="(homework: compare)"
             ),
         ],
-        diverged=classify.divergences(runs),
+        diverged=recipes.divergences(runs),
         log=[f"hidden {k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs]
-        + [classify.describe(sample)],
+        + [recipes.describe(sample)],
     )
 
 
@@ -85,4 +93,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import models, optim, plots, small_data
-from jaxnets.checks import below, holds
+from experiments.harness import over_seeds, plots, toy_data
+from experiments.harness.checks import below, falls_every_epoch, overshoots
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import models, optim
 from jaxnets.metrics import classification_metrics
-from jaxnets.stats import dist
 from jaxnets.train import train_model
 
 
@@ -27,13 +28,13 @@ class Config:
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
     # The same softmax model and data, trained at each learning rate.
-    train, _ = small_data.softmax_toy()
+    train, _ = toy_data.softmax_toy()
     fits = {
         lr: train_model(
             models.softmax_classifier(3),
             optim.optimizer("sgd", lr),
             train,
-            cfg.epochs,
+            epochs=cfg.epochs,
             seed=cfg.seed,
             seeds=cfg.seeds,
             metrics_fn=classification_metrics,
@@ -55,17 +56,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     big, tiny, good = (costs.get(lr) for lr in (1e5, 1e-10, 1e-1))
     checks = []
     if big is not None:
-        peak = dist(np.nanmax(big, axis=1))
-        rises_again = all(np.any(np.diff(c[np.isfinite(c)]) > 0) for c in big)
-        checks.append(
-            holds(
-                "lr=1e5: peak cost",
-                peak,
-                "≥ 1e4 and it rises again after falling (overshooting), every seed",
-                bool(np.all(np.nanmax(big, axis=1) >= 1e4)) and rises_again,
-                notes=1971322.6,
-            )
-        )
+        checks.append(overshoots("lr=1e5: peak cost", big, 1e4, notes=1971322.6))
     if tiny is not None:
         spread = float(np.nanmax(np.abs(tiny - tiny[:, :1])))
         checks.append(
@@ -77,28 +68,24 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             )
         )
     if good is not None:
-        checks.append(
-            holds(
-                "lr=0.1: cost first → last",
-                [dist(good[:, 0]), dist(good[:, -1])],
-                "falls every epoch, every seed",
-                bool(np.all(np.diff(good, axis=1) < 0)),
-                notes="steady decrease",
-            )
-        )
+        checks.append(falls_every_epoch("lr=0.1: cost first → last", good, notes="steady decrease"))
     return Outcome(
-        history=[{"run": f"lr={lr:g}", **row} for lr, f in fits.items() for row in f.rows(cfg.seed)],
+        history=[
+            {"run": f"lr={lr:g}", **row} for lr, f in fits.items() for row in over_seeds.rows(f, cfg.seed)
+        ],
         metrics={
             f"lr={lr:g}": {
-                "first_cost": f.first("train_loss"),
-                "last_cost": f.last("train_loss"),
+                "first_cost": over_seeds.first(f, "train_loss"),
+                "last_cost": over_seeds.last(f, "train_loss"),
                 "max_cost": dist(np.nanmax(costs[lr], axis=1)),
             }
             for lr, f in fits.items()
         },
         checks=checks,
         diverged={
-            name: d for lr, f in fits.items() for name, d in f.divergences(f"lr={lr:g}", cfg.seed).items()
+            name: d
+            for lr, f in fits.items()
+            for name, d in over_seeds.divergences(f, f"lr={lr:g}", cfg.seed).items()
         },
     )
 
@@ -115,4 +102,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import losses, models, optim, plots, small_data
-from jaxnets.checks import holds, within
+from experiments.harness import over_seeds, plots, toy_data
+from experiments.harness.checks import falls, within
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import losses, models, optim
 from jaxnets.state import each_run
-from jaxnets.stats import dist
 from jaxnets.train import train_model
 
 
@@ -26,7 +27,7 @@ class Config:
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
     # 20 noisy points of a line; y = a x + b by full-batch gradient descent on the MSE.
-    x, y = small_data.noisy_line(cfg.seed)
+    x, y = toy_data.noisy_line(cfg.seed)
     lines = {}
 
     def record(epoch, state, _row):  # the first seed's line, for the plot
@@ -37,7 +38,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         models.linear_regression(1),
         optim.optimizer("sgd", cfg.lr),
         (x, y),
-        cfg.epochs,
+        epochs=cfg.epochs,
         seed=cfg.seed,
         seeds=cfg.seeds,
         loss_fn=losses.mse,
@@ -67,27 +68,27 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     plots.save(fig, ws.plots / "linear_regression.png")
 
     return Outcome(
-        history=fitted.rows(cfg.seed),
+        history=over_seeds.rows(fitted, cfg.seed),
         metrics={
             "a": a,
             "b": b,
             "a_least_squares": a_ls,
             "b_least_squares": b_ls,
-            "first_loss": fitted.first("train_loss"),
-            "last_loss": fitted.last("train_loss"),
+            "first_loss": over_seeds.first(fitted, "train_loss"),
+            "last_loss": over_seeds.last(fitted, "train_loss"),
         },
         checks=[
             within("slope a vs least squares", a, float(a_ls), 1e-3, notes="(slides: no figure)"),
             within("intercept b vs least squares", b, float(b_ls), 1e-3, notes="(slides: no figure)"),
-            holds(
+            falls(
                 "loss first → last",
-                [fitted.first("train_loss"), fitted.last("train_loss")],
-                "falls, every seed",
-                bool(np.all(loss[:, -1] < loss[:, 0])),
+                over_seeds.first(fitted, "train_loss"),
+                over_seeds.last(fitted, "train_loss"),
+                every_seed=True,
                 notes="falls (slides)",
             ),
         ],
-        diverged=fitted.divergences("linear regression", cfg.seed),
+        diverged=over_seeds.divergences(fitted, "linear regression", cfg.seed),
     )
 
 
@@ -101,4 +102,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import classify, data, models, optim
-from jaxnets.checks import at_least
+from experiments.harness import recipes
+from experiments.harness.checks import at_least
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from jaxnets import data, models, optim
 
 
 @dataclass(frozen=True)
@@ -27,34 +28,34 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     # MNIST, pixels /255, batch 100, shuffled, drop_last.
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
     # Softmax regression, Linear(784, 10), trained with SGD and with Adam.
-    runs = classify.train_each(
+    runs = recipes.train_each(
         {
             "B1 SGD": (models.softmax_classifier(10), optim.optimizer("sgd", cfg.sgd_lr)),
             "B2 Adam": (models.softmax_classifier(10), optim.optimizer("adam", cfg.adam_lr)),
         },
         train,
         test,
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.seed,
-        seeds=cfg.seeds,
+        **recipes.settings(cfg),
         **ws.checkpoint_each(),
     )
     # Test accuracy, and get one and predict.
     acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
-    sample = classify.get_one_and_predict(
-        {k: r.first_seed_state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+    sample = recipes.get_one_and_predict(
+        runs,
+        test,
+        seed=cfg.seed,
+        out=ws.plots / "get_one_and_predict.png",
     )
-    classify.plot_runs(ws.plots / "softmax_sgd_vs_adam.png", runs, "MNIST softmax regression: training cost")
+    recipes.plot_runs(ws.plots / "softmax_sgd_vs_adam.png", runs, "MNIST softmax regression: training cost")
     return Outcome(
-        history=classify.history(runs),
+        history=recipes.history(runs),
         metrics={"test": {k: r.held_out for k, r in runs.items()}, "get_one_and_predict": sample},
         checks=[
             at_least("B1 (SGD) test accuracy", acc["B1 SGD"], 0.90, notes="~0.90-0.92 (no figure)"),
             at_least("B2 (Adam) test accuracy", acc["B2 Adam"], 0.91),
         ],
-        diverged=classify.divergences(runs),
-        log=[classify.describe(sample)],
+        diverged=recipes.divergences(runs),
+        log=[recipes.describe(sample)],
     )
 
 
@@ -70,4 +71,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import losses, models, optim, plots, small_data
-from jaxnets.checks import below, equal, holds
+from experiments.harness import plots, toy_data
+from experiments.harness.checks import above, all_of, at_most, below, equal
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import losses, models, optim
 from jaxnets.loop import seeded_state
 from jaxnets.state import each_run
-from jaxnets.stats import dist
 from jaxnets.steps import predict, train_full_batch
 
 GATES = ("and", "or", "xor")
@@ -37,8 +38,10 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     fig, axes = plots.figure(1, 4, figsize=(16, 4))
     for ax, gate in zip(axes[1:], GATES, strict=True):
         # Each gate's four points, trained for 10,001 steps (all seeds as one program).
-        x, y = small_data.logic_gate(gate)
-        state, _ = seeded_state(model, tx, x[:1], cfg.seed, cfg.seeds, losses.binary_cross_entropy)
+        x, y = toy_data.logic_gate(gate)
+        state, _ = seeded_state(
+            model, tx, x[:1], seed=cfg.seed, seeds=cfg.seeds, loss_fn=losses.binary_cross_entropy
+        )
         state, step_metrics = train_full_batch(state, (x, y), cfg.epochs)
         curves = np.asarray(step_metrics["loss"]).reshape(cfg.seeds, -1)  # seeds × steps
         probs = np.asarray(predict(state, x)).reshape(cfg.seeds, -1)
@@ -80,11 +83,10 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         checks=[
             equal("AND accuracy (every seed)", metrics["and"]["accuracy"], 1.0, notes=1.0),
             equal("OR accuracy (every seed)", metrics["or"]["accuracy"], 1.0, notes=1.0),
-            holds(
+            all_of(
                 "XOR accuracy, final loss",
                 [xor["accuracy"], xor["final_loss"]],
-                "accuracy ≤ 0.75 and loss > 0.69",
-                xor["accuracy"].mean <= 0.75 and xor["final_loss"].mean > 0.69,
+                [at_most("accuracy", xor["accuracy"], 0.75), above("loss", xor["final_loss"], 0.69)],
                 notes="not learned, ~0.693",
             ),
             below(
@@ -108,4 +110,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

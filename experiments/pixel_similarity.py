@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import data, plots
-from jaxnets.checks import equal
+from experiments.harness import plots
+from experiments.harness.checks import equal
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from jaxnets import data
 
 NOTES = {"accuracy_3s": 0.9168, "accuracy_7s": 0.9854, "mean": 0.9511}
 
@@ -87,4 +88,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import losses, models, plots, small_data
-from jaxnets.checks import below, between
-from jaxnets.record import run_name
-from jaxnets.stats import dist
+from experiments.harness import over_seeds, plots, toy_data
+from experiments.harness.checks import below, between
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import losses, models
 from jaxnets.steps import predict
 from jaxnets.train import train_model
 
@@ -32,14 +32,14 @@ class Config:
 def fit(cfg: Config, seed: int):
     """One run as the notes' cells do it: new noisy speeds, a quadratic with N(0, 1) coefficients,
     √MSE, plain SGD, slow steps then fast; (t, speeds, the fit, predictions after each step)."""
-    t, speed = small_data.speed_curve(seed)
+    t, speed = toy_data.speed_curve(seed)
     schedule = optax.piecewise_constant_schedule(cfg.slow_lr, {cfg.slow_steps: cfg.lr / cfg.slow_lr})
     snapshots = {}
     fitted = train_model(
         models.Polynomial(2),
         optax.sgd(schedule),
         (t, speed),
-        cfg.slow_steps + cfg.epochs,
+        epochs=cfg.slow_steps + cfg.epochs,
         seed=seed,
         loss_fn=losses.rmse,
         shuffle=False,
@@ -84,7 +84,11 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
 
     slow_change = dist((loss[:, 0] - np.asarray(after_slow.values)) / loss[:, 0])
     return Outcome(
-        history=[row for seed, (*_, fitted, _) in zip(seeds, runs, strict=True) for row in fitted.rows(seed)],
+        history=[
+            row
+            for seed, (*_, fitted, _) in zip(seeds, runs, strict=True)
+            for row in over_seeds.rows(fitted, seed)
+        ],
         metrics={
             "initial_loss": dist(loss[:, 0]),
             "loss_after_slow_steps": after_slow,
@@ -107,7 +111,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             ),
         ],
         diverged={
-            run_name("quadratic", seed, cfg.seeds): fitted.diverged
+            over_seeds.run_name("quadratic", seed, cfg.seeds): fitted.run(0).diverged
             for seed, (*_, fitted, _) in zip(seeds, runs, strict=True)
         },
     )
@@ -123,4 +127,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

@@ -15,13 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import data, models, optim, plots
-from jaxnets.checks import holds
+from experiments.harness import over_seeds, plots
+from experiments.harness.checks import above, all_of, below, less, rises
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import Dist, dist
+from jaxnets import data, models, optim
 from jaxnets.loop import seed_keys
 from jaxnets.metrics import classification_metrics
-from jaxnets.record import FitResult, evaluate_runs
-from jaxnets.stats import Dist, dist
+from jaxnets.record import FitResult
 from jaxnets.train import early_stopping, fit, train_model
 
 
@@ -44,7 +45,11 @@ class Config:
 
 def _gap(fitted: FitResult) -> Dist:
     """Validation minus training loss at the last epoch: how far the net has overfit."""
-    return dist(np.subtract(fitted.last("valid_loss").values, fitted.last("train_loss").values))
+    return dist(
+        np.subtract(
+            over_seeds.last(fitted, "valid_loss").values, over_seeds.last(fitted, "train_loss").values
+        )
+    )
 
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
@@ -61,9 +66,9 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             models.MLP((*hidden, 10)),
             optim.optimizer("adam", cfg.lr),
             data_,
-            epochs,
-            cfg.batch_size,
-            cfg.seed,
+            epochs=epochs,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
             metrics_fn=classification_metrics,
             l2=l2,
             seeds=cfg.seeds,
@@ -90,18 +95,20 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         else:
             keys = seed_keys(range(cfg.seed + i, cfg.seed + i + cfg.seeds))
             result = fit(
-                state, chunk, cfg.chunk_epochs, cfg.batch_size, keys if state.runs else keys[0], valid=valid
+                state, chunk, epochs=cfg.chunk_epochs, batch_size=cfg.batch_size, key=keys, valid=valid
             )
         state = result.state
-        online_acc.append(result.last("valid_accuracy"))
-        online_hist += [{"run": "online", "chunk": "ABCDEFGH"[i], **row} for row in result.rows(cfg.seed)]
+        online_acc.append(over_seeds.last(result, "valid_accuracy"))
+        online_hist += [
+            {"run": "online", "chunk": "ABCDEFGH"[i], **row} for row in over_seeds.rows(result, cfg.seed)
+        ]
 
     base_valid = base.curve("valid_loss")
-    base_min, base_last = dist(np.nanmin(base_valid, axis=1)), base.last("valid_loss")
+    base_min, base_last = dist(np.nanmin(base_valid, axis=1)), over_seeds.last(base, "valid_loss")
     overfit = dist(np.divide(base_last.values, base_min.values))
-    train_share = dist(np.divide(base.last("train_loss").values, base_last.values))
-    base_test = base.evaluate(test)
-    best_test = evaluate_runs(best_state, test)
+    train_share = dist(np.divide(over_seeds.last(base, "train_loss").values, base_last.values))
+    base_test = over_seeds.evaluate(base, test)
+    best_test = over_seeds.evaluate(best_state, test)
     gaps = {"baseline": _gap(base), "L2": _gap(l2), "small": _gap(small)}
 
     fig, axes = plots.figure(2, 2, figsize=(11, 8))
@@ -137,7 +144,8 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
 
     runs = {"baseline": base, "early_stop": stopped, "l2": l2, "small": small}
     return Outcome(
-        history=[{"run": k, **row} for k, r in runs.items() for row in r.rows(cfg.seed)] + online_hist,
+        history=[{"run": k, **row} for k, r in runs.items() for row in over_seeds.rows(r, cfg.seed)]
+        + online_hist,
         metrics={
             "baseline_test": base_test,
             "early_stopped_test": best_test,
@@ -147,44 +155,45 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             "online_valid_accuracy": online_acc,
         },
         checks=[
-            holds(
+            all_of(
                 "baseline overfits: last / lowest validation loss",
                 overfit,
-                "> 1.1 while train loss < 1 % of validation loss",
-                overfit.mean > 1.1 and train_share.mean < 0.01,
+                [above("it", overfit, 1.1), below("train / validation loss", train_share, 0.01)],
                 notes="(text only)",
             ),
-            holds(
+            all_of(
                 "early stopping: test loss at best epoch vs baseline's last",
                 [best_test["loss"], base_test["loss"]],
-                "lower, stopped early",
-                best_test["loss"].mean < base_test["loss"].mean
-                and len(stopped.per_run()[0].history) < cfg.epochs,
+                [
+                    less("loss", best_test["loss"], base_test["loss"], ("best", "last")),
+                    below("epochs trained", len(stopped.per_run()[0].history), cfg.epochs),
+                ],
                 notes="(text only)",
             ),
-            holds(
+            less(
                 "L2 penalty: validation - train loss gap vs baseline",
-                [gaps["L2"], gaps["baseline"]],
-                "smaller",
-                gaps["L2"].mean < gaps["baseline"].mean,
+                gaps["L2"],
+                gaps["baseline"],
+                ("L2", "baseline"),
                 notes="(text only)",
             ),
-            holds(
+            less(
                 "smaller net: validation - train loss gap vs baseline",
-                [gaps["small"], gaps["baseline"]],
-                "smaller",
-                gaps["small"].mean < gaps["baseline"].mean,
+                gaps["small"],
+                gaps["baseline"],
+                ("smaller net", "baseline"),
                 notes="(text only)",
             ),
-            holds(
+            rises(
                 "online learning: validation accuracy after first → last chunk",
-                [online_acc[0], online_acc[-1]],
-                "rises",
-                online_acc[-1].mean > online_acc[0].mean,
+                online_acc[0],
+                online_acc[-1],
                 notes="(text only)",
             ),
         ],
-        diverged={name: d for k, r in runs.items() for name, d in r.divergences(k, cfg.seed).items()},
+        diverged={
+            name: d for k, r in runs.items() for name, d in over_seeds.divergences(r, k, cfg.seed).items()
+        },
     )
 
 
@@ -199,4 +208,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

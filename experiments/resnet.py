@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import classify, data, models, optim, plots
-from jaxnets.checks import at_least
+from experiments.harness import over_seeds, plots, recipes
+from experiments.harness.checks import at_least
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from jaxnets import data, models, optim
 
 
 @dataclass(frozen=True)
@@ -33,23 +34,24 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     # learn = cnn_learner(dls, resnet18, pretrained=False); learn.fit_one_cycle(1, 0.1)
     steps = cfg.epochs * (len(train[0]) // cfg.batch_size)
     start = time.perf_counter()
-    resnet = classify.train_classifier(
+    resnet = recipes.train_classifier(
         models.ResNet18(2, in_channels=3, head="fastai"),
         optim.one_cycle(cfg.lr, steps),
         train,
         valid,
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.seed,
-        cfg.seeds,
+        **recipes.settings(cfg),
         desc="ResNet-18",
         **ws.checkpoint("ResNet-18"),
     )
     seconds = time.perf_counter() - start
     acc = resnet.held_out["accuracy"]
     names = data.CLASS_NAMES["mnist_sample"]
-    sample = classify.get_one_and_predict(
-        {"ResNet-18": resnet.first_seed_state}, valid, cfg.seed, ws.plots / "get_one_and_predict.png", names
+    sample = recipes.get_one_and_predict(
+        {"ResNet-18": resnet.first_seed_state},
+        valid,
+        seed=cfg.seed,
+        out=ws.plots / "get_one_and_predict.png",
+        class_names=names,
     )
 
     step_loss = resnet.fitted.steps["loss"].reshape(cfg.seeds, -1)  # seeds × steps
@@ -67,7 +69,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         logy=True,
     )
     return Outcome(
-        history=resnet.fitted.rows(cfg.seed),
+        history=over_seeds.rows(resnet.fitted, cfg.seed),
         metrics={
             "valid": resnet.held_out,
             "get_one_and_predict": sample,
@@ -75,10 +77,10 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             "steps": steps,
         },
         checks=[at_least(f"valid accuracy after {cfg.epochs} epoch(s)", acc, 0.99, notes=0.9951)],
-        diverged=resnet.fitted.divergences("ResNet-18", cfg.seed),
+        diverged=over_seeds.divergences(resnet.fitted, "ResNet-18", cfg.seed),
         log=[
             f"ResNet-18: valid accuracy {acc:.4f} after {steps} steps, {seconds:.1f} s (compile included)",
-            classify.describe(sample, names),
+            recipes.describe(sample, names),
         ],
     )
 
@@ -94,4 +96,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

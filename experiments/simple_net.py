@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import data, losses, models, optim, plots
-from jaxnets.checks import at_least
+from experiments.harness import over_seeds, plots, recipes, toy_data
+from experiments.harness.checks import at_least
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from jaxnets import data, losses, models, optim
 from jaxnets.metrics import logit_binary_metrics
 from jaxnets.train import epoch_table, train_model
 
@@ -30,16 +31,13 @@ class Config:
 def run(cfg: Config, ws: Workspace) -> Outcome:
     # The book's dls = DataLoaders(dl, valid_dl): 3s then 7s, batches of 256 in order (unshuffled),
     # the last one partial; fastai's Learner averages batch_accuracy over examples.
-    train, valid = map(data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
+    train, valid = map(toy_data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
     # simple_net = nn.Sequential(nn.Linear(28*28, 30), nn.ReLU(), nn.Linear(30, 1)); learn.fit(40, 0.1)
     fitted = train_model(
         models.MLP((cfg.hidden, 1)),
         optim.optimizer("sgd", cfg.lr),
         train,
-        cfg.epochs,
-        cfg.batch_size,
-        cfg.seed,
-        seeds=cfg.seeds,
+        **recipes.settings(cfg),
         loss_fn=losses.mnist_loss,
         metrics_fn=logit_binary_metrics,
         valid=valid,
@@ -47,7 +45,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         drop_last=False,
         on_epoch=epoch_table(),
     )
-    acc = fitted.last("valid_accuracy")
+    acc = over_seeds.last(fitted, "valid_accuracy")
     plots.curves(
         ws.plots / "simple_net.png",
         {"validation accuracy": (np.arange(1, cfg.epochs + 1), fitted.curve("valid_accuracy"))},
@@ -55,10 +53,10 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         ylabel="validation accuracy",
     )
     return Outcome(
-        history=fitted.rows(cfg.seed),
-        metrics={"valid_accuracy": acc, "valid_loss": fitted.last("valid_loss")},
+        history=over_seeds.rows(fitted, cfg.seed),
+        metrics={"valid_accuracy": acc, "valid_loss": over_seeds.last(fitted, "valid_loss")},
         checks=[at_least(f"valid accuracy after {cfg.epochs} epochs", acc, 0.975, notes=0.9828)],
-        diverged=fitted.divergences("simple net", cfg.seed),
+        diverged=over_seeds.divergences(fitted, "simple net", cfg.seed),
     )
 
 
@@ -73,4 +71,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

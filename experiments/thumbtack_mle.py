@@ -14,9 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import losses, plots
-from jaxnets.checks import within
+from experiments.harness import plots
+from experiments.harness.checks import within
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from jaxnets import losses
 from jaxnets.optimize import minimize
 
 
@@ -79,4 +80,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import classify, data, models, optim
-from jaxnets.checks import at_least, holds
-from jaxnets.stats import dist
+from experiments.harness import over_seeds, recipes
+from experiments.harness.checks import above, all_of, at_least, between, falls, greater
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.stats import dist
+from jaxnets import data, models, optim
 
 # torch.nn.init.normal_ (B7), xavier_uniform_ (B8), kaiming_normal_ (B9) on each weight matrix.
 INITS = {"B7 normal(0,1)": "normal", "B8 Xavier": "xavier_uniform", "B9 He": "he_normal"}
@@ -42,55 +43,64 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     setups = {name: (models.MLP((*cfg.hidden, 10), weight_init=init), adam) for name, init in INITS.items()}
 
     # Training: 15 epochs each, the average cost per epoch recorded.
-    runs = classify.train_each(
-        setups, train, test, cfg.epochs, cfg.batch_size, cfg.seed, seeds=cfg.seeds, **ws.checkpoint_each()
+    runs = recipes.train_each(
+        setups,
+        train,
+        test,
+        **recipes.settings(cfg),
+        **ws.checkpoint_each(),
     )
 
     # Test the model using test sets (and the notes' unscaled pixels), then get one and predict.
     acc = {name: r.held_out["accuracy"] for name, r in runs.items()}
-    unscaled = {name: r.fitted.evaluate((test[0] * 255.0, test[1]))["accuracy"] for name, r in runs.items()}
-    sample = classify.get_one_and_predict(
-        {k: r.first_seed_state for k, r in runs.items()}, test, cfg.seed, ws.plots / "get_one_and_predict.png"
+    unscaled = {
+        name: over_seeds.evaluate(r.fitted, (test[0] * 255.0, test[1]))["accuracy"]
+        for name, r in runs.items()
+    }
+    sample = recipes.get_one_and_predict(
+        runs,
+        test,
+        seed=cfg.seed,
+        out=ws.plots / "get_one_and_predict.png",
     )
-    classify.plot_runs(ws.plots / "weight_init.png", runs, "784-256-256-10: average cost per epoch")
+    recipes.plot_runs(ws.plots / "weight_init.png", runs, "784-256-256-10: average cost per epoch")
 
     b7, b8, b9 = (acc[k] for k in INITS)
     b7_fit = runs["B7 normal(0,1)"].fitted
-    first, last = b7_fit.first("train_loss"), b7_fit.last("train_loss")
+    first, last = over_seeds.first(b7_fit, "train_loss"), over_seeds.last(b7_fit, "train_loss")
     b8_minus_b7 = dist(np.subtract(b8.values, b7.values))  # the same seeds, hence the same batches
     return Outcome(
-        history=classify.history(runs),
+        history=recipes.history(runs),
         metrics={
             "test": {k: r.held_out for k, r in runs.items()},
             "get_one_and_predict": sample,
             "test_accuracy_unscaled_pixels": unscaled,
         },
         checks=[
-            holds(
+            all_of(
                 "B7 average cost, epoch 1 → last",
                 [first, last],
-                "epoch 1 within 10x of the notes', falls > 50x",
-                129.38 / 10 <= first.mean <= 129.38 * 10 and last.mean < first.mean / 50,
+                [between("epoch 1", first, 129.38 / 10, 129.38 * 10), falls("then", first, last, by=50)],
                 notes=[129.379852, 0.785691],
             ),
             at_least("B7 test accuracy", b7, 0.935, notes=0.9451),
             at_least("B8 test accuracy", b8, 0.975, notes=0.9805),
-            holds(
+            above(
                 "B8 − B7 (each seed's pair)",
                 b8_minus_b7,
-                "B8 > B7",
-                b8_minus_b7.mean > 0,
+                0,
                 notes=0.9805 - 0.9451,
             ),
-            holds("B9 test accuracy vs B7", [b9, b7], "B9 > B7", b9.mean > b7.mean),
+            greater("B9 test accuracy vs B7", b9, b7, ("B9", "B7")),
         ],
-        diverged=classify.divergences(runs),
+        diverged=recipes.divergences(runs),
         log=[
-            f"{k}: cost {r.fitted.first('train_loss'):.6g} → {r.fitted.last('train_loss'):.6g}; "
+            f"{k}: cost {over_seeds.first(r.fitted, 'train_loss'):.6g} → "
+            f"{over_seeds.last(r.fitted, 'train_loss'):.6g}; "
             f"Accuracy: {acc[k]:.4f} (unscaled test pixels, as the notes' code: {unscaled[k]:.4f})"
             for k, r in runs.items()
         ]
-        + [classify.describe(sample)],
+        + [recipes.describe(sample)],
     )
 
 
@@ -106,4 +116,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    sys.exit(EXPERIMENT.main(sys.argv[1:]))
+    from experiments.harness.cli import main
+
+    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))

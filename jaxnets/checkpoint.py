@@ -34,6 +34,7 @@ from flax import linen as nn
 
 from jaxnets.errors import InputError
 from jaxnets.parallel import is_key, to_host
+from jaxnets.state import module_of
 
 
 def saved_fields(state: Any) -> dict[str, Any]:
@@ -91,6 +92,46 @@ def describe(obj: Any, depth: int = 0) -> str:
     if fields is not None:
         return f"{type(obj).__qualname__}{describe(fields(), depth + 1)}"
     return type(obj).__qualname__
+
+
+def describe_optimizer(tx: Any, params: Any, steps: int = 3) -> str:
+    """What an optimizer does, told by doing it: the updates it makes in ``steps`` steps from fixed
+    gradients on a small stand-in of ``params`` (same tree, four numbers per leaf), to 6 digits.
+    Two optimizers that step alike (a learning rate, β1, a schedule's first steps, a mask by
+    parameter name) read alike, whatever their closures hold."""
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    probe = jax.tree_util.tree_unflatten(
+        tree, [np.linspace(-1.0, 1.0, 4, dtype=np.float32) * (i + 1) for i in range(len(leaves))]
+    )
+    try:
+        opt_state, steps_made = tx.init(probe), []
+        for t in range(steps):
+            grads = jax.tree.map(lambda p, t=t: np.sin(p * (t + 2)), probe)
+            updates, opt_state = tx.update(grads, opt_state, probe)
+            steps_made += [f"{float(v):.6g}" for u in jax.tree.leaves(updates) for v in np.ravel(u)]
+    except Exception as e:  # an optimizer that cannot step a stand-in: its type names it
+        return f"{type(tx).__qualname__} (not probed: {type(e).__name__})"
+    return f"{type(tx).__qualname__}:{hashlib.sha1(' '.join(steps_made).encode()).hexdigest()[:16]}"
+
+
+def run_signature(
+    state: Any, train: Any, batch_size: int, shuffle: bool, key: jax.Array, drop_last: bool
+) -> dict[str, Any]:
+    """What a checkpoint must share with the run that continues it: the data (its size and a
+    fingerprint of its contents, from its ``feed``), the batching, the keys, the number of runs,
+    and what the model, the optimizer and the loss are (not just their arrays' shapes)."""
+    return {
+        "examples": len(train),
+        "data": train.fingerprint(),
+        "batch_size": batch_size,
+        "shuffle": shuffle,
+        **({} if drop_last else {"drop_last": False}),  # (absent where True: earlier checkpoints stay valid)
+        "key": np.asarray(to_host(jax.random.key_data(key))).tolist(),
+        "runs": state.runs,
+        "model": describe(module_of(state)),
+        "optimizer": describe_optimizer(state.tx, state.params),
+        "loss": describe((state.loss_fn, state.metrics_fn, state.l2)),
+    }
 
 
 def _filled(cell: Any) -> bool:

@@ -18,7 +18,6 @@ import socket
 import urllib.parse
 import zlib
 from pathlib import Path
-from typing import Any
 
 import chex
 import jax
@@ -241,16 +240,6 @@ def mnist_sample(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out[f"{split_name}_images"] = images[keep]
         out[f"{split_name}_labels"] = (labels[keep] == 3).astype(np.int32)
     return out
-
-
-def threes_then_sevens(split: tuple[Any, Any]) -> tuple[Any, Any]:
-    """A split of ``mnist_sample`` in the fastai book's order: every 3, then every 7, each in
-    MNIST's order (``train_x = torch.cat([stacked_threes, stacked_sevens])``). The book trains on it
-    with an unshuffled ``DataLoader``, so the order shapes its curves (after epoch 1 the model has
-    just seen 24 batches of 7s)."""
-    x, y = split
-    order = np.argsort(-np.asarray(y), kind="stable")  # label 1 (a 3) first
-    return x[order], y[order]
 
 
 LOADABLE = (*DATASETS, "mnist_sample")

@@ -177,3 +177,16 @@ def mesh_of(tree: Any) -> Mesh | None:
         if isinstance(sharding, NamedSharding) and isinstance(sharding.mesh, Mesh):
             return sharding.mesh
     return None
+
+
+def place(state: Any, key: jax.Array, mesh: Mesh | None = None) -> tuple[Any, jax.Array, Mesh]:
+    """A training state and its key(s) copied onto ``mesh`` (the caller's stay usable when the
+    copies are donated), and the mesh: a single run replicated on a data-parallel mesh (each
+    batch split over the devices), stacked runs split over the devices run by run (default
+    meshes: ``data_mesh()``, ``runs_mesh(runs)``)."""
+    if state.runs:
+        mesh = runs_mesh(state.runs) if mesh is None else mesh
+        state, key = shard_runs((state, key), mesh, copy=True)
+        return state, key, mesh
+    mesh = data_mesh() if mesh is None else mesh
+    return replicate(state, mesh, copy=True), key, mesh

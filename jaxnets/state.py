@@ -63,6 +63,7 @@ def create_train_state(
     tx: optax.GradientTransformation,
     example_input: jax.Array,
     key: jax.Array,
+    *,
     loss_fn: losses.Loss = losses.cross_entropy,
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
@@ -97,6 +98,30 @@ def create_train_state(
     )
 
 
+def run_count(state: TrainState) -> int:
+    """How many runs the state holds: its stacked runs, or 1."""
+    return state.runs or 1
+
+
+def with_run_axis(state: TrainState, tree: Any) -> Any:
+    """``tree`` (the state's arrays, or per-run values) with a leading run axis: as it is for a
+    stacked state, one of size 1 added for a single run."""
+    return tree if state.runs else jax.tree.map(lambda a: a[None], tree)
+
+
+def run_keys(state: TrainState, key: jax.Array) -> jax.Array:
+    """``key`` checked to hold one key per run: N keys for N stacked runs, one (or a stack of one)
+    for a single run."""
+    if not state.runs and jnp.shape(key) == (1,):
+        return key[0]
+    if state.runs and jnp.shape(key) != (state.runs,):
+        raise InputError(
+            f"a state of {state.runs} stacked runs needs {state.runs} keys (one per run), "
+            f"got shape {jnp.shape(key)}"
+        )
+    return key
+
+
 def each_run(state: TrainState) -> list[TrainState]:
     """The runs of a stacked state one by one (``[state]`` for a single run)."""
     return [state] if state.runs is None else [state.run(k) for k in range(state.runs)]
@@ -107,6 +132,7 @@ def create_train_states(
     tx: optax.GradientTransformation,
     example_input: jax.Array,
     keys: jax.Array,
+    *,
     loss_fn: losses.Loss = losses.cross_entropy,
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
@@ -115,7 +141,9 @@ def create_train_states(
     what ``create_train_state(..., keys[k])`` makes, so N seeds train as one program."""
 
     def one(key: jax.Array) -> TrainState:
-        return create_train_state(model, tx, example_input, key, loss_fn, metrics_fn, l2)
+        return create_train_state(
+            model, tx, example_input, key, loss_fn=loss_fn, metrics_fn=metrics_fn, l2=l2
+        )
 
     return jax.vmap(one)(keys).replace(runs=int(keys.shape[0]))
 

@@ -107,6 +107,7 @@ def train_epoch(
     state: TrainState,
     data: Batch,
     key: jax.Array,
+    *,
     batch_size: int,
     shuffle: bool = True,
     mesh: Mesh | None = None,
@@ -158,7 +159,7 @@ def train_full_batch(state: TrainState, data: Batch, steps: int) -> tuple[TrainS
 
 
 def evaluate(
-    state: TrainState, data: Batch, batch_size: int = 1000, batch_mean: bool = False
+    state: TrainState, data: Batch, *, batch_size: int = 1000, batch_mean: bool = False
 ) -> dict[str, Any]:
     """Mean metrics over the whole of ``data`` (every example, remainder included), split over
     the devices of the mesh the state is replicated on, if any: floats, or for a stacked state

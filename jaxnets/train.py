@@ -12,7 +12,7 @@ from jaxnets.callbacks import early_stopping, epoch_table
 from jaxnets.loop import fit, seed_keys, seeded_state, train_model
 from jaxnets.metrics import classification_metrics, logit_binary_metrics, no_metrics
 from jaxnets.optimize import minimize
-from jaxnets.record import Divergence, FitResult
+from jaxnets.record import Divergence, FitResult, RunResult
 from jaxnets.state import Batch, TrainState, create_train_state, create_train_states
 from jaxnets.steps import (
     epoch_batches,
@@ -28,6 +28,7 @@ __all__ = [
     "Batch",
     "Divergence",
     "FitResult",
+    "RunResult",
     "TrainState",
     "classification_metrics",
     "create_train_state",

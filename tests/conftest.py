@@ -8,7 +8,7 @@ _CACHE = Path(__file__).parents[1] / ".pytest_cache" / "jaxnets-xla"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAXNETS_CACHE_DIR", os.environ["JAX_COMPILATION_CACHE_DIR"])  # the CLI's default
-# The precision policy (experiments.runner.PRECISION): float32 matrix products on every backend,
+# The precision policy (experiments.harness.runner.PRECISION): float32 matrix products on every backend,
 # since the tests' bars (1e-6 between seed k of N and the single run, resume bit for bit, 1 vs 8
 # devices) are tighter than a TPU's bfloat16 passes or a GPU's TF32. The CPU computes float32 anyway.
 os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "float32")

@@ -1,16 +1,25 @@
-"""Small data and states shared by the engine's tests."""
+"""Small data, states, runs and files shared by the tests: their one home."""
 
 import contextlib
+import gzip
+import socket
+import struct
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnets import optim
+from jaxnets import data, losses, optim, train
 from jaxnets.metrics import classification_metrics
 from jaxnets.state import create_train_state
 
-KEY = jax.random.key(0)
+
+def __getattr__(name: str):
+    """``KEY``, made when a test asks for it: importing this module must not start JAX's
+    backend (a multi-process test's subprocess joins its job first)."""
+    if name == "KEY":
+        return jax.random.key(0)
+    raise AttributeError(name)
 
 
 def blobs(n=256, seed=0):
@@ -23,7 +32,12 @@ def blobs(n=256, seed=0):
 
 def state_for(model, x, tx=None, **kw):
     return create_train_state(
-        model, tx or optim.optimizer("sgd", 0.1), x[:1], KEY, metrics_fn=classification_metrics, **kw
+        model,
+        tx or optim.optimizer("sgd", 0.1),
+        x[:1],
+        jax.random.key(0),
+        metrics_fn=classification_metrics,
+        **kw,
     )
 
 
@@ -63,3 +77,61 @@ def tree_apart(ours: dict, theirs: dict) -> float:
             a, b = np.asarray(ours[name]), np.asarray(b)
             worst = max(worst, float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)))
     return worst
+
+
+def four_classes(n: int = 800, d: int = 20, classes: int = 4):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d), np.float32)
+    y = (x @ rng.standard_normal((d, classes), np.float32)).argmax(-1).astype(np.int32)
+    return x, y
+
+
+def fit_four_classes(model, tx, mesh, batch_size: int, epochs: int = 3, **fit_kwargs):
+    x, y = four_classes()
+    state = train.create_train_state(
+        model,
+        tx,
+        x[:1],
+        jax.random.key(1),
+        loss_fn=losses.cross_entropy,
+        metrics_fn=train.classification_metrics,
+    )
+    key = jax.random.key(2)
+    return train.fit(
+        state, (x, y), epochs=epochs, batch_size=batch_size, key=key, valid=(x, y), mesh=mesh, **fit_kwargs
+    )
+
+
+def interrupt_at_epoch_2(epoch, state, row):
+    """Ctrl-C at the end of epoch 2, before its checkpoint: a resume starts from epoch 1's."""
+    if epoch == 2:
+        raise KeyboardInterrupt
+
+
+def max_diff(a, b) -> float:
+    pairs = zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True)
+    return max((float(np.max(np.abs(p - q))) for p, q in pairs), default=0.0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def make_dataset(folder, n_train=60000, n_test=10000, corrupt=None, label=0):
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_images": np.zeros((n_train, 28, 28)),
+        "train_labels": np.full(n_train, label),
+        "test_images": np.zeros((n_test, 28, 28)),
+        "test_labels": np.ones(n_test),
+    }
+    for key, name in data.IDX_FILES.items():
+        raw = gzip.compress(idx_bytes(arrays[key]))
+        (folder / name).write_bytes(raw[: len(raw) // 2] if key == corrupt else raw)

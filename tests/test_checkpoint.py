@@ -33,7 +33,7 @@ x = jnp.asarray(rng.standard_normal((300, 8)), jnp.float32)
 y = jnp.asarray(rng.integers(0, 3, 300), jnp.int32)
 model = models.MLP((16, 16, 3), batch_norm=True, dropout=0.2)
 state, key = seeded_state(
-    model, optim.optimizer("adam", 1e-2), x[:1], 0, seeds, metrics_fn=classification_metrics
+    model, optim.optimizer("adam", 1e-2), x[:1], seed=0, seeds=seeds, metrics_fn=classification_metrics
 )
 
 def on_epoch(epoch, state, row):
@@ -42,12 +42,14 @@ def on_epoch(epoch, state, row):
             time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGKILL)
 
-fitted = fit(state, (x, y), 6, 32, key, valid=(x, y), checkpoint_dir=folder, on_epoch=on_epoch)
+fitted = fit(
+    state, (x, y), epochs=6, batch_size=32, key=key, valid=(x, y), checkpoint_dir=folder, on_epoch=on_epoch
+)
 s = fitted.state
 leaves = jax.tree.leaves((s.params, s.batch_stats, s.opt_state, s.step, jax.random.key_data(s.key)))
 np.savez(out + ".npz", *[np.asarray(a) for a in leaves], **{"steps_" + k: v for k, v in fitted.steps.items()})
 untimed = lambda rows: [{k: v for k, v in row.items() if k != "time_s"} for row in rows]
-history = [untimed(h) for h in fitted.history] if seeds > 1 else untimed(fitted.history)
+history = [untimed(h) for h in fitted.history]
 json.dump({"history": history, "diverged": fitted.diverged}, open(out + ".json", "w"))
 """
 
@@ -92,7 +94,7 @@ def test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit(tmp
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)  # params, BN stats, Adam, step, key
         assert seeds == 1 or a[name].shape[0] == seeds or name.startswith("steps_")
     assert history_a == history_b
-    per_seed = history_a["history"] if seeds > 1 else [history_a["history"]]
+    per_seed = history_a["history"]
     assert len(per_seed) == seeds and all(len(h) == 6 for h in per_seed)
 
 
@@ -112,27 +114,34 @@ def _setup(n=120):
 
 def test_a_finished_run_returns_at_once_and_another_run_is_refused(tmp_path):
     state, data = _setup()
-    first = fit(state, data, 3, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    first = fit(state, data, epochs=3, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
     calls = []
     again = fit(
-        state, data, 3, 40, jax.random.key(1), checkpoint_dir=tmp_path, on_epoch=lambda *a: calls.append(a)
+        state,
+        data,
+        epochs=3,
+        batch_size=40,
+        key=jax.random.key(1),
+        checkpoint_dir=tmp_path,
+        on_epoch=lambda *a: calls.append(a),
     )
     assert calls == [] and again.history == first.history
     np.testing.assert_array_equal(again.steps["loss"], first.steps["loss"])
     # More epochs continue the same run from its last checkpoint, with the programs compiled for it.
     with counting_compiles() as compiled:
-        longer = fit(state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path)
-    assert [r["epoch"] for r in longer.history] == [1, 2, 3, 4, 5] and longer.history[:3] == first.history
+        longer = fit(state, data, epochs=5, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
+    assert [r["epoch"] for r in longer.run(0).history] == [1, 2, 3, 4, 5]
+    assert longer.run(0).history[:3] == first.run(0).history
     assert compiled == [], "the resumed run compiled its epoch again"
     with pytest.raises(InputError, match="belongs to another run.*batch_size"):
-        fit(state, data, 5, 20, jax.random.key(1), checkpoint_dir=tmp_path)
+        fit(state, data, epochs=5, batch_size=20, key=jax.random.key(1), checkpoint_dir=tmp_path)
     with pytest.raises(InputError, match="at epoch 5, past the 2 asked for"):
-        fit(state, data, 2, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+        fit(state, data, epochs=2, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
     other = create_train_state(
         models.MLP((16, 2)), optim.optimizer("sgd", 0.1), data[0][:1], jax.random.key(0)
     )
     with pytest.raises(InputError, match="belongs to another run .its .*model.* differ"):
-        fit(other, data, 6, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+        fit(other, data, epochs=6, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -151,34 +160,41 @@ def test_a_checkpoint_of_another_run_is_refused_even_when_every_shape_agrees(tmp
         model = models.MLP((8, 2), activation=activation)
         return create_train_state(model, optim.optimizer("adam", lr), x[:1], jax.random.key(0))
 
-    fit(state(), (x, y), 2, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    fit(state(), (x, y), epochs=2, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
     other = {
         "sigmoid": (state("sigmoid"), (x, y)),
         "lr": (state(lr=1e-6), (x, y)),
         "data": (state(), (x[::-1], y)),
     }
     with pytest.raises(InputError, match=f"belongs to another run .its {differ} differ"):
-        fit(*other[change], 4, 40, jax.random.key(1), checkpoint_dir=tmp_path)
-    assert len(fit(state(), (x, y), 4, 40, jax.random.key(1), checkpoint_dir=tmp_path).history) == 4
+        fit(*other[change], epochs=4, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
+    assert (
+        len(
+            fit(state(), (x, y), epochs=4, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
+            .run(0)
+            .history
+        )
+        == 4
+    )
 
 
 def test_a_damaged_checkpoint_or_a_file_for_a_folder_is_named_with_the_fix(tmp_path):
     state, data = _setup()
-    fit(state, data, 2, 40, jax.random.key(1), checkpoint_dir=tmp_path / "ckpt")
+    fit(state, data, epochs=2, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path / "ckpt")
     for path in (tmp_path / "ckpt").rglob("*"):  # truncate every file of the saved state
         if path.is_file() and "state" in path.parts:
             path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
     with pytest.raises(InputError, match="is damaged or unreadable .*delete that folder to start afresh"):
-        fit(state, data, 4, 40, jax.random.key(1), checkpoint_dir=tmp_path / "ckpt")
+        fit(state, data, epochs=4, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path / "ckpt")
     (tmp_path / "a_file").write_text("not a folder")
     calls = []
     with pytest.raises(InputError, match="is a file: name a folder"):
         fit(
             state,
             data,
-            2,
-            40,
-            jax.random.key(1),
+            epochs=2,
+            batch_size=40,
+            key=jax.random.key(1),
             checkpoint_dir=tmp_path / "a_file",
             on_epoch=lambda *a: calls.append(a),
         )
@@ -190,9 +206,13 @@ def test_a_diverged_run_that_stopped_stays_stopped_on_resume(tmp_path):
     state = state.replace(
         tx=optim.optimizer("sgd", 1e30), opt_state=optim.optimizer("sgd", 1e30).init(state.params)
     )
-    stopped = fit(state, (x * 1e20, y), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    stopped = fit(
+        state, (x * 1e20, y), epochs=8, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path
+    )
+    stopped = stopped.run(0)
     assert stopped.diverged is not None and len(stopped.history) == stopped.diverged.epoch < 8
-    again = fit(state, (x * 1e20, y), 8, 40, jax.random.key(1), checkpoint_dir=tmp_path)
+    again = fit(state, (x * 1e20, y), epochs=8, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
+    again = again.run(0)
     assert again.diverged == stopped.diverged and len(again.history) == len(stopped.history)
 
 
@@ -263,7 +283,13 @@ def test_checkpoint_every_saves_each_nth_epoch_and_the_last_and_a_stop_resumes_f
         lambda self, epoch, *a: (saved.append(epoch), save(self, epoch, *a))[1],
     )
     straight = fit(
-        state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path / "every2", checkpoint_every=2
+        state,
+        data,
+        epochs=5,
+        batch_size=40,
+        key=jax.random.key(1),
+        checkpoint_dir=tmp_path / "every2",
+        checkpoint_every=2,
     )
     assert saved == [2, 4, 5], "epochs 2 and 4, and the last"
 
@@ -276,23 +302,37 @@ def test_checkpoint_every_saves_each_nth_epoch_and_the_last_and_a_stop_resumes_f
         fit(
             state,
             data,
-            5,
-            40,
-            jax.random.key(1),
+            epochs=5,
+            batch_size=40,
+            key=jax.random.key(1),
             checkpoint_dir=tmp_path / "stopped",
             checkpoint_every=3,
             on_epoch=stop_in_epoch_4,
         )
     assert saved == [3] and checkpoint.latest_epoch(tmp_path / "stopped") == 3
     resumed = fit(
-        state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path / "stopped", checkpoint_every=3
+        state,
+        data,
+        epochs=5,
+        batch_size=40,
+        key=jax.random.key(1),
+        checkpoint_dir=tmp_path / "stopped",
+        checkpoint_every=3,
     )
-    assert saved == [3, 5] and [r["epoch"] for r in resumed.history] == [1, 2, 3, 4, 5]
+    assert saved == [3, 5] and [r["epoch"] for r in resumed.run(0).history] == [1, 2, 3, 4, 5]
     untimed = [
-        [{k: v for k, v in r.items() if k != "time_s"} for r in f.history] for f in (resumed, straight)
+        [{k: v for k, v in r.items() if k != "time_s"} for r in f.run(0).history] for f in (resumed, straight)
     ]
     assert untimed[0] == untimed[1]
     chex.assert_trees_all_equal(resumed.state.params, straight.state.params)
     for every in (0, -1, 1.5, True):
         with pytest.raises(InputError, match="checkpoint_every must be a whole number of epochs >= 1"):
-            fit(state, data, 5, 40, jax.random.key(1), checkpoint_dir=tmp_path / "x", checkpoint_every=every)
+            fit(
+                state,
+                data,
+                epochs=5,
+                batch_size=40,
+                key=jax.random.key(1),
+                checkpoint_dir=tmp_path / "x",
+                checkpoint_every=every,
+            )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,17 +25,11 @@ import pytest
 from jaxnets import distributed, losses, models, parallel, train
 from jaxnets.checkpoint import latest_epoch
 from jaxnets.errors import InputError
-from tests.test_parallel import _data, _interrupt_at_epoch_2, _max_diff, _run
+from tests.helpers import fit_four_classes, four_classes, free_port, interrupt_at_epoch_2, max_diff
 
 ROOT = Path(__file__).parents[1]
 TIMEOUT_S = 240  # each process; a hang fails the test instead of blocking it
 DEVICES = 4  # in all: 2 per process in the 2-process job (every device is a gloo peer: 4 keep it quick)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(process_id: int, port: int, folder: Path) -> subprocess.Popen:
@@ -62,7 +55,7 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
 def test_two_processes_train_like_one_resume_and_stop_when_one_dies(tmp_path: Path) -> None:
     """One 2-process job (and, meanwhile, the same run on this process's one device to compare
     with): the numbers, then a kill."""
-    port = _free_port()
+    port = free_port()
     survivor, victim = (_start(i, port, tmp_path) for i in (0, 1))
     _, one = _straight(*_net())
     victim_code, victim_out, victim_err = _finish(victim)
@@ -121,41 +114,49 @@ def _train(process_id: int, folder: Path) -> None:
     model, tx = _net()
     straight, out = _straight(model, tx)
     # The streaming path: each process reads its half of every batch (Grain), same numbers.
-    streamed = _run(model, tx, None, 64, stream=True)
+    streamed = fit_four_classes(model, tx, None, 64, stream=True)
     out["streamed_path"] = streamed.data_path
     try:  # 66 rows do not split over 4 devices: refused, with what to do
-        _run(model, tx, None, 66, stream=True)
+        fit_four_classes(model, tx, None, 66, stream=True)
         out["uneven_stream"] = "accepted"
     except InputError as e:
         out["uneven_stream"] = str(e)
     out["streamed_diff"] = max(
         float(np.max(np.abs(streamed.steps["loss"] - straight.steps["loss"]))),
-        _max_diff(streamed.state.params, straight.state.params),
+        max_diff(streamed.state.params, straight.state.params),
     )
     # The caller's state survives fit on every device of the job (fit donates its own copy):
     # fit twice from one state, and from a state the caller placed on the job's mesh.
-    x, y = _data()
+    x, y = four_classes()
     state = train.create_train_state(
-        model, tx, x[:1], jax.random.key(1), losses.cross_entropy, train.classification_metrics
+        model,
+        tx,
+        x[:1],
+        jax.random.key(1),
+        loss_fn=losses.cross_entropy,
+        metrics_fn=train.classification_metrics,
     )
     placed = parallel.replicate(state, parallel.data_mesh())
     again = [
-        train.fit(s, (x, y), 3, 64, jax.random.key(2), valid=(x, y)) for s in (state, state, placed, placed)
+        train.fit(s, (x, y), epochs=3, batch_size=64, key=jax.random.key(2), valid=(x, y))
+        for s in (state, state, placed, placed)
     ]
     out["caller_state_alive"] = not any(a.is_deleted() for a in jax.tree.leaves((state, placed)))
-    out["refit_diff"] = max(_max_diff(straight.state.params, f.state.params) for f in again)
+    out["refit_diff"] = max(max_diff(straight.state.params, f.state.params) for f in again)
     checkpoints = folder / "checkpoints"
     try:
-        _run(model, tx, None, 64, checkpoint_dir=checkpoints, on_epoch=_interrupt_at_epoch_2)
+        fit_four_classes(model, tx, None, 64, checkpoint_dir=checkpoints, on_epoch=interrupt_at_epoch_2)
     except KeyboardInterrupt:
         pass
     out["resumed_from"] = latest_epoch(checkpoints)
-    resumed = _run(model, tx, None, 64, checkpoint_dir=checkpoints)
-    out["resumed_diff"] = _max_diff(
+    resumed = fit_four_classes(model, tx, None, 64, checkpoint_dir=checkpoints)
+    out["resumed_diff"] = max_diff(
         (resumed.state.params, resumed.state.batch_stats, resumed.state.opt_state),
         (straight.state.params, straight.state.batch_stats, straight.state.opt_state),
     )
-    strip = [[{k: v for k, v in r.items() if k != "time_s"} for r in f.history] for f in (resumed, straight)]
+    strip = [
+        [{k: v for k, v in r.items() if k != "time_s"} for r in f.run(0).history] for f in (resumed, straight)
+    ]
     out["history_equal"] = strip[0] == strip[1]
     (folder / f"{process_id}.json").write_text(json.dumps(out))
     _kill(process_id, model, tx)
@@ -169,7 +170,7 @@ def _kill(process_id: int, model, tx) -> None:
         if process_id == 1 and epoch == 2:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    _run(model, tx, None, 64, epochs=1000, on_epoch=on_epoch)
+    fit_four_classes(model, tx, None, 64, epochs=1000, on_epoch=on_epoch)
     print("finished", flush=True)
 
 
@@ -181,13 +182,13 @@ def _net() -> tuple[models.MLP, optax.GradientTransformation]:
 def _straight(model, tx) -> tuple[train.FitResult, dict]:
     """``_net`` trained for 3 epochs on every device of the job, and its numbers. (One ``tx``
     for the runs of a process: the optimizer is part of the compiled program.)"""
-    straight = _run(model, tx, None, 64)
+    straight = fit_four_classes(model, tx, None, 64)
     return straight, {
         "devices": jax.device_count(),
         "local_devices": jax.local_device_count(),
         "processes": jax.process_count(),
         "state_devices": len(jax.tree.leaves(straight.state.params)[0].sharding.device_set),
-        "loss": straight.steps["loss"].tolist(),
+        "loss": straight.run(0).steps["loss"].tolist(),
         "params": _flat(straight.state.params),
         "batch_stats": _flat(straight.state.batch_stats),
     }

@@ -1,6 +1,6 @@
 import pytest
 
-from jaxnets import data, init, models, optim, small_data
+from jaxnets import data, init, models, optim
 from jaxnets.errors import InputError, unknown
 
 
@@ -18,7 +18,6 @@ def test_unknown_names_suggest_the_closest_and_list_the_choices():
         (lambda: init.kernel_init("xavier"), "'xavier_normal'"),
         (lambda: models.activation("relu6"), "'relu'"),
         (lambda: data.load("mnits"), "'mnist'"),
-        (lambda: small_data.logic_gate("xro"), "'xor'"),
     ],
 )
 def test_every_lookup_by_name_raises_an_input_error_with_a_suggestion(call, hint):

@@ -42,11 +42,6 @@ def test_torch_bias_bound():
     assert b.max() <= 0.25 and b.min() >= -0.25 and b.max() > 0.24
 
 
-def test_unknown_init_names_the_choices():
-    with pytest.raises(ValueError, match="xavier_uniform"):
-        init.kernel_init("glorot")
-
-
 CONV = (3, 3, 64, 128)  # an HWIO convolution kernel: fan_in 3·3·64 = 576, fan_out 3·3·128 = 1152
 
 

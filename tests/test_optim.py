@@ -33,11 +33,13 @@ def test_basic_optim_gives_the_same_parameters_as_optax_sgd():
     x = jax.random.normal(jax.random.key(0), (512, 5))
     y = (x.sum(axis=1) > 0).astype(jnp.int32)
     runs = [
-        train_model(models.MLP((8, 1)), tx, (x, y), 3, 64, seed=0, loss_fn=losses.mnist_loss)
+        train_model(
+            models.MLP((8, 1)), tx, (x, y), epochs=3, batch_size=64, seed=0, loss_fn=losses.mnist_loss
+        )
         for tx in (optim.basic_optim(0.5), optax.sgd(0.5))
     ]
     chex.assert_trees_all_equal(runs[0].state.params, runs[1].state.params)
-    assert runs[0].history[-1]["train_loss"] < runs[0].history[0]["train_loss"]
+    assert runs[0].run(0).history[-1]["train_loss"] < runs[0].run(0).history[0]["train_loss"]
 
 
 def test_one_cycle_follows_fastais_schedule():

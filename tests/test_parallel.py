@@ -2,7 +2,7 @@
 
 The comparison runs in a subprocess started with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=8``, since the device count is fixed when
-JAX starts; this file is also that subprocess's script.
+JAX starts; this file is also that subprocess's module (python -m tests.test_parallel).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -19,6 +20,7 @@ import optax
 
 from jaxnets import checkpoint, losses, models, parallel, train
 from jaxnets.errors import InputError
+from tests.helpers import fit_four_classes, four_classes, interrupt_at_epoch_2, max_diff
 
 N_DEVICES = 8
 # Adam on a plain MLP with batches that split evenly; batch norm and dropout with batches of 100,
@@ -26,37 +28,11 @@ N_DEVICES = 8
 CASES = (("mlp", 64), ("bn_dropout", 100))
 
 
-def _data(n: int = 800, d: int = 20, classes: int = 4):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, d), np.float32)
-    y = (x @ rng.standard_normal((d, classes), np.float32)).argmax(-1).astype(np.int32)
-    return x, y
-
-
-def _run(model, tx, mesh, batch_size: int, epochs: int = 3, **fit_kwargs):
-    x, y = _data()
-    state = train.create_train_state(
-        model, tx, x[:1], jax.random.key(1), losses.cross_entropy, train.classification_metrics
-    )
-    key = jax.random.key(2)
-    return train.fit(state, (x, y), epochs, batch_size, key, valid=(x, y), mesh=mesh, **fit_kwargs)
-
-
-def _interrupt_at_epoch_2(epoch, state, row):
-    """Ctrl-C at the end of epoch 2, before its checkpoint: a resume starts from epoch 1's."""
-    if epoch == 2:
-        raise KeyboardInterrupt
-
-
-def _compiled_epoch(state, mesh, key, batch_size: int, *mesh_arg) -> str:
+def _compiled_epoch(state, mesh, key, batch_size: int, epoch_mesh=None) -> str:
     """The compiled epoch ``fit`` ran (the same arguments' placement: no new compile), as text."""
-    data = parallel.replicate(_data(), mesh)
-    return train.train_epoch.lower(state, data, key, batch_size, True, *mesh_arg).compile().as_text()
-
-
-def _max_diff(a, b) -> float:
-    pairs = zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)), strict=True)
-    return max((float(np.max(np.abs(p - q))) for p, q in pairs), default=0.0)
+    data = parallel.replicate(four_classes(), mesh)
+    lowered = train.train_epoch.lower(state, data, key, batch_size=batch_size, shuffle=True, mesh=epoch_mesh)
+    return lowered.compile().as_text()
 
 
 def compare_one_and_many() -> dict:
@@ -75,33 +51,35 @@ def compare_one_and_many() -> dict:
     on_many = {}
     for name, batch_size in CASES:
         model, tx = nets[name]
-        a = _run(model, tx, one, batch_size)
-        b = on_many[name] = _run(model, tx, many, batch_size)
+        a = fit_four_classes(model, tx, one, batch_size)
+        b = on_many[name] = fit_four_classes(model, tx, many, batch_size)
         leaves = jax.tree.leaves(b.state.params)
         hlo = _compiled_epoch(b.state, many, jax.random.fold_in(jax.random.key(2), 1), batch_size, many)
         out[f"{name}/{batch_size}"] = {
             "loss_diff": float(np.max(np.abs(a.steps["loss"] - b.steps["loss"]))),
             "loss_scale": float(np.max(np.abs(a.steps["loss"]))),
-            "param_diff": _max_diff(a.state.params, b.state.params),
-            "batch_stats_diff": _max_diff(a.state.batch_stats, b.state.batch_stats),
-            "valid_diff": abs(a.history[-1]["valid_loss"] - b.history[-1]["valid_loss"]),
+            "param_diff": max_diff(a.state.params, b.state.params),
+            "batch_stats_diff": max_diff(a.state.batch_stats, b.state.batch_stats),
+            "valid_diff": abs(a.run(0).history[-1]["valid_loss"] - b.run(0).history[-1]["valid_loss"]),
             "state_devices": len(leaves[0].sharding.device_set),
             "all_reduce": "all-reduce" in hlo,
-            "loss_falls": bool(b.history[-1]["train_loss"] < b.history[0]["train_loss"]),
+            "loss_falls": bool(b.run(0).history[-1]["train_loss"] < b.run(0).history[0]["train_loss"]),
         }
     # Interrupted in epoch 2 and resumed from epoch 1's checkpoint, on 8 devices: the same run.
     with tempfile.TemporaryDirectory() as folder:
         model, tx = nets["bn_dropout"]
         try:
-            _run(model, tx, many, 100, checkpoint_dir=folder, on_epoch=_interrupt_at_epoch_2)
+            fit_four_classes(model, tx, many, 100, checkpoint_dir=folder, on_epoch=interrupt_at_epoch_2)
         except KeyboardInterrupt:
             pass
         resumed_from = checkpoint.latest_epoch(folder)
-        resumed = _run(model, tx, many, 100, checkpoint_dir=folder)
+        resumed = fit_four_classes(model, tx, many, 100, checkpoint_dir=folder)
     straight = on_many["bn_dropout"]
-    strip = [[{k: v for k, v in r.items() if k != "time_s"} for r in f.history] for f in (resumed, straight)]
+    strip = [
+        [{k: v for k, v in r.items() if k != "time_s"} for r in f.run(0).history] for f in (resumed, straight)
+    ]
     out["resumed_8"] = {
-        "state_diff": _max_diff(
+        "state_diff": max_diff(
             (resumed.state.params, resumed.state.batch_stats, resumed.state.opt_state),
             (straight.state.params, straight.state.batch_stats, straight.state.opt_state),
         ),
@@ -111,14 +89,16 @@ def compare_one_and_many() -> dict:
     }
     # Several seeds of one model: each device trains its own runs, nothing is communicated, and
     # every run ends as it does on one device.
-    x, y = _data()
+    x, y = four_classes()
     model, tx = nets["bn_dropout"]
-    state, keys = train.seeded_state(model, tx, x[:1], 0, 8, losses.cross_entropy)
-    alone = train.fit(state, (x, y), 2, 64, keys, valid=(x, y), mesh=one)  # seeds 0-7 on one device
+    state, keys = train.seeded_state(model, tx, x[:1], seed=0, seeds=8, loss_fn=losses.cross_entropy)
+    alone = train.fit(
+        state, (x, y), epochs=2, batch_size=64, key=keys, valid=(x, y), mesh=one
+    )  # seeds 0-7 on one device
     first_params = {n: jax.tree.map(lambda a, n=n: a[:n], alone.state.params) for n in (8, 4)}
     for seeds in (8, 4):  # seeds 0-7 on the 8 devices, seeds 0-3 on 4 of them
-        state, keys = train.seeded_state(model, tx, x[:1], 0, seeds, losses.cross_entropy)
-        spread = train.fit(state, (x, y), 2, 64, keys, valid=(x, y))
+        state, keys = train.seeded_state(model, tx, x[:1], seed=0, seeds=seeds, loss_fn=losses.cross_entropy)
+        spread = train.fit(state, (x, y), epochs=2, batch_size=64, key=keys, valid=(x, y))
         mesh = parallel.runs_mesh(seeds)
         epoch_keys = jax.vmap(jax.random.fold_in, (0, None))(parallel.shard_runs(keys, mesh), 1)
         hlo = _compiled_epoch(spread.state, mesh, epoch_keys, 64)
@@ -130,7 +110,7 @@ def compare_one_and_many() -> dict:
                 c for c in ("all-reduce", "all-gather", "collective-permute", "all-to-all") if c in hlo
             ],
             "loss_diff": float(np.max(np.abs(spread.steps["loss"] - alone.steps["loss"][:seeds]))),
-            "param_diff": _max_diff(spread.state.params, first_params[seeds]),
+            "param_diff": max_diff(spread.state.params, first_params[seeds]),
         }
     # shard_batch: 24 rows go 3 to each device; 25 cannot be split evenly and are refused.
     even = parallel.shard_batch(np.zeros((24, 2), np.float32), many)
@@ -187,7 +167,15 @@ def _run_on_eight_devices() -> dict:
     """The comparison, in a subprocess started with 8 simulated CPU devices."""
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={N_DEVICES}"}
     env.pop("JAX_PLATFORMS", None)
-    proc = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=600)
+    root = Path(__file__).resolve().parents[1]  # as a module, so that it imports tests.helpers
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.test_parallel"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -57,11 +57,27 @@ def test_bad_data_is_refused_before_any_training():
     with pytest.raises(
         InputError, match=r"the labels of the training data must be class ids from 0 to 1 .*: 2"
     ):
-        fit(state, (x, y.at[3].set(2)), 2, 16, jax.random.key(0), **kw)
+        fit(state, (x, y.at[3].set(2)), epochs=2, batch_size=16, key=jax.random.key(0), **kw)
     with pytest.raises(InputError, match=r"the validation data: inputs of shape \(8, 3\) do not fit"):
-        fit(state, (x, y), 2, 16, jax.random.key(0), valid=(jnp.ones((8, 3)), y[:8]), **kw)
+        fit(
+            state,
+            (x, y),
+            epochs=2,
+            batch_size=16,
+            key=jax.random.key(0),
+            valid=(jnp.ones((8, 3)), y[:8]),
+            **kw,
+        )
     with pytest.raises(InputError, match="the labels of the validation data .*-1"):
-        fit(state, (x, y), 2, 16, jax.random.key(0), valid=(x[:8], y[:8].at[0].set(-1)), **kw)
+        fit(
+            state,
+            (x, y),
+            epochs=2,
+            batch_size=16,
+            key=jax.random.key(0),
+            valid=(x[:8], y[:8].at[0].set(-1)),
+            **kw,
+        )
     assert calls == []
     with pytest.raises(InputError, match="at least one example"):
         train_step(state, (x[:0], y[:0]))
@@ -73,7 +89,7 @@ def test_batch_norm_refuses_to_train_on_a_batch_of_one():
     with pytest.raises(InputError, match="BatchNorm .*batch of one .*at least 2"):
         train_step(state, (x[:1], y[:1]))
     with pytest.raises(InputError, match="BatchNorm .*batch of one"):
-        fit(state, (x, y), 1, 1, jax.random.key(0), progress=False)
+        fit(state, (x, y), epochs=1, batch_size=1, key=jax.random.key(0), progress=False)
     predict(state, x[:1])  # evaluation of one example uses the running averages: fine
 
 
@@ -88,7 +104,9 @@ class _NoTrainFlag(nn.Module):
 def test_a_module_without_a_train_argument_trains_and_evaluates():
     x, y = blobs(256)
     state = state_for(_NoTrainFlag(), x, tx=optim.optimizer("adam", 1e-2))
-    fitted = fit(state, (x, y), 10, 32, jax.random.key(0), valid=(x, y), progress=False)
+    fitted = fit(state, (x, y), epochs=10, batch_size=32, key=jax.random.key(0), valid=(x, y), progress=False)
+    assert len(fitted.history) == 1, "one run: one history"
+    fitted = fitted.run(0)
     assert fitted.history[-1]["train_loss"] < 0.5 * fitted.history[0]["train_loss"]
     assert fitted.history[-1]["valid_accuracy"] > 0.85
     assert predict(fitted.state, x[:3]).shape == (3, 2)

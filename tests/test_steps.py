@@ -119,12 +119,12 @@ def test_train_full_batch_trains_each_run_of_a_stacked_state_as_it_would_alone()
     model = models.MLP((8, 1), activation="tanh", output_activation="sigmoid")
     tx = optim.optimizer("sgd", 1.0)
     keys = jax.random.split(KEY, 3)
-    stacked = create_train_states(model, tx, x[:1], keys, losses.binary_cross_entropy)
+    stacked = create_train_states(model, tx, x[:1], keys, loss_fn=losses.binary_cross_entropy)
     stacked, metrics = train_full_batch(stacked, (x, y), 500)
     chex.assert_shape(metrics["loss"], (3, 500))
     chex.assert_tree_shape_prefix(stacked.params, (3,))
     # Run 1 alone gives what it gave among the others: the runs do not interact.
-    alone = create_train_state(model, tx, x[:1], keys[1], losses.binary_cross_entropy)
+    alone = create_train_state(model, tx, x[:1], keys[1], loss_fn=losses.binary_cross_entropy)
     alone, alone_metrics = train_full_batch(alone, (x, y), 500)
     chex.assert_trees_all_close(stacked.run(1).params, alone.params, atol=1e-6)
     np.testing.assert_allclose(metrics["loss"][1], alone_metrics["loss"], atol=1e-6)
@@ -145,7 +145,7 @@ def test_an_epoch_that_keeps_the_last_partial_batch_is_its_steps_one_after_anoth
     step on the rest, in the epoch's order; with a multiple of the batch size nothing changes."""
     x, y = blobs(250)
     state = state_for(models.MLP((8, 2)), x)
-    kept, metrics = train_epoch(copy(state), (x, y), KEY, 100, shuffle=False, drop_last=False)
+    kept, metrics = train_epoch(copy(state), (x, y), KEY, batch_size=100, shuffle=False, drop_last=False)
     chex.assert_shape(metrics["loss"], (3,))
     by_hand, losses_ = copy(state), []
     for rows in (slice(0, 100), slice(100, 200), slice(200, 250)):
@@ -154,12 +154,13 @@ def test_an_epoch_that_keeps_the_last_partial_batch_is_its_steps_one_after_anoth
     assert int(kept.step) == 3
     chex.assert_trees_all_close(kept.params, by_hand.params, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(metrics["loss"], np.stack(losses_), rtol=1e-6)
-    shuffled, _ = train_epoch(copy(state), (x, y), KEY, 100, drop_last=False)
+    shuffled, _ = train_epoch(copy(state), (x, y), KEY, batch_size=100, drop_last=False)
     order = jax.random.permutation(KEY, 250)  # the epoch's order: its tail is the last batch
-    dropped, _ = train_epoch(copy(state), (x, y), KEY, 100)
+    dropped, _ = train_epoch(copy(state), (x, y), KEY, batch_size=100)
     last, _ = train_step(dropped, (x[order[200:]], y[order[200:]]))
     chex.assert_trees_all_close(shuffled.params, last.params, rtol=1e-6, atol=1e-7)
     even = [
-        train_epoch(copy(state), (x[:200], y[:200]), KEY, 100, drop_last=d)[1]["loss"] for d in (True, False)
+        train_epoch(copy(state), (x[:200], y[:200]), KEY, batch_size=100, drop_last=d)[1]["loss"]
+        for d in (True, False)
     ]
     np.testing.assert_array_equal(*even)

@@ -62,7 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.out / name
         folder.mkdir(parents=True, exist_ok=True)
         done: list[int] = []
-        for seed in seeds:
+        config = _config(experiment)
+        previous = _previous(folder / "twin.json", config, module.NUMBERS)
+        if previous is not None:  # a run of the same settings: keep its seeds, run only the others
+            done, numbers, curves = previous["seeds"], previous["numbers"], previous.get("curves", curves)
+            start -= previous["time_s"]
+            kept = [s for s in seeds if s in done]
+            if kept:
+                print(f"{experiment.id} twin: seed(s) {kept} already in {folder / 'twin.json'}, kept")
+        for seed in (s for s in seeds if s not in done):
             for number, value in module.run(seed, args.data_dir).items():
                 (curves if number in curve_spec else numbers)[number].append(value)
             done.append(seed)
@@ -81,15 +89,32 @@ def main(argv: list[str] | None = None) -> int:
                 "curve_spec": curve_spec,
                 "time_s": time.perf_counter() - start,
                 "env": {"torch": torch.__version__, "python": platform.python_version()},
-                "config": {
-                    k: v for k, v in dataclasses.asdict(experiment.config()).items() if k != "data_dir"
-                },
+                "config": config,
             }
             (folder / "twin.json").write_text(json.dumps(record, indent=1))
         print(
             f"{experiment.id} twin: {len(done)} seed(s) in {record['time_s']:.1f} s → {folder / 'twin.json'}"
         )
     return 0
+
+
+def _config(experiment) -> dict:
+    """The experiment's settings that make a twin run: all but where the data is and the seeds."""
+    exclude = {"data_dir", "seed", "seeds"}
+    return {k: v for k, v in dataclasses.asdict(experiment.config()).items() if k not in exclude}
+
+
+def _previous(path: Path, config: dict, spec: dict) -> dict | None:
+    """An earlier twin run in ``path`` with the same settings and numbers, or None."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = lambda a, b: json.loads(json.dumps(a)) == json.loads(json.dumps(b))  # noqa: E731
+    if not isinstance(record, dict) or not same(record.get("spec"), spec):
+        return None
+    old = {k: v for k, v in record.get("config", {}).items() if k not in ("seed", "seeds")}
+    return record if same(config, old) else None
 
 
 if __name__ == "__main__":

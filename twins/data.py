@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from experiments.harness import toy_data
 from jaxnets import data
 
 
@@ -14,7 +15,7 @@ def mnist_sample(data_dir: str | None = None):
     (valid_x, valid_y)``, every 3 then every 7, x of shape (N, 784) in [0, 1], y of shape (N, 1)
     with 1 for a 3 and 0 for a 7."""
     out = []
-    for images, labels in map(data.threes_then_sevens, data.load("mnist_sample", data_dir)):
+    for images, labels in map(toy_data.threes_then_sevens, data.load("mnist_sample", data_dir)):
         x = torch.from_numpy(data.to_float(np.asarray(images))).view(-1, 28 * 28)
         out.append((x, torch.from_numpy(np.asarray(labels, np.int64)).unsqueeze(1)))
     return tuple(out)

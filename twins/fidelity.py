@@ -143,7 +143,7 @@ def curve_plots(results: Path, folder: Path) -> list[tuple[str, str, Path]]:
     """For each twin whose lab prints a number per epoch (its ``CURVES``): ours (band over seeds),
     the twin's (band) and the notes' one run in one plot, ``<folder>/<id>_<curve>.png``. Returns
     (id, curve, path) for each plot made."""
-    from jaxnets import plots  # (matplotlib, only when plotting)
+    from experiments.harness import plots  # (matplotlib, only when plotting)
 
     made = []
     for name in twins.modules():

@@ -7,8 +7,7 @@ import jax
 import jax.numpy as jnp
 
 import experiments
-from experiments import runner
-from jaxnets import small_data, stats
+from experiments.harness import runner, stats, toy_data
 from tests.conftest import needs_fashion, needs_mnist
 
 
@@ -198,7 +197,7 @@ def test_b13_backprop_by_hand_equals_jax_grad_and_b4(out):
 def test_b13_the_gradient_comparison_would_catch_a_wrong_backward_pass():
     from experiments import backprop
 
-    x, y = map(jnp.asarray, small_data.logic_gate("xor"))
+    x, y = map(jnp.asarray, toy_data.logic_gate("xor"))
     keys = jax.random.split(jax.random.key(0), 4)
     params = {
         "W1": jax.random.normal(keys[0], (2, 2)),

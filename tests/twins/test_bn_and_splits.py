@@ -85,8 +85,8 @@ def _state(model: nn.Module, tx, params: dict, batch_stats: dict | None = None):
         tx,
         np.zeros((1, 784), np.float64),
         jax.random.key(0),
-        losses.cross_entropy,
-        classification_metrics,
+        loss_fn=losses.cross_entropy,
+        metrics_fn=classification_metrics,
     )
     assert jax.tree.map(np.shape, state.params) == jax.tree.map(np.shape, params)
     params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)

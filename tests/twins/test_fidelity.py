@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from experiments import runner
+from experiments.harness import runner
 from twins import fidelity
 
 

@@ -38,6 +38,20 @@ def test_a_stopped_twin_run_keeps_the_seeds_it_finished(tmp_path, monkeypatch):
     assert record["seeds"] == [1, 2] and all(len(v) == 2 for v in record["numbers"].values())
 
 
+def test_a_rerun_keeps_the_seeds_done_and_runs_only_the_others(tmp_path, monkeypatch, capsys):
+    from twins import overfitting
+
+    assert twins_cli.main(["A2", "--seeds", "2", "--out", str(tmp_path)]) == 0
+    first = json.loads((tmp_path / "overfitting" / "twin.json").read_text())
+    real, calls = overfitting.run, []
+    monkeypatch.setattr(overfitting, "run", lambda seed, d=None: calls.append(seed) or real(seed, d))
+    assert twins_cli.main(["A2", "--seeds", "4", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "overfitting" / "twin.json").read_text())
+    assert calls == [3, 4] and record["seeds"] == [1, 2, 3, 4]
+    assert all(v[:2] == first["numbers"][k] for k, v in record["numbers"].items())
+    assert "seed(s) [1, 2] already in" in capsys.readouterr().out
+
+
 def test_an_unknown_twin_is_refused(capsys):
     assert twins_cli.main(["B6"]) == 2
     assert "no twin for 'B6'" in capsys.readouterr().err

@@ -69,8 +69,8 @@ def _run() -> dict:
         optim.one_cycle(LR, STEPS),
         np.zeros((1, 28, 28), np.float64),
         jax.random.key(0),
-        losses.cross_entropy,
-        classification_metrics,
+        loss_fn=losses.cross_entropy,
+        metrics_fn=classification_metrics,
     )
     params, stats = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), convert.resnet18(net))
     state = state.replace(params=params, batch_stats=stats, opt_state=state.tx.init(params))

@@ -1,6 +1,6 @@
 """Step for step, the small full-batch labs (A2, A3, A4, B3, B4-B5, C2) in jaxnets and in the notes'
 own PyTorch code (``twins/``): both start from the same parameters (the twin's, converted), train
-on the same data (the twin's literal tensors equal ``jaxnets.small_data``'s arrays), and every
+on the same data (the twin's literal tensors equal ``experiments.harness.toy_data``'s arrays), and every
 step's loss and the parameters agree within 1e-4 (relative): over the whole run for A2-A4 (20
 epochs) and C2 (30 steps); over the first 2,000 of the 10,001 steps for B3 and B5, 3,000 for B4
 (whose loss leaves the ln 2 plateau at step ~1,500 and is at 0.02 by step 3,000), since the torch
@@ -28,7 +28,8 @@ from tests.helpers import relative, tree_apart
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
 from experiments import quadratic_sgd as c2_port  # noqa: E402
-from jaxnets import losses, models, optim, small_data  # noqa: E402
+from experiments.harness import toy_data  # noqa: E402
+from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics, no_metrics  # noqa: E402
 from jaxnets.train import create_train_state, evaluate, fit, train_full_batch  # noqa: E402
 from twins import (  # noqa: E402
@@ -63,7 +64,7 @@ def _worst(ours, twin) -> float:
 
 def _state(model, tx, x, params, loss_fn, metrics_fn=no_metrics):
     """A jaxnets state of ``model`` whose parameters are the twin's (same names and shapes)."""
-    state = create_train_state(model, tx, x[:1], jax.random.key(0), loss_fn, metrics_fn)
+    state = create_train_state(model, tx, x[:1], jax.random.key(0), loss_fn=loss_fn, metrics_fn=metrics_fn)
     params = jax.tree.map(jnp.asarray, params)
     shapes = jax.tree.map(lambda a: a.shape, state.params)
     assert shapes == jax.tree.map(lambda a: a.shape, params), shapes
@@ -77,15 +78,15 @@ def _fit(state, train, epochs, valid=None, **kwargs):
     fitted = fit(
         state,
         train,
-        epochs,
-        len(train[0]),
-        jax.random.key(0),
+        epochs=epochs,
+        batch_size=len(train[0]),
+        key=jax.random.key(0),
         valid=valid,
         shuffle=False,
         progress=False,
         on_epoch=lambda e, s, row: params.append(jax.device_get(s.params)),
         **kwargs,
-    )
+    ).run(0)
     return fitted, [row["train_loss"] for row in fitted.history], params
 
 
@@ -98,7 +99,7 @@ def _notebook_models(n: int) -> list:
 
 
 def test_twins_data_are_the_ports():
-    (x_train, y_train), (x_test, y_test) = small_data.softmax_toy()
+    (x_train, y_train), (x_test, y_test) = toy_data.softmax_toy()
     for ours, twin in (
         (x_train, overfitting.x_train),
         (y_train, overfitting.y_train),
@@ -106,16 +107,16 @@ def test_twins_data_are_the_ports():
         (y_test, overfitting.y_test),
     ):
         np.testing.assert_array_equal(ours, twin.numpy())
-    x, y = small_data.exam_scores()
+    x, y = toy_data.exam_scores()
     np.testing.assert_array_equal(x, standardization.x_train.numpy())
     np.testing.assert_array_equal(y, standardization.y_train.numpy())
     x_std = standardization.standardize(standardization.x_train).numpy()
-    np.testing.assert_allclose(small_data.standardize(x), x_std, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(toy_data.standardize(x), x_std, rtol=1e-6, atol=1e-6)
     for gate, twin_y in perceptron.Y.items():
-        x, y = small_data.logic_gate(gate)
+        x, y = toy_data.logic_gate(gate)
         np.testing.assert_array_equal(x, perceptron.X.numpy())
         np.testing.assert_array_equal(y, twin_y.numpy())
-    t, _ = small_data.speed_curve(0)
+    t, _ = toy_data.speed_curve(0)
     np.testing.assert_array_equal(t, torch.arange(0, 20).float().numpy())
 
 
@@ -137,7 +138,7 @@ def test_twins_print_the_notes_at_seed_1():
 
 
 def test_a2_overfitting_step_for_step():
-    (x, y), test = small_data.softmax_toy()
+    (x, y), test = toy_data.softmax_toy()
     twin = _notebook_models(1)[0]
     state = _state(
         models.softmax_classifier(3),
@@ -169,7 +170,7 @@ def test_a2_overfitting_step_for_step():
 @pytest.mark.parametrize("lr", learning_rate.LRS)
 def test_a3_learning_rate_step_for_step(lr):
     """At lr 1e5 the cost jumps around ~1e6 (the lab's overshooting) and stays finite in both."""
-    (x, y), _ = small_data.softmax_toy()
+    (x, y), _ = toy_data.softmax_toy()
     twin = _notebook_models(2 + learning_rate.LRS.index(lr))[-1]
     state = _state(
         models.softmax_classifier(3),
@@ -195,11 +196,11 @@ def test_a3_learning_rate_step_for_step(lr):
 def test_a4_standardization_step_for_step():
     """Standardized inputs over 20 epochs; raw inputs up to their overflow (the costs, finite for
     5 epochs, then inf, then nan, at the same epochs on both sides; the parameters while finite)."""
-    x, y = small_data.exam_scores()
+    x, y = toy_data.exam_scores()
     *_, twin_std, twin_raw = _notebook_models(6)
     tx = optim.optimizer("sgd", 0.1)
     for twin, inputs, twin_inputs in (
-        (twin_std, small_data.standardize(x), standardization.standardize(standardization.x_train)),
+        (twin_std, toy_data.standardize(x), standardization.standardize(standardization.x_train)),
         (twin_raw, x, standardization.x_train),
     ):
         state = _state(models.linear_regression(1), tx, inputs, convert.linears([twin.linear]), losses.mse)
@@ -225,7 +226,7 @@ def test_a4_standardization_step_for_step():
 
 
 def test_c2_quadratic_step_for_step():
-    t, speed = small_data.speed_curve(0)
+    t, speed = toy_data.speed_curve(0)
     torch.manual_seed(0)
     params = torch.randn(3).requires_grad_()
     cfg = c2_port.Config()
@@ -266,7 +267,7 @@ def test_b3_perceptron_step_for_step(gate):
     """XOR's weights fall to 0 (its loss to ln 2) until, from step ~500, they sit at float32's
     resolution (w = 2**-23, b ≈ -1.6e-7), where the step p − y ≈ 0.5 − 0.5 rounds to nothing: there the
     parameters are compared absolutely (1e-6), and relatively after 100 steps (|w| ~ 5e-3)."""
-    x, y = small_data.logic_gate(gate)
+    x, y = toy_data.logic_gate(gate)
     torch.manual_seed(0)
     twin = perceptron.perceptron_model()
     segments = (100, B3_STEPS - 100) if gate == "xor" else (B3_STEPS,)
@@ -289,7 +290,7 @@ def test_b4_b5_xor_mlp_step_for_step(net, widths, steps):
     float64 run as from the other). Over all 10,001 steps both leave the plateau at the same step,
     ±1, and end within 0.1 %, but during the steep escape single steps' losses lie further apart
     than 1e-4."""
-    x, y = small_data.logic_gate("xor")
+    x, y = toy_data.logic_gate("xor")
     torch.manual_seed(0)
     twin = xor_mlp.NETS[net]()
     model = models.MLP(widths, activation="sigmoid", output_activation="sigmoid")  # as experiments/xor_mlp.py

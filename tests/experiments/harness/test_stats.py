@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from jaxnets import stats
+from experiments.harness import stats
 
 
 def test_a_distribution_summarises_its_finite_values():

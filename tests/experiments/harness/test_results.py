@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 
-from jaxnets import results
-from jaxnets.checks import at_least
-from jaxnets.results import Result
+from experiments.harness import results
+from experiments.harness.checks import at_least
+from experiments.harness.results import Result
 
 
 def test_write_json_is_strict_and_keeps_non_finite_values_readable(tmp_path):

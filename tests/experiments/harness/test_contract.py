@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import experiments
-from experiments.experiment import Experiment
+from experiments.harness.contract import Experiment
 
 
 def test_every_module_has_a_well_formed_record():

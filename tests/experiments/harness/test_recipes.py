@@ -2,7 +2,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnets import classify, models, optim
+from experiments.harness import recipes
+from jaxnets import models, optim
 from jaxnets.errors import InputError
 from jaxnets.train import predict
 
@@ -18,32 +19,35 @@ def digits_like(n, seed):
 
 def test_train_classifier_learns_and_reports_held_out_accuracy():
     train, test = digits_like(2000, 0), digits_like(500, 1)
-    result = classify.train_classifier(
+    result = recipes.train_classifier(
         models.MLP((32, 10)), optim.optimizer("adam", 1e-2), train, test, epochs=3, batch_size=100
     )
-    assert len(result.fitted.history) == 3
-    assert result.fitted.history[-1]["train_loss"] < result.fitted.history[0]["train_loss"]
+    run = result.fitted.run(0)
+    assert len(run.history) == 3
+    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
     assert result.held_out["accuracy"].mean > 0.9
-    assert result.fitted.diverged is None
+    assert run.diverged is None
 
 
 def test_get_one_and_predict_agrees_with_predict_and_saves_a_png(tmp_path):
     train, test = digits_like(1000, 0), digits_like(200, 1)
-    run = classify.train_classifier(models.MLP((10,)), optim.optimizer("adam", 1e-2), train, test, 2)
-    sample = classify.get_one_and_predict(
+    run = recipes.train_classifier(models.MLP((10,)), optim.optimizer("adam", 1e-2), train, test, epochs=2)
+    sample = recipes.get_one_and_predict(
         {"net": run.first_seed_state}, test, seed=3, out=tmp_path / "one.png"
     )
     i = sample["index"]
     assert sample["label"] == int(test[1][i])
     assert sample["predictions"]["net"] == int(jnp.argmax(predict(run.first_seed_state, test[0][i : i + 1])))
     assert (tmp_path / "one.png").stat().st_size > 1000
-    assert f"#{i}" in classify.describe(sample)
+    assert f"#{i}" in recipes.describe(sample)
     # The same seed picks the same image; another seed (almost surely) another one.
-    assert classify.get_one_and_predict({"net": run.first_seed_state}, test, seed=3)["index"] == i
-    assert classify.get_one_and_predict({"net": run.first_seed_state}, test, seed=4)["index"] != i
+    assert recipes.get_one_and_predict({"net": run.first_seed_state}, test, seed=3)["index"] == i
+    assert recipes.get_one_and_predict({"net": run.first_seed_state}, test, seed=4)["index"] != i
 
 
 def test_train_classifier_rejects_mismatched_data():
     x, y = digits_like(100, 0)
     with pytest.raises(InputError, match="same leading"):
-        classify.train_classifier(models.MLP((10,)), optim.optimizer("sgd", 0.1), (x, y[:50]), (x, y), 1, 10)
+        recipes.train_classifier(
+            models.MLP((10,)), optim.optimizer("sgd", 0.1), (x, y[:50]), (x, y), epochs=1, batch_size=10
+        )

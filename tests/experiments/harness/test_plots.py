@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 
-from jaxnets import plots
+from experiments.harness import plots
 
 
 def test_curves_survive_non_finite_values(tmp_path):
@@ -54,7 +54,7 @@ def test_importing_jaxnets_changes_no_global_state():
         "import logging, sys, matplotlib\n"
         "backend = lambda: dict.__getitem__(matplotlib.rcParams, 'backend')  # read without resolving\n"
         "before = backend()\n"
-        "import jaxnets.plots, jaxnets.checkpoint, jaxnets.train, jaxnets.classify\n"
+        "import experiments.harness.plots, jaxnets.checkpoint, jaxnets.train, experiments.harness.recipes\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
         "assert backend() == before, 'backend changed'\n"
         "assert logging.getLogger('absl').level == logging.NOTSET, 'absl logger changed'\n"

@@ -12,13 +12,14 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from jaxnets import losses, plots
+from experiments.harness import over_seeds, plots
+from experiments.harness.results import slug
+from experiments.harness.stats import Dist
+from jaxnets import losses
 from jaxnets.loop import train_model
 from jaxnets.metrics import classification_metrics
 from jaxnets.record import Divergence, FitResult
-from jaxnets.results import slug
 from jaxnets.state import Batch, TrainState
-from jaxnets.stats import Dist
 from jaxnets.steps import predict
 
 
@@ -37,11 +38,17 @@ class TrainedClassifier(NamedTuple):
         return self.fitted.per_run()[0].state
 
 
+def settings(cfg: Any) -> dict[str, Any]:
+    """A lab config's training settings, as ``train_classifier`` and ``train_each`` take them."""
+    return {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "seed": cfg.seed, "seeds": cfg.seeds}
+
+
 def train_classifier(
     model: nn.Module,
     tx: optax.GradientTransformation,
     train: Batch,
     held_out: Batch,
+    *,
     epochs: int,
     batch_size: int = 100,
     seed: int = 0,
@@ -55,26 +62,27 @@ def train_classifier(
         model,
         tx,
         train,
-        epochs,
-        batch_size,
-        seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
         loss_fn=losses.cross_entropy,
         metrics_fn=classification_metrics,
         seeds=seeds,
         **fit_kwargs,
     )
-    return TrainedClassifier(fitted, fitted.evaluate(held_out), seed)
+    return TrainedClassifier(fitted, over_seeds.evaluate(fitted, held_out), seed)
 
 
 def train_each(
     setups: Mapping[str, tuple[nn.Module, optax.GradientTransformation]],
     train: Batch,
     held_out: Batch,
+    *,
     epochs: int,
     batch_size: int = 100,
     seed: int = 0,
-    checkpoint_dir: Path | None = None,
     seeds: int = 1,
+    checkpoint_dir: Path | None = None,
     **fit_kwargs: Any,
 ) -> dict[str, TrainedClassifier]:
     """``train_classifier`` for each named (model, optimizer) on the same data, seeds and batches:
@@ -86,10 +94,10 @@ def train_each(
             tx,
             train,
             held_out,
-            epochs,
-            batch_size,
-            seed,
-            seeds,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            seeds=seeds,
             desc=name,
             checkpoint_dir=None if checkpoint_dir is None else checkpoint_dir / slug(name),
             **fit_kwargs,
@@ -99,8 +107,9 @@ def train_each(
 
 
 def get_one_and_predict(
-    states: Mapping[str, TrainState],
+    states: Mapping[str, TrainState | TrainedClassifier],
     test: Batch,
+    *,
     seed: int,
     out: Path | None = None,
     class_names: Sequence[str] | None = None,
@@ -111,6 +120,7 @@ def get_one_and_predict(
     Returns ``{"index", "label", "predictions": {name: class}}``; with ``out``, also saves the
     image with its label and the predictions as a PNG there.
     """
+    states = {k: getattr(s, "first_seed_state", s) for k, s in states.items()}  # a classifier: its first seed
     x, y = test
     i = int(np.random.default_rng(seed).integers(len(x)))
     label = int(y[i])
@@ -155,9 +165,11 @@ def plot_runs(path: Path, runs: Mapping[str, TrainedClassifier], title: str) -> 
 def history(runs: Mapping[str, TrainedClassifier], tag: str = "run") -> list[dict[str, Any]]:
     """The runs' history rows in one table, each tagged with its run's name under ``tag`` and
     with its seed."""
-    return [{tag: k, **row} for k, r in runs.items() for row in r.fitted.rows(r.seed)]
+    return [{tag: k, **row} for k, r in runs.items() for row in over_seeds.rows(r.fitted, r.seed)]
 
 
 def divergences(runs: Mapping[str, TrainedClassifier]) -> dict[str, Divergence | None]:
     """Each run's divergence, per seed (``loop.FitResult.divergences``)."""
-    return {name: d for k, r in runs.items() for name, d in r.fitted.divergences(k, r.seed).items()}
+    return {
+        name: d for k, r in runs.items() for name, d in over_seeds.divergences(r.fitted, k, r.seed).items()
+    }

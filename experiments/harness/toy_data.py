@@ -1,6 +1,9 @@
-"""The notes' small data sets, written out as in the notes, as NumPy arrays."""
+"""The notes' small data sets, written out as in the notes, as NumPy arrays, and the fastai
+book's order of its 3s and 7s."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +58,13 @@ def noisy_line(seed: int, n: int = 20, slope: float = 2.0, intercept: float = 1.
 def standardize(x: np.ndarray) -> np.ndarray:
     """(x - μ) / σ per column, σ with n - 1 degrees of freedom as ``torch.std``."""
     return (x - x.mean(0)) / x.std(0, ddof=1)
+
+
+def threes_then_sevens(split: tuple[Any, Any]) -> tuple[Any, Any]:
+    """A split of ``mnist_sample`` in the fastai book's order: every 3, then every 7, each in
+    MNIST's order (``train_x = torch.cat([stacked_threes, stacked_sevens])``). The book trains on it
+    with an unshuffled ``DataLoader``, so the order shapes its curves (after epoch 1 the model has
+    just seen 24 batches of 7s)."""
+    x, y = split
+    order = np.argsort(-np.asarray(y), kind="stable")  # label 1 (a 3) first
+    return x[order], y[order]

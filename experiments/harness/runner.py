@@ -26,11 +26,12 @@ from typing import Any
 import jax
 
 from experiments import all_experiments
-from experiments.experiment import Experiment, Outcome, Workspace
-from jaxnets import checkpoint, distributed, results
+from experiments.harness import results
+from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.report import report_markdown
+from experiments.harness.results import Result
+from jaxnets import checkpoint, distributed
 from jaxnets.errors import InputError
-from jaxnets.report import report_markdown
-from jaxnets.results import Result
 from twins import fidelity
 
 # Where an unfinished run keeps its plots and checkpoints, inside the experiment's results folder.

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from jaxnets import stats
-from jaxnets.checks import Check
-from jaxnets.results import Result
-from jaxnets.stats import Dist
+from experiments.harness import stats
+from experiments.harness.checks import Check
+from experiments.harness.results import Result
+from experiments.harness.stats import Dist
 
 
 def fmt(value: Any) -> str:

@@ -17,8 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from jaxnets import results
-from jaxnets.stats import Dist
+from experiments.harness import results
+from experiments.harness.stats import Dist
 
 Curve = tuple[Sequence[float], Sequence[float]]
 

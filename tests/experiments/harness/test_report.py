@@ -1,9 +1,9 @@
 """The printed table and REPORT.md: every check with ours, the notes', the difference, the bar,
 the verdict, the time and the plots; divergences and skipped experiments listed."""
 
-from jaxnets import report, results, stats
-from jaxnets.checks import at_least, holds
-from jaxnets.results import Result
+from experiments.harness import report, results, stats
+from experiments.harness.checks import at_least, falls, identical
+from experiments.harness.results import Result
 
 
 def _result(id_="X1", checks=None, diverged=None) -> Result:
@@ -31,8 +31,8 @@ def test_report_lists_each_check_with_its_difference_time_and_plots():
     run = _result(
         checks=[
             at_least("accuracy", 0.97, 0.95, notes=0.98),
-            holds("costs", [1.0, 2.0], "falls", False, notes=[1.5, 2.0]),
-            holds("words", "yes", "as stated", True, notes="no"),
+            falls("costs", 1.0, 2.0, notes=[1.5, 2.0]),
+            identical("words", "yes", "yes", notes="no"),
         ]
     )
     text = report.report_markdown([run], {"Y1": "mnist not found; set JAXNETS_DATA_DIR"})

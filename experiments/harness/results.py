@@ -19,8 +19,8 @@ from typing import Any, TypedDict
 import jax
 import numpy as np
 
-from jaxnets.checks import Check
-from jaxnets.stats import Dist
+from experiments.harness.checks import Check
+from experiments.harness.stats import Dist
 
 
 class DivergedRun(TypedDict):

@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jaxnets import stats
-from jaxnets.stats import Dist
+import numpy as np
+
+from experiments.harness import stats
+from experiments.harness.stats import Dist
 
 NO_FIGURE = "(no figure)"
 
@@ -125,10 +127,77 @@ def equal(name: str, ours: Any, expected: Any, notes: Any = NO_FIGURE) -> Check:
     return Check(name, ours, notes, f"= {expected}", passed)
 
 
-def holds(name: str, ours: Any, condition: str, passed: bool, notes: Any = NO_FIGURE) -> Check:
-    """A relation the numbers must satisfy that no single threshold states (``"B8 > B7"``):
-    ``condition`` says it in words, ``passed`` is its value."""
-    return Check(name, ours, notes, condition, bool(passed))
+def _finite(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def greater(name: str, a: Any, b: Any, labels: tuple[str, str], notes: Any = NO_FIGURE) -> Check:
+    """Ours ``a`` > ``b`` (distributions: their means), shown as [a, b]; ``labels`` name them."""
+    va, vb = value(a), value(b)
+    return Check(name, [a, b], notes, f"{labels[0]} > {labels[1]}", _finite(va) and _finite(vb) and va > vb)
+
+
+def less(name: str, a: Any, b: Any, labels: tuple[str, str], notes: Any = NO_FIGURE) -> Check:
+    """Ours ``a`` < ``b`` (distributions: their means), shown as [a, b]; ``labels`` name them."""
+    va, vb = value(a), value(b)
+    return Check(name, [a, b], notes, f"{labels[0]} < {labels[1]}", _finite(va) and _finite(vb) and va < vb)
+
+
+def falls(
+    name: str, first: Any, last: Any, by: float = 1.0, every_seed: bool = False, notes: Any = NO_FIGURE
+) -> Check:
+    """``last`` < ``first`` / ``by`` (a fall by more than ``by`` times), on the means, or with
+    ``every_seed`` seed by seed (two distributions over the same seeds); shown as [first, last]."""
+    pairs = zip(first.values, last.values, strict=True) if every_seed else [(value(first), value(last))]
+    passed = all(_finite(f) and _finite(l_) and l_ < f / by for f, l_ in pairs)
+    bar = "falls" + (f" > {by:g}x" if by != 1 else "") + (", every seed" if every_seed else "")
+    return Check(name, [first, last], notes, bar, passed)
+
+
+def rises(name: str, before: Any, after: Any, notes: Any = NO_FIGURE) -> Check:
+    """``after`` > ``before`` (distributions: their means); shown as [before, after]."""
+    vb, va = value(before), value(after)
+    return Check(name, [before, after], notes, "rises", _finite(vb) and _finite(va) and va > vb)
+
+
+def falls_every_epoch(name: str, curves: np.ndarray, notes: Any = NO_FIGURE) -> Check:
+    """Each seed's curve (a row of ``curves``) falls from every epoch to the next; shown as its
+    first and last epochs over the seeds."""
+    passed = bool(np.all(np.diff(curves, axis=1) < 0))
+    shown = [stats.dist(curves[:, 0]), stats.dist(curves[:, -1])]
+    return Check(name, shown, notes, "falls every epoch, every seed", passed)
+
+
+def overshoots(name: str, curves: np.ndarray, peak: float, notes: Any = NO_FIGURE) -> Check:
+    """Each seed's curve peaks at ``peak`` or more and rises again somewhere after falling (an
+    oscillating, overshooting run); shown as the peaks over the seeds."""
+    peaks = np.nanmax(curves, axis=1)
+    rises_again = all(_rises_after_falling(c[np.isfinite(c)]) for c in curves)
+    bar = f"peak ≥ {peak:g} and it rises again after falling (overshooting), every seed"
+    return Check(name, stats.dist(peaks), notes, bar, bool(np.all(peaks >= peak)) and rises_again)
+
+
+def _rises_after_falling(curve: np.ndarray) -> bool:
+    steps = np.diff(curve)
+    falls_at = np.flatnonzero(steps < 0)
+    return bool(falls_at.size and np.any(steps[falls_at[0] + 1 :] > 0))
+
+
+def reported(name: str, ours: Any, notes: Any = NO_FIGURE) -> Check:
+    """Ours exists (not None, not NaN): an event the run must report, such as a divergence."""
+    return Check(name, ours, notes, "reported", _finite(value(ours)))
+
+
+def identical(name: str, ours: Any, again: Any, notes: Any = NO_FIGURE) -> Check:
+    """A second measurement ``again`` equals ``ours`` exactly (a deterministic computation)."""
+    return Check(name, ours, notes, "identical on a second pass", ours == again)
+
+
+def all_of(name: str, ours: Any, parts: Sequence[Check], notes: Any = NO_FIGURE) -> Check:
+    """Several bars at once: passes when every part does; the bar names each part's number and
+    its bar ("accuracy ≤ 0.75 and loss > 0.69")."""
+    bar = " and ".join(f"{p.name} {p.bar}" for p in parts)
+    return Check(name, ours, notes, bar, all(p.passed for p in parts))
 
 
 def compared(name: str, ours: Any, notes: Any) -> Check:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jaxnets.checks import Check
+from experiments.harness.checks import Check
+from experiments.harness.results import slug
 from jaxnets.record import Divergence
-from jaxnets.results import slug
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,3 @@ class Experiment:
     def name(self) -> str:
         """The module's name, which is also the experiment's results folder ("weight_init")."""
         return self.module.rsplit(".", 1)[-1]
-
-    def main(self, argv: list[str]) -> int:
-        """``python -m experiments.<name> [options]``: the command line for this experiment."""
-        from experiments.cli import main
-
-        return main([self.id, *argv])

@@ -1,0 +1,160 @@
+"""Command line: ``python -m experiments list | all | <name-or-id> ... [options]``: arguments in,
+progress, tables and verdicts out, and the exit code (0 pass, 1 fail, 2 bad input, 130 Ctrl-C).
+The options are ``flags``', the set-up ``session``'s, what it prints ``console``'s, and running,
+publishing and reporting ``runner``'s."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from experiments import all_experiments, load
+from experiments.harness import console, runner, session
+from experiments.harness.contract import Experiment
+from experiments.harness.flags import FLAGS, parser
+from experiments.harness.results import Result
+from jaxnets import data, distributed
+from jaxnets.errors import InputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
+    if args.names == ["list"]:
+        print(console.list_experiments())
+        return 0
+    # Orbax logs every save and restore through absl; a run's output is ours to print.
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    if args.on_divergence is not None:
+        overrides["stop_on_divergence"] = args.on_divergence == "stop"
+    run_all = args.names == ["all"]
+    if args.resume and args.no_checkpoint:
+        print(
+            "error: --resume goes on from the checkpoints of an unfinished run, and --no-checkpoint "
+            "saves none: drop --no-checkpoint (or --resume)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        experiments = all_experiments() if run_all else [load(n) for n in args.names]
+        configs = [runner.make_config(e, overrides, not run_all, args.quick, FLAGS) for e in experiments]
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out_root = args.out / "quick" if args.quick else args.out
+    try:
+        session.join_job(args)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if problem := session.unwritable(out_root):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if args.no_cache:
+        import jax
+
+        jax.config.update(
+            "jax_enable_compilation_cache", False
+        )  # even where $JAX_COMPILATION_CACHE_DIR is set
+    else:
+        session.enable_compilation_cache(args.cache_dir)
+    with contextlib.ExitStack() as stack:
+        # In a multi-process job only process 0 prints; the others still report errors (stderr).
+        if not distributed.is_main():
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+        stack.enter_context(session.environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None))
+        return _run(args, argv, experiments, configs, out_root)
+
+
+def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: list, out_root: Path) -> int:
+    """Run the experiments one after another, printing as they go; the exit code."""
+    run_all = args.names == ["all"]
+    # The time left is estimated from the previous run's times in the same folder.
+    estimates = [getattr(runner.saved_result(out_root, e), "wall_time_s", None) for e in experiments]
+    start = time.perf_counter()
+    done: list[Result] = []
+    failed: list[str] = []
+    bad_input: list[str] = []
+    skipped: dict[str, str] = {}
+    for i, (experiment, config) in enumerate(zip(experiments, configs, strict=True)):
+        progress = console.progress(i, len(experiments), time.perf_counter() - start, estimates)
+        quick = "(quick) " if args.quick else ""
+        print(f"\n=== {experiment.id} {experiment.title} {quick}=== {progress}", flush=True)
+        if args.seeds and not hasattr(config, "seeds"):
+            print(
+                f"{experiment.id} has no randomness: --seeds {args.seeds} is ignored, its numbers are exact"
+            )
+        try:
+            every = None if args.no_checkpoint else args.checkpoint_every
+            result = _run_one(experiment, config, out_root, args.resume, every)
+        except data.MissingData as e:
+            print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
+            skipped[experiment.id] = str(e)
+            continue
+        except data.DataError as e:  # damaged data is a failure, not a skip
+            print(f"error: {experiment.id}: {e}", file=sys.stderr)
+            failed.append(experiment.id)
+            continue
+        except InputError as e:
+            print(f"error: {experiment.id}: {e}", file=sys.stderr)
+            bad_input.append(experiment.id)
+            continue
+        except KeyboardInterrupt:
+            again = " ".join([*argv, *([] if args.resume else ["--resume"])])
+            print(
+                f"\ninterrupted during {experiment.id}; {runner.saved_progress(out_root, experiment)}.\n"
+                f"Go on from there with: python -m experiments {again}\n"
+                f"Results finished before it are in {out_root}/",
+                file=sys.stderr,
+            )
+            runner.write_report(out_root, done, skipped, args.quick)
+            return 130
+        except Exception as e:  # one broken experiment must not stop the others
+            if len(experiments) == 1:
+                raise
+            traceback.print_exc()
+            print(f"FAILED: {experiment.id} raised {type(e).__name__}: {e}", file=sys.stderr)
+            failed.append(experiment.id)
+            continue
+        done.append(result)
+        if console.print_result(result, out_root, args.quick):
+            failed.append(experiment.id)
+    report = runner.write_report(out_root, done, skipped, args.quick)
+    failed += bad_input
+    if len(experiments) > 1:
+        print(
+            f"\n{len(experiments) - len(failed) - len(skipped)} passed, {len(failed)} failed, "
+            f"{len(skipped)} skipped in {console.clock(time.perf_counter() - start)}"
+            + (f" (failed: {' '.join(failed)})" if failed else "")
+            + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
+        )
+    print(f"report: {report}")
+    if bad_input:
+        return 2
+    return 1 if failed or (skipped and not run_all) else 0
+
+
+def _run_one(
+    experiment: Experiment, config: Any, out_root: Path, resume: bool, checkpoint_every: int | None
+) -> Result:
+    """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings
+    (or say that there is nothing to go on from)."""
+    result = runner.finished_earlier(experiment, config, out_root) if resume else None
+    if distributed.agree(result is not None):  # process 0 decides for a multi-process job
+        if result is None:
+            raise InputError(
+                f"process 0 found a finished result in {out_root} that this process cannot read: give "
+                f"every process the same --out, on a file system they share"
+            )
+        print(f"finished earlier with these settings (kept, --resume): {out_root / result.name}/")
+        return result
+    if resume and (nothing := runner.nothing_to_resume(out_root, experiment)):
+        print(nothing)
+    return runner.run_experiment(experiment, config, out_root, resume, checkpoint_every)

@@ -1,0 +1,64 @@
+"""What a command sets up before it runs anything: the compilation cache, the multi-process job,
+a results folder it can write to, and the environment for the run."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from jaxnets import distributed
+
+
+def enable_compilation_cache(path: Path) -> None:
+    """Keep compiled programs in ``path`` across runs (JAX's persistent compilation cache)."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    # Programs that compile in under 0.2 s are not worth a file (JAX's own variable overrides it).
+    minimum = float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", 0.2))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", minimum)
+
+
+def join_job(args: argparse.Namespace) -> None:
+    """Join the multi-process job the flags describe, if any (``jaxnets.distributed``)."""
+    if args.coordinator is None and args.num_processes is None and args.process_id is None:
+        return
+    import jax
+
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    print(
+        f"process {jax.process_index()} of {jax.process_count()}: {jax.device_count()} devices in all, "
+        f"{jax.local_device_count()} here",
+        file=sys.stderr,
+    )
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why results cannot be written to ``folder`` (a file, a read-only folder), or None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        return f"cannot write results to {folder} ({e.strerror or e}): choose another --out"
+    return None
+
+
+@contextlib.contextmanager
+def environment(name: str, value: str | None) -> Iterator[None]:
+    """``$name`` set to ``value`` for the block (unchanged for None), then as it was."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value is not None and before is None:
+            del os.environ[name]
+        elif value is not None:
+            os.environ[name] = before
