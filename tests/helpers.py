@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxnets import data, losses, optim, train
 from jaxnets.metrics import classification_metrics
+from jaxnets.record import Divergence, FitResult
 from jaxnets.state import create_train_state
 
 
@@ -86,9 +87,10 @@ def four_classes(n: int = 800, d: int = 20, classes: int = 4):
     return x, y
 
 
-def fit_four_classes(model, tx, mesh, batch_size: int, epochs: int = 3, **fit_kwargs):
-    x, y = four_classes()
-    state = train.create_train_state(
+def four_classes_state(model, tx):
+    """``model`` initialised (key 1) for ``four_classes``, with cross-entropy and accuracy."""
+    x, _ = four_classes()
+    return train.create_train_state(
         model,
         tx,
         x[:1],
@@ -96,6 +98,11 @@ def fit_four_classes(model, tx, mesh, batch_size: int, epochs: int = 3, **fit_kw
         loss_fn=losses.cross_entropy,
         metrics_fn=train.classification_metrics,
     )
+
+
+def fit_four_classes(model, tx, mesh, batch_size: int, epochs: int = 3, **fit_kwargs):
+    x, y = four_classes()
+    state = four_classes_state(model, tx)
     key = jax.random.key(2)
     return train.fit(
         state, (x, y), epochs=epochs, batch_size=batch_size, key=key, valid=(x, y), mesh=mesh, **fit_kwargs
@@ -135,3 +142,18 @@ def make_dataset(folder, n_train=60000, n_test=10000, corrupt=None, label=0):
     for key, name in data.IDX_FILES.items():
         raw = gzip.compress(idx_bytes(arrays[key]))
         (folder / name).write_bytes(raw[: len(raw) // 2] if key == corrupt else raw)
+
+
+def two_runs_one_stopped():
+    """A ``FitResult`` of 2 runs, the second stopped by a divergence in epoch 1 (3 steps an
+    epoch), with a stand-in state whose only use is ``run(k)``."""
+
+    class Stacked:
+        runs = 2
+
+        def run(self, k):
+            return f"state {k}"
+
+    history = [[{"epoch": 1, "a": 1.0}, {"epoch": 2, "a": 2.0}], [{"epoch": 1, "a": 3.0}]]
+    steps = {"loss": np.arange(12.0).reshape(2, 6)}
+    return FitResult(Stacked(), history, steps, (None, Divergence(1, 3, "loss")))

@@ -22,10 +22,17 @@ import numpy as np
 import optax
 import pytest
 
-from jaxnets import distributed, losses, models, parallel, train
+from jaxnets import distributed, models, parallel, train
 from jaxnets.checkpoint import latest_epoch
 from jaxnets.errors import InputError
-from tests.helpers import fit_four_classes, four_classes, free_port, interrupt_at_epoch_2, max_diff
+from tests.helpers import (
+    fit_four_classes,
+    four_classes,
+    four_classes_state,
+    free_port,
+    interrupt_at_epoch_2,
+    max_diff,
+)
 
 ROOT = Path(__file__).parents[1]
 TIMEOUT_S = 240  # each process; a hang fails the test instead of blocking it
@@ -128,14 +135,7 @@ def _train(process_id: int, folder: Path) -> None:
     # The caller's state survives fit on every device of the job (fit donates its own copy):
     # fit twice from one state, and from a state the caller placed on the job's mesh.
     x, y = four_classes()
-    state = train.create_train_state(
-        model,
-        tx,
-        x[:1],
-        jax.random.key(1),
-        loss_fn=losses.cross_entropy,
-        metrics_fn=train.classification_metrics,
-    )
+    state = four_classes_state(model, tx)
     placed = parallel.replicate(state, parallel.data_mesh())
     again = [
         train.fit(s, (x, y), epochs=3, batch_size=64, key=jax.random.key(2), valid=(x, y))

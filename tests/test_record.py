@@ -3,7 +3,8 @@ each run's own rows, steps and divergence."""
 
 import numpy as np
 
-from jaxnets.record import Divergence, FitResult, Record
+from jaxnets.record import Divergence, Record
+from tests.helpers import two_runs_one_stopped
 
 
 def test_a_record_round_trips_through_its_saved_form():
@@ -22,16 +23,7 @@ def test_a_record_round_trips_through_its_saved_form():
 
 
 def test_a_stopped_seeds_view_ends_at_its_divergence():
-    class Stacked:  # the state's only use here is run(k)
-        runs = 2
-
-        def run(self, k):
-            return f"state {k}"
-
-    history = [[{"epoch": 1, "a": 1.0}, {"epoch": 2, "a": 2.0}], [{"epoch": 1, "a": 3.0}]]
-    fitted = FitResult(
-        Stacked(), history, {"loss": np.arange(12.0).reshape(2, 6)}, (None, Divergence(1, 3, "loss"))
-    )
+    fitted = two_runs_one_stopped()
     second = fitted.run(1)
     assert second.state == "state 1" and second.history == [{"epoch": 1, "a": 3.0}]
     np.testing.assert_array_equal(second.steps["loss"], [6, 7, 8])  # its first epoch's three steps

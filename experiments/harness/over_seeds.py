@@ -15,12 +15,12 @@ from jaxnets.steps import evaluate as evaluate_state
 
 def first(fitted: FitResult, column: str) -> Dist:
     """A history column's value at the first epoch, over the runs."""
-    return dist([r.history[0][column] if r.history else np.nan for r in fitted.per_run()])
+    return dist([h[0][column] if h else np.nan for h in fitted.history])
 
 
 def last(fitted: FitResult, column: str) -> Dist:
     """A history column's value at each run's last recorded epoch, over the runs."""
-    return dist([r.history[-1][column] if r.history else np.nan for r in fitted.per_run()])
+    return dist([h[-1][column] if h else np.nan for h in fitted.history])
 
 
 def evaluate(fitted: FitResult | TrainState, data: Batch, *, batch_size: int = 1000) -> dict[str, Dist]:
@@ -36,11 +36,11 @@ def run_name(name: str, seed: int, seeds: int) -> str:
 
 def rows(fitted: FitResult, seed: int) -> list[dict[str, Any]]:
     """The history as one table, each row with its run's seed (run k has seed ``seed + k``)."""
-    return [{"seed": seed + k, **row} for k, r in enumerate(fitted.per_run()) for row in r.history]
+    return [{"seed": seed + k, **row} for k, h in enumerate(fitted.history) for row in h]
 
 
 def divergences(fitted: FitResult, name: str, seed: int) -> dict[str, Divergence | None]:
     """Each run's divergence under its name: ``name`` for a single run, ``name (seed s)``
     for the runs of several seeds (see ``run_name``)."""
-    runs = fitted.per_run()
-    return {run_name(name, seed + k, len(runs)): r.diverged for k, r in enumerate(runs)}
+    runs = len(fitted.diverged)
+    return {run_name(name, seed + k, runs): d for k, d in enumerate(fitted.diverged)}

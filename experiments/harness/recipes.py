@@ -35,7 +35,7 @@ class TrainedClassifier(NamedTuple):
     @property
     def first_seed_state(self) -> TrainState:
         """The first seed's trained state (for "get one and predict")."""
-        return self.fitted.per_run()[0].state
+        return self.fitted.run(0).state
 
 
 def settings(cfg: Any) -> dict[str, Any]:

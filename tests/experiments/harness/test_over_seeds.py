@@ -1,27 +1,16 @@
 """A fit's numbers over its seeds: each run's last value (up to its divergence), the history
 with a seed column, divergences and evaluations under the runs' names."""
 
-import numpy as np
-
 from experiments.harness import over_seeds
 from jaxnets import models, optim
 from jaxnets.loop import fit, seeded_state
 from jaxnets.metrics import classification_metrics
-from jaxnets.record import Divergence, FitResult
-from tests.helpers import blobs
+from jaxnets.record import Divergence
+from tests.helpers import blobs, two_runs_one_stopped
 
 
 def test_a_stacked_results_numbers_are_distributions_over_its_seeds():
-    class Stacked:  # the state's only use here is run(k)
-        runs = 2
-
-        def run(self, k):
-            return f"state {k}"
-
-    history = [[{"epoch": 1, "a": 1.0}, {"epoch": 2, "a": 2.0}], [{"epoch": 1, "a": 3.0}]]
-    fitted = FitResult(
-        Stacked(), history, {"loss": np.arange(12.0).reshape(2, 6)}, (None, Divergence(1, 3, "loss"))
-    )
+    fitted = two_runs_one_stopped()
     assert over_seeds.last(fitted, "a").values == (2.0, 3.0)
     assert over_seeds.first(fitted, "a").values == (1.0, 3.0)
     assert over_seeds.rows(fitted, 5)[-1] == {"seed": 6, "epoch": 1, "a": 3.0}
