@@ -1,4 +1,4 @@
-"""One module per experiment of the catalog (``../shared/EXPERIMENTS.md``), in catalog order;
+"""One module per experiment of the catalog (``docs/experiments.md``), in catalog order;
 each defines an ``EXPERIMENT`` record (see ``experiments.harness.contract``)."""
 
 from __future__ import annotations

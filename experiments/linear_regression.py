@@ -59,7 +59,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             grid,
             ea * grid + eb,
             alpha=0.4 + 0.6 * (epoch == max(lines)),
-            label=f"epoch {epoch}: y = {ea:.3g}x + {eb:.3g}",
+            label=f"epoch {epoch}: y = {ea:.3g}x {'−' if eb < 0 else '+'} {abs(eb):.3g}",
         )
     ax1.set(title="Data and the fitted line as training goes", xlabel="x", ylabel="y")
     ax1.legend(fontsize=8)

@@ -97,7 +97,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         log=[
             f"{k}: cost {over_seeds.first(r.fitted, 'train_loss'):.6g} → "
             f"{over_seeds.last(r.fitted, 'train_loss'):.6g}; "
-            f"Accuracy: {acc[k]:.4f} (unscaled test pixels, as the notes' code: {unscaled[k]:.4f})"
+            f"accuracy {acc[k]:.4f} (unscaled test pixels, as the notes' code: {unscaled[k]:.4f})"
             for k, r in runs.items()
         ]
         + [recipes.describe(sample)],

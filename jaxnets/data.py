@@ -2,8 +2,8 @@
 
 MNIST and Fashion-MNIST come from the standard
 IDX ``.gz`` files, found in this order: the ``data_dir`` argument (``--data-dir``), the
-``JAXNETS_DATA_DIR`` environment variable (a root with one sub-folder per data set, e.g.
-``../shared/data``), Debian's ``/usr/share/datasets``, and finally tensorflow-datasets' catalog,
+``JAXNETS_DATA_DIR`` environment variable (a root with one sub-folder per data set: ``mnist/``,
+``fashion-mnist/``), Debian's ``/usr/share/datasets``, and finally tensorflow-datasets' catalog,
 whose download manager fetches the files from their registered URLs and verifies their registered
 checksums. No TensorFlow is needed on any path.
 """
@@ -151,7 +151,7 @@ def _find_folder(name: str, data_dir: str | os.PathLike | None) -> Path | None:
     if given and not Path(given).is_dir():
         raise MissingData(
             f"the data folder {given} ({origin}) does not exist: point it at the folder that "
-            f"holds {DATASETS[name]['folders'][0]}/ (e.g. ../shared/data)"
+            f"holds {DATASETS[name]['folders'][0]}/ (its four IDX .gz files inside)"
         )
     root = Path(given) if given else DEBIAN_DATASETS
     # The root may be the data set's own folder as well as the parent of one.
@@ -185,7 +185,7 @@ def download(
     folder = Path(download_dir) if download_dir is not None else default_dir
     fix = (
         f"Fix: put the four files {', '.join(IDX_FILES.values())} in a folder and pass it with "
-        f"--data-dir or set {ENV_VAR} (e.g. {ENV_VAR}=../shared/data)"
+        f"--data-dir or set {ENV_VAR} to the folder above it"
     )
     if not any(folder.glob("*")) and not _reachable(base):
         raise MissingData(f"{name} is not on this machine and {base} cannot be reached.\n{fix}")

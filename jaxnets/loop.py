@@ -48,12 +48,13 @@ from jaxnets import callbacks, losses
 from jaxnets.checkpoint import Checkpointer, run_signature
 from jaxnets.errors import InputError
 from jaxnets.feed import Feed, feeds, sample, size
-from jaxnets.metrics import MetricsFn, no_metrics
+from jaxnets.metrics import MetricsFn, batch_values, no_metrics, step_sizes
 from jaxnets.parallel import Mesh, place, to_host
 from jaxnets.record import FitResult, Record
 from jaxnets.state import (
     Batch,
     TrainState,
+    as_pair,
     check_data,
     create_train_state,
     create_train_states,
@@ -91,6 +92,7 @@ def fit(
     each epoch (True stops the run); a non-finite loss or parameter is recorded per run and
     stops that run unless ``stop_on_divergence`` is False; with ``checkpoint_dir`` the run is
     saved every ``checkpoint_every`` epochs and resumed from there. See the module's docstring."""
+    train, valid = as_pair(train), as_pair(valid)
     _check(state, train, valid, epochs, batch_size, checkpoint_every)
     state, key, mesh = place(state, run_keys(state, key), mesh)
     train, valid = feeds(train, valid, state, mesh, stream, drop_last)
@@ -175,7 +177,8 @@ def _epoch(
     state, metrics, position = train.train_epoch(state, fold(key, epoch), batch_size, shuffle)
     step_metrics = {k: np.asarray(v).reshape(run_count(state), -1) for k, v in to_host(metrics).items()}
     row: dict[str, Any] = {"epoch": epoch}
-    row.update({f"train_{k}": v.mean(axis=-1) for k, v in step_metrics.items()})
+    sizes = step_sizes(len(train), batch_size, max((v.shape[-1] for v in step_metrics.values()), default=0))
+    row.update({f"train_{k}": batch_values(k, v, sizes).mean(-1) for k, v in step_metrics.items()})
     if valid is not None:
         row.update({f"valid_{k}": np.reshape(v, -1) for k, v in valid.evaluate(state).items()})
     row["time_s"] = time.perf_counter() - start
@@ -197,6 +200,7 @@ def seeded_state(
     loss_fn: losses.Loss = losses.cross_entropy,
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
+    rng_streams: tuple[str, ...] = ("dropout",),
 ) -> tuple[TrainState, jax.Array]:
     """The state a run of ``seed`` starts from and its data (shuffle) key: the seed's key split
     into one for the parameters and dropout and one for shuffling. With ``seeds`` > 1, the
@@ -204,12 +208,26 @@ def seeded_state(
     if seeds == 1:
         init_key, data_key = jax.random.split(jax.random.key(seed))
         state = create_train_state(
-            model, tx, example_input, init_key, loss_fn=loss_fn, metrics_fn=metrics_fn, l2=l2
+            model,
+            tx,
+            example_input,
+            init_key,
+            loss_fn=loss_fn,
+            metrics_fn=metrics_fn,
+            l2=l2,
+            rng_streams=rng_streams,
         )
         return state, data_key
     init_keys, data_keys = jax.vmap(jax.random.split, out_axes=1)(seed_keys(range(seed, seed + seeds)))
     states = create_train_states(
-        model, tx, example_input, init_keys, loss_fn=loss_fn, metrics_fn=metrics_fn, l2=l2
+        model,
+        tx,
+        example_input,
+        init_keys,
+        loss_fn=loss_fn,
+        metrics_fn=metrics_fn,
+        l2=l2,
+        rng_streams=rng_streams,
     )
     return states, data_keys
 
@@ -226,13 +244,22 @@ def train_model(
     loss_fn: losses.Loss = losses.cross_entropy,
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
+    rng_streams: tuple[str, ...] = ("dropout",),
     **fit_kwargs: Any,
 ) -> FitResult:
     """Initialise ``model`` from ``seed`` (``seeded_state``) and ``fit`` it; ``batch_size=None``
     is full batch. With ``seeds`` > 1, the seeds ``seed, seed + 1, …`` train as one program (a
     stacked state), run k as the single run of seed ``seed + k`` would."""
-    x, y = jnp.asarray(train[0]), jnp.asarray(train[1])
+    x, y = map(jnp.asarray, as_pair(train))
     state, data_key = seeded_state(
-        model, tx, x[:1], seed=seed, seeds=seeds, loss_fn=loss_fn, metrics_fn=metrics_fn, l2=l2
+        model,
+        tx,
+        x[:1],
+        seed=seed,
+        seeds=seeds,
+        loss_fn=loss_fn,
+        metrics_fn=metrics_fn,
+        l2=l2,
+        rng_streams=rng_streams,
     )
     return fit(state, (x, y), epochs=epochs, batch_size=batch_size or len(x), key=data_key, **fit_kwargs)

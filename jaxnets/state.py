@@ -4,14 +4,17 @@ fits the model it was initialised for.
     state = create_train_state(model, optax.adam(1e-3), x[:1], key, loss_fn=losses.cross_entropy,
                                metrics_fn=metrics.classification_metrics)
 
-Models take ``(x, train: bool)``; the loss is ``loss_fn(outputs, targets)``.
+Models take ``(x, train: bool)`` (a flag named ``training``, ``is_training`` or ``deterministic``
+is set to match; a model without one runs the same either way); the loss is
+``loss_fn(outputs, targets)``. A batch is ``(inputs, targets)`` or a dict with named keys
+(``{"image", "label"}`` as tensorflow-datasets and Grain give it).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flax.struct
@@ -19,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import linen as nn
-from flax.errors import ScopeParamShapeError
+from flax.errors import InvalidRngError, ScopeParamShapeError
 from flax.training import train_state
 
 from jaxnets import losses
@@ -34,7 +37,8 @@ class TrainState(train_state.TrainState):
 
     Adds to Flax's ``TrainState`` (step, params, opt_state, apply_fn, tx): the BatchNorm running
     averages, a PRNG key from which each step's dropout key is derived, and (static) the loss,
-    metrics and L2 coefficient, so ``train_step(state, batch)`` needs nothing else, and the shape
+    metrics and L2 coefficient and the RNG streams the model draws from in training (``dropout``,
+    and any others it names), so ``train_step(state, batch)`` needs nothing else, and the shape
     of one example and the dtype the model was initialised on, to check batches against.
 
     ``runs``: the number of independent runs (seeds) stacked along a leading axis of every array
@@ -50,6 +54,7 @@ class TrainState(train_state.TrainState):
     example_shape: tuple[int, ...] | None = flax.struct.field(pytree_node=False, default=None)
     input_dtype: str | None = flax.struct.field(pytree_node=False, default=None)
     runs: int | None = flax.struct.field(pytree_node=False, default=None)
+    rng_streams: tuple[str, ...] = flax.struct.field(pytree_node=False, default=("dropout",))
 
     def run(self, k: int) -> TrainState:
         """Run ``k`` of a stacked state, as a single-run state."""
@@ -67,21 +72,23 @@ def create_train_state(
     loss_fn: losses.Loss = losses.cross_entropy,
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
+    rng_streams: tuple[str, ...] = ("dropout",),
 ) -> TrainState:
     """Initialise ``model`` on ``example_input`` and wrap it with optimizer ``tx``.
 
     ``l2`` adds l2·ΣW² (kernels only) to the training loss, the notes' explicit regulariser.
+    ``rng_streams``: the streams the model draws from in training (``self.make_rng(name)``), each
+    given its own key every step; the first is the step's key itself.
     """
+    apply_fn = _apply_fn(model)  # refuses a model whose call takes arguments jaxnets cannot give
     init_key, state_key = jax.random.split(key)
     # Only the shape of the input is needed: the initial values do not depend on it, and Flax's
     # lazy_init draws them without running the model's forward pass op by op (each op of which
     # would be compiled on its own; for ResNet-18 that is most of its start-up time).
     example = jax.ShapeDtypeStruct(jnp.shape(example_input), jnp.result_type(example_input))
-    variables = model.lazy_init(
-        {"params": init_key}, example, **({"train": False} if _takes_train(model) else {})
-    )
+    variables = model.lazy_init({"params": init_key}, example, **_flag(model, False))
     return TrainState.create(
-        apply_fn=_apply_fn(model),
+        apply_fn=apply_fn,
         params=variables["params"],
         tx=tx,
         batch_stats=variables.get("batch_stats", {}),
@@ -89,6 +96,7 @@ def create_train_state(
         loss_fn=loss_fn,
         metrics_fn=metrics_fn,
         l2=l2,
+        rng_streams=_streams(rng_streams),
         example_shape=tuple(example.shape[1:]),
         input_dtype=example.dtype.name,
     ).replace(
@@ -136,13 +144,21 @@ def create_train_states(
     loss_fn: losses.Loss = losses.cross_entropy,
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
+    rng_streams: tuple[str, ...] = ("dropout",),
 ) -> TrainState:
     """One state per key in ``keys``, stacked along a leading run axis (``state.runs``): run k is
     what ``create_train_state(..., keys[k])`` makes, so N seeds train as one program."""
 
     def one(key: jax.Array) -> TrainState:
         return create_train_state(
-            model, tx, example_input, key, loss_fn=loss_fn, metrics_fn=metrics_fn, l2=l2
+            model,
+            tx,
+            example_input,
+            key,
+            loss_fn=loss_fn,
+            metrics_fn=metrics_fn,
+            l2=l2,
+            rng_streams=rng_streams,
         )
 
     return jax.vmap(one)(keys).replace(runs=int(keys.shape[0]))
@@ -161,20 +177,60 @@ def _apply_fn(model: nn.Module) -> Callable:
 
 @functools.cache
 def _canonical_apply(model: nn.Module) -> Callable:
-    if _takes_train(model):
+    if _train_flag(model) == "train":
         return model.apply
 
     def apply(variables: Any, x: jax.Array, train: bool = False, **kwargs: Any) -> Any:
-        return model.apply(variables, x, **kwargs)
+        return model.apply(variables, x, **kwargs, **_flag(model, train))
 
     apply.module = model  # what it applies (for checkpoint signatures)
     return apply
 
 
-def _takes_train(model: nn.Module) -> bool:
-    """Whether the module's ``__call__`` takes ``train`` (or any keyword argument)."""
+# The names a module's train/eval flag goes by, and whether it means "training" (True) or its
+# opposite (``deterministic``, as Flax's Dropout names it).
+TRAIN_FLAGS = {"train": True, "training": True, "is_training": True, "deterministic": False}
+
+
+def _train_flag(model: nn.Module) -> str | None:
+    """The name of the module's train/eval flag (``TRAIN_FLAGS``; "train" where it takes any
+    keyword), None where it takes none; ``InputError`` where its call needs an argument jaxnets
+    cannot give."""
     params = inspect.signature(type(model).__call__).parameters
-    return "train" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for name in TRAIN_FLAGS:
+        if name in params:
+            return name
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return "train"
+    needed = [
+        n
+        for n, p in list(params.items())[2:]  # after self and the inputs
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if needed:
+        raise InputError(
+            f"{type(model).__name__}.__call__ needs {', '.join(needed)} besides its inputs, and jaxnets "
+            f"calls model(x) with a train/eval flag only: name that flag one of {', '.join(TRAIN_FLAGS)}, "
+            f"or give the other arguments defaults"
+        )
+    return None
+
+
+def _flag(model: nn.Module, train: bool) -> dict[str, bool]:
+    """The keyword that puts ``model`` in training (or evaluation) mode: {} where it has no flag."""
+    name = _train_flag(model)
+    return {} if name is None else {name: train if TRAIN_FLAGS[name] else not train}
+
+
+def _streams(names: Any) -> tuple[str, ...]:
+    """``rng_streams`` checked: one or more stream names, "params" (initialisation's) not among them."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    if not names or not all(isinstance(n, str) and n and n != "params" for n in names):
+        raise InputError(
+            f"rng_streams must name the streams the model draws from in training, e.g. ('dropout',) or "
+            f"('dropout', 'noise') ('params' is initialisation's), got {names!r}"
+        )
+    return names
 
 
 def module_of(state: TrainState) -> nn.Module:
@@ -189,9 +245,32 @@ def variables(state: TrainState, params: Any) -> dict[str, Any]:
     return {"params": params}
 
 
+# The keys a dict batch names its inputs and its targets by (tensorflow-datasets and Grain give
+# {"image", "label"}), in the order they are looked for.
+INPUT_KEYS = ("image", "images", "inputs", "input", "x", "features")
+TARGET_KEYS = ("label", "labels", "targets", "target", "y")
+
+
+def as_pair(data: Any) -> Any:
+    """A dict batch or data set with named inputs and targets (``INPUT_KEYS``, ``TARGET_KEYS``)
+    as the ``(inputs, targets)`` pair jaxnets works on; anything else as it is."""
+    if not isinstance(data, Mapping):
+        return data
+    x = [k for k in INPUT_KEYS if k in data]
+    y = [k for k in TARGET_KEYS if k in data]
+    if not x or not y:
+        raise InputError(
+            f"a dict batch needs its inputs under one of {', '.join(INPUT_KEYS)} and its targets under one "
+            f"of {', '.join(TARGET_KEYS)}; it has {', '.join(map(str, data)) or 'no keys'}: rename them, "
+            f"or pass (inputs, targets)"
+        )
+    return data[x[0]], data[y[0]]
+
+
 def check_batch(batch: Batch, state: TrainState | None = None) -> Batch:
-    """Fail early, at trace time, on a batch that is not (inputs, targets) of equal length, or
-    whose inputs do not fit ``state`` (see ``check_inputs``)."""
+    """Fail early, at trace time, on a batch that is not (inputs, targets) of equal length (or a
+    dict naming them, ``as_pair``), or whose inputs do not fit ``state`` (see ``check_inputs``)."""
+    batch = as_pair(batch)
     if not (isinstance(batch, tuple | list) and len(batch) == 2):
         got = f"one array of shape {jnp.shape(batch)}" if hasattr(batch, "shape") else type(batch).__name__
         raise InputError(f"a batch must be a tuple (inputs, targets), got {got}")
@@ -248,6 +327,13 @@ def apply(state: TrainState, variables: dict[str, Any], x: jax.Array, **kwargs: 
     """``state.apply_fn``, with inputs whose shape does not fit the parameters reported as such."""
     try:
         return state.apply_fn(variables, x, **kwargs)
+    except InvalidRngError as e:
+        stream = str(e).split('"')[1] if '"' in str(e) else "?"
+        raise InputError(
+            f"the model draws random numbers from the RNG stream {stream!r}, which the state does not "
+            f"pass (it passes {', '.join(state.rng_streams)}): create the state with "
+            f"rng_streams={(*state.rng_streams, stream)!r}"
+        ) from None
     except ScopeParamShapeError as e:
         shape = state.example_shape
         init = f"(N, {', '.join(map(str, shape))})" if shape is not None else "another shape"

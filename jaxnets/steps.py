@@ -22,9 +22,9 @@ import numpy as np
 
 from jaxnets import losses
 from jaxnets.errors import InputError
-from jaxnets.metrics import Metrics
+from jaxnets.metrics import Metrics, batch_values
 from jaxnets.parallel import Mesh, constrain_batch, mesh_of, replicate, to_host
-from jaxnets.state import Batch, TrainState, apply, check_batch, check_inputs, variables
+from jaxnets.state import Batch, TrainState, apply, as_pair, check_batch, check_inputs, variables
 
 
 def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
@@ -38,9 +38,12 @@ def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -
     if rng is None:
         rng = jax.random.fold_in(state.key, state.step)
 
+    # The first stream (dropout) draws from the step's key, any other from a key folded from it.
+    rngs = {name: rng if i == 0 else jax.random.fold_in(rng, i) for i, name in enumerate(state.rng_streams)}
+
     def loss_of(params):
         outputs, updates = apply(
-            state, variables(state, params), x, train=True, rngs={"dropout": rng}, mutable=["batch_stats"]
+            state, variables(state, params), x, train=True, rngs=rngs, mutable=["batch_stats"]
         )
         loss = state.loss_fn(outputs, y)
         total = loss + state.l2 * losses.l2_penalty(params) if state.l2 else loss
@@ -166,6 +169,7 @@ def evaluate(
     one value per run (NumPy arrays). ``batch_mean``: the mean of the batches' metrics, each
     batch counting once (the fastai book's ``validate_epoch``), instead of each example."""
     mesh = mesh_of(state.params)
+    data = as_pair(data)
     x, y = data if mesh is None else replicate(data, mesh)
     starts = range(0, len(x), batch_size)
     batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts)
@@ -178,18 +182,19 @@ def mean_metrics(
     """Mean metrics over ``batches`` (each weighted by its size, or with ``weighted=False`` each
     counting once; each split over ``mesh`` if given): what ``evaluate`` and the streaming path's
     evaluation report."""
-    totals: dict[str, jax.Array] = {}
-    n = 0
+    collected, sizes = [], []
     for batch in batches:
-        size = len(batch[0]) if weighted else 1
-        metrics = _eval_runs(state, batch) if state.runs else eval_step(state, batch, mesh)
-        for name, value in metrics.items():
-            totals[name] = totals.get(name, 0.0) + value * size
-        n += size
-    totals = to_host(totals)
-    if state.runs:
-        return {name: np.asarray(total, np.float64) / n for name, total in totals.items()}
-    return {name: float(total) / n for name, total in totals.items()}
+        collected.append(_eval_runs(state, batch) if state.runs else eval_step(state, batch, mesh))
+        sizes.append(len(batch[0]))
+    per_batch = (
+        {k: np.stack([m[k] for m in to_host(collected)], -1) for k in collected[0]} if collected else {}
+    )
+    weights = np.asarray(sizes, np.float64) if weighted else np.ones(len(sizes))
+    means = {
+        k: (batch_values(k, v, np.asarray(sizes)) * weights).sum(-1) / weights.sum()
+        for k, v in per_batch.items()
+    }
+    return means if state.runs else {k: float(v) for k, v in means.items()}
 
 
 @jax.jit

@@ -27,12 +27,12 @@ def _available(name: str) -> bool:
 
 needs_mnist = pytest.mark.skipif(
     not _available("mnist"),
-    reason=f"MNIST files not found: set {data.ENV_VAR} to a folder holding mnist/ (e.g. ../shared/data)",
+    reason=f"MNIST files not found: set {data.ENV_VAR} to a folder holding mnist/ (its four IDX .gz files)",
 )
 needs_fashion = pytest.mark.skipif(
     not (_available("mnist") and _available("fashion_mnist")),
     reason=f"MNIST or Fashion-MNIST files not found: set {data.ENV_VAR} to a folder holding mnist/ and "
-    "fashion-mnist/ (e.g. ../shared/data)",
+    "fashion-mnist/ (their IDX .gz files)",
 )
 
 

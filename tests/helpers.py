@@ -37,8 +37,7 @@ def state_for(model, x, tx=None, **kw):
         tx or optim.optimizer("sgd", 0.1),
         x[:1],
         jax.random.key(0),
-        metrics_fn=classification_metrics,
-        **kw,
+        **{"metrics_fn": classification_metrics, **kw},
     )
 
 
@@ -157,3 +156,8 @@ def two_runs_one_stopped():
     history = [[{"epoch": 1, "a": 1.0}, {"epoch": 2, "a": 2.0}], [{"epoch": 1, "a": 3.0}]]
     steps = {"loss": np.arange(12.0).reshape(2, 6)}
     return FitResult(Stacked(), history, steps, (None, Divergence(1, 3, "loss")))
+
+
+def untimed(rows):
+    """History rows without their wall time: what two equal runs share."""
+    return [{k: v for k, v in row.items() if k != "time_s"} for row in rows]

@@ -11,7 +11,7 @@ from jaxnets import models, optim
 from jaxnets.errors import InputError
 from jaxnets.loop import fit
 from jaxnets.steps import eval_step, predict, train_step
-from tests.helpers import blobs, copy, state_for
+from tests.helpers import blobs, copy, state_for, untimed
 
 
 def test_bad_batches_give_clear_errors_and_leave_the_state_usable():
@@ -110,3 +110,91 @@ def test_a_module_without_a_train_argument_trains_and_evaluates():
     assert fitted.history[-1]["train_loss"] < 0.5 * fitted.history[0]["train_loss"]
     assert fitted.history[-1]["valid_accuracy"] > 0.85
     assert predict(fitted.state, x[:3]).shape == (3, 2)
+
+
+class _TrainingFlag(nn.Module):
+    """Dropout that says which mode it ran in: outputs 0 where it dropped."""
+
+    @nn.compact
+    def __call__(self, x, training: bool):
+        return nn.Dropout(0.5, deterministic=not training)(nn.Dense(64)(x))
+
+
+class _DeterministicFlag(nn.Module):
+    @nn.compact
+    def __call__(self, x, deterministic: bool = True):
+        return nn.Dropout(0.5, deterministic=deterministic)(nn.Dense(64)(x))
+
+
+class _NeedsMask(nn.Module):
+    @nn.compact
+    def __call__(self, x, mask):
+        return nn.Dense(2)(x * mask)
+
+
+@pytest.mark.parametrize("model", [_TrainingFlag(), _DeterministicFlag()], ids=["training", "deterministic"])
+def test_a_train_flag_by_another_name_is_set_to_match(model):
+    x, _ = blobs(8)
+    state = state_for(model, x)
+    dropped = lambda out: int(jnp.sum(out == 0))  # noqa: E731
+    train_out = state.apply_fn({"params": state.params}, x, train=True, rngs={"dropout": jax.random.key(1)})
+    assert dropped(train_out) > 100, "training: dropout on"
+    assert dropped(predict(state, x)) == 0, "evaluation: dropout off"
+
+
+def test_a_call_that_needs_an_argument_jaxnets_cannot_give_is_refused_in_one_line():
+    x, _ = blobs(8)
+    with pytest.raises(
+        InputError, match=r"_NeedsMask.__call__ needs mask besides its inputs.*train, training"
+    ):
+        state_for(_NeedsMask(), x)
+
+
+def test_dict_batches_with_named_keys_train_and_evaluate_as_pairs_do():
+    x, y = blobs(256)
+    state = state_for(models.MLP((8, 2)), x)
+    as_pairs = fit(
+        state, (x, y), epochs=2, batch_size=32, key=jax.random.key(0), valid=(x, y), progress=False
+    )
+    as_dicts = fit(
+        state_for(models.MLP((8, 2)), x),
+        {"image": x, "label": y},
+        epochs=2,
+        batch_size=32,
+        key=jax.random.key(0),
+        valid={"inputs": x, "targets": y},
+        progress=False,
+    )
+    assert untimed(as_dicts.run(0).history) == untimed(as_pairs.run(0).history)
+    evaluated = eval_step(as_dicts.state, (x, y))
+    _, trained = train_step(as_dicts.state, {"x": x, "y": y})  # no dropout or BN: the same metrics
+    chex.assert_trees_all_close(trained, evaluated)
+    with pytest.raises(InputError, match="inputs under one of image, .* it has label, pixels"):
+        eval_step(state, {"pixels": x, "label": y})
+
+
+class _Noisy(nn.Module):
+    """Returns what it draws from its "noise" stream and from "dropout" in training."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        nn.Dense(1)(x)
+        if not train:
+            return jnp.zeros((len(x), 2))
+        noise = jax.random.normal(self.make_rng("noise"), (len(x),))
+        drop = jax.random.normal(self.make_rng("dropout"), (len(x),))
+        return jnp.stack([noise, drop], 1)
+
+
+def test_extra_rng_streams_are_passed_each_with_its_own_key():
+    x, _ = blobs(8)
+    state = state_for(_Noisy(), x)
+    with pytest.raises(InputError, match=r"RNG stream 'noise'.*rng_streams=\('dropout', 'noise'\)"):
+        train_step(state, (x, jnp.zeros(8, jnp.int32)))
+    same = lambda out, y: {"same_draws": jnp.mean(out[:, 0] == out[:, 1])}  # noqa: E731
+    state = state_for(_Noisy(), x, rng_streams=("dropout", "noise"), metrics_fn=same)
+    new, metrics = train_step(state, (x, jnp.zeros(8, jnp.int32)))
+    assert float(metrics["same_draws"]) == 0.0, "the noise stream has a key of its own"
+    assert np.isfinite(float(metrics["loss"])) and int(new.step) == 1
+    with pytest.raises(InputError, match="rng_streams must name"):
+        state_for(_Noisy(), x, rng_streams=("params",))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments import all_experiments, load
-from experiments.harness import console, runner, session
+from experiments.harness import console, flags, runner, session, settings
 from experiments.harness.contract import Experiment
 from experiments.harness.flags import FLAGS, parser
 from experiments.harness.results import Result
@@ -25,26 +25,14 @@ from jaxnets.errors import InputError
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv)
+    args = parser(_settings_help(argv)).parse_args(argv)
     if args.names == ["list"]:
         print(console.list_experiments())
         return 0
     # Orbax logs every save and restore through absl; a run's output is ours to print.
     logging.getLogger("absl").setLevel(logging.ERROR)
-    overrides: dict[str, Any] = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
-    if args.on_divergence is not None:
-        overrides["stop_on_divergence"] = args.on_divergence == "stop"
-    run_all = args.names == ["all"]
-    if args.resume and args.no_checkpoint:
-        print(
-            "error: --resume goes on from the checkpoints of an unfinished run, and --no-checkpoint "
-            "saves none: drop --no-checkpoint (or --resume)",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        experiments = all_experiments() if run_all else [load(n) for n in args.names]
-        configs = [runner.make_config(e, overrides, not run_all, args.quick, FLAGS) for e in experiments]
+        experiments, configs = plan(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -71,6 +59,41 @@ def main(argv: list[str] | None = None) -> int:
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
         stack.enter_context(session.environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None))
         return _run(args, argv, experiments, configs, out_root)
+
+
+def plan(args: Any) -> tuple[list[Experiment], list[Any]]:
+    """The experiments the parsed ``args`` name and the config each runs with, or ``InputError``
+    (nothing is run or written: what a check of a command line needs)."""
+    if args.resume and args.no_checkpoint:
+        raise InputError(
+            "--resume goes on from the checkpoints of an unfinished run, and --no-checkpoint saves none: "
+            "drop --no-checkpoint (or --resume)"
+        )
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    if args.on_divergence is not None:
+        overrides["stop_on_divergence"] = args.on_divergence == "stop"
+    run_all = args.names == ["all"]
+    experiments = all_experiments() if run_all else [load(n) for n in args.names]
+    sets = settings.parse_sets(args.set)
+    file = None if args.config is None else (args.config, settings.read_file(args.config))
+    if file is not None:
+        settings.check_file_tables(file[1], file[0], load)
+    if run_all:
+        settings.check_names(experiments, sets, file)
+    options = {"strict": not run_all, "quick": args.quick, "flags": FLAGS, "check": flags.check}
+    return experiments, [settings.configure(e, overrides, sets, file, **options) for e in experiments]
+
+
+def _settings_help(argv: list[str]) -> str | None:
+    """For ``--help`` with experiments named: each one's settings and defaults."""
+    if not {"-h", "--help"} & set(argv):
+        return None
+    found = []
+    for word in argv:
+        with contextlib.suppress(InputError):
+            if not word.startswith("-") and (experiment := load(word)) not in found:
+                found.append(experiment)
+    return "\n\n".join(settings.describe(e, FLAGS) for e in found) or None
 
 
 def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: list, out_root: Path) -> int:
@@ -114,7 +137,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
                 f"Results finished before it are in {out_root}/",
                 file=sys.stderr,
             )
-            runner.write_report(out_root, done, skipped, args.quick)
+            runner.write_report(out_root, done, skipped)
             return 130
         except Exception as e:  # one broken experiment must not stop the others
             if len(experiments) == 1:
@@ -124,14 +147,21 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             failed.append(experiment.id)
             continue
         done.append(result)
-        if console.print_result(result, out_root, args.quick):
+        console.print_result(result, out_root)
+        if result.verdict == "FAIL":
             failed.append(experiment.id)
-    report = runner.write_report(out_root, done, skipped, args.quick)
+    report = runner.write_report(out_root, done, skipped)
     failed += bad_input
     if len(experiments) > 1:
+        informational = [r.id for r in done if r.verdict == "informational"]
         print(
-            f"\n{len(experiments) - len(failed) - len(skipped)} passed, {len(failed)} failed, "
-            f"{len(skipped)} skipped in {console.clock(time.perf_counter() - start)}"
+            f"\n{sum(r.verdict == 'pass' for r in done)} passed, {len(failed)} failed, "
+            + (
+                f"{len(informational)} informational (other settings than the notes'), "
+                if informational
+                else ""
+            )
+            + f"{len(skipped)} skipped in {console.clock(time.perf_counter() - start)}"
             + (f" (failed: {' '.join(failed)})" if failed else "")
             + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
         )

@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments import all_experiments
-from experiments.harness.report import checks_table
+from experiments.harness.report import checks_table, text_table
 from experiments.harness.results import DivergedRun, Result
 from twins import fidelity
 
 
 def list_experiments() -> str:
-    """One line per experiment: id, module name, description."""
-    return "\n".join(f"{e.id:<7} {e.name:<20} {e.description}" for e in all_experiments())
+    """The catalog as a table of 100 columns: id, module name, description (wrapped)."""
+    rows = [("id", "name", "what it shows")]
+    rows += [(e.id, e.name, e.description) for e in all_experiments()]
+    return text_table(rows, prose=(2,)) + "\n\nEach one's lab and settings: docs/experiments.md, or python -m experiments <id> --help"
 
 
 def _describe_divergence(run: str, d: DivergedRun) -> str:
@@ -33,11 +35,11 @@ def progress(i: int, total: int, elapsed: float, estimates: list[float | None]) 
     return f"[{i + 1}/{total}] {clock(elapsed)} elapsed{eta}"
 
 
-def print_result(result: Result, out_root: Path, quick: bool) -> bool:
-    """Print a finished experiment's log, checks and verdict; whether it counts as a failure."""
+def print_result(result: Result, out_root: Path) -> None:
+    """Print a finished experiment's log, checks, divergences and its verdict (``Result.verdict``)."""
     for line in result.log:
         print(line)
-    print(checks_table(result.checks))
+    print(checks_table(result.checks, informational=bool(result.changed)))
     for line in fidelity.summary_lines(fidelity.rows(out_root, [result.name])):
         print(line)
     unexpected = result.unexpected_divergence
@@ -46,11 +48,12 @@ def print_result(result: Result, out_root: Path, quick: bool) -> bool:
             print(f"DIVERGED: {_describe_divergence(run, d)}; a smaller --lr may keep it finite")
         else:
             print(f"diverged, as the notes show: {_describe_divergence(run, d)}")
-    ok = all(c.passed for c in result.checks)
-    verdict = (
-        "all checks pass"
-        if ok
-        else "CHECKS FAIL" + (" (quick run: bars are for the full run)" if quick else "")
-    )
+    met = sum(c.passed for c in result.checks)
+    verdict = {
+        "pass": "pass: every check meets its bar",
+        "FAIL": f"FAIL: {len(result.checks) - met} of {len(result.checks)} checks miss their bar"
+        + (", a run diverged" if unexpected else ""),
+        "informational": f"informational: at other settings than the notes' ({result.settings_text()}), "
+        f"so the bars decide nothing; {met} of {len(result.checks)} met",
+    }[result.verdict]
     print(f"{verdict}; {result.wall_time_s:.1f} s; results in {out_root / result.name}/")
-    return (not ok and not quick) or bool(unexpected)

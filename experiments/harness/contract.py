@@ -8,13 +8,14 @@ loads the data, builds the lab's models, trains them, plots and checks, and at i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from experiments.harness.checks import Check
-from experiments.harness.results import slug
+from experiments.harness.results import jsonable, slug
 from jaxnets.record import Divergence
 
 
@@ -53,7 +54,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment of the catalog (``../shared/EXPERIMENTS.md``).
+    """One experiment of the catalog (``docs/experiments.md``).
 
     ``id`` is its catalog id, or a range ("B7-B9") when one run covers experiments the notes
     compare, whose single ids are ``ids``; ``quick`` holds the reduced settings of ``--quick``
@@ -74,3 +75,21 @@ class Experiment:
     def name(self) -> str:
         """The module's name, which is also the experiment's results folder ("weight_init")."""
         return self.module.rsplit(".", 1)[-1]
+
+
+# What a run may change and still be "at the notes' settings": which random draws (the notes'
+# numbers are one draw of PyTorch's generator), how many of them, where the data lives, and
+# whether a diverged run stops there or trains on (its numbers up to the divergence are the same).
+NOT_SETTINGS = ("seed", "seeds", "data_dir", "stop_on_divergence")
+
+
+def changed_settings(experiment: Experiment, config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The settings of ``config`` (a result's saved config) that differ from the notes' (the
+    experiment's ``Config`` defaults): ``{"epochs": {"ran": 1, "notes": 15}}``. A run with any
+    is a run at other settings, whose checks inform but do not decide (the bars are the notes')."""
+    notes = jsonable(dataclasses.asdict(experiment.config()))
+    return {
+        k: {"ran": config.get(k), "notes": v}
+        for k, v in notes.items()
+        if k not in NOT_SETTINGS and config.get(k, v) != v
+    }

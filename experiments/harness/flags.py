@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from jaxnets import data
+from jaxnets.errors import InputError
 
 # Config fields the command line can set, and the flag that sets each.
 FLAGS = {
@@ -61,10 +62,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (python -m experiments --help lists the options)\n")
 
 
-def parser() -> argparse.ArgumentParser:
+def check(name: str, value: object) -> None:
+    """A setting given by ``--set`` or a config file passes its flag's own check where it has a
+    flag (``--set epochs=0`` is refused as ``--epochs 0`` is); ``InputError`` otherwise."""
+    action = _ACTIONS.get(name)
+    if action is not None and action.type is not None and value is not None:
+        try:
+            action.type(str(value))
+        except argparse.ArgumentTypeError as e:
+            raise InputError(f"{name} {e}") from None
+
+
+def parser(epilog: str | None = None) -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m experiments",
         description="Reproduce the labs' experiments and compare with the notes' numbers.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "names",
@@ -153,9 +167,27 @@ def parser() -> argparse.ArgumentParser:
         help="this process's id, 0 to N - 1",
     )
     p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set any setting of the experiment (repeatable): --set k=30 --set hidden=(64,64); "
+        "`python -m experiments A1 --help` lists A1's",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file of settings: NAME = VALUE at its top for the experiments named, or "
+        "under [A1] for one experiment (the flags and --set win over it)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="reduced runs (fewer epochs, data subsets) for a first look, in OUT/quick/; "
         "their checks are informational, the bars being for the full runs",
     )
     return p
+
+
+_ACTIONS = {name: parser()._option_string_actions[flag] for name, flag in FLAGS.items()}

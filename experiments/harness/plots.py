@@ -35,6 +35,12 @@ def save(fig: Figure, path: Path) -> str:
     half-overwritten. In a multi-process job only process 0 draws and writes it."""
     if jax.process_index() != 0:
         return path.name
+    for ax in fig.axes:  # epochs and steps are counted: whole-number ticks, one point not a sliver
+        if any(w in ax.get_xlabel().lower() for w in ("epoch", "step")):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            low, high = ax.get_xlim()
+            if high - low < 2:
+                ax.set_xlim((low + high) / 2 - 1, (low + high) / 2 + 1)
     with results.replacing(path) as tmp:
         fig.tight_layout()
         fig.savefig(tmp, dpi=110, format="png")
@@ -92,7 +98,10 @@ def band_line(
     label = f"{label or 'mean'} (band: {len(y)} seeds, min to max)"
     finite_line(ax, x, np.where(ok.any(0), mean, np.nan), fmt, logy, label=label, **kwargs)
     color = ax.lines[-1].get_color() if ax.lines else None
-    ax.fill_between(np.asarray(x, float), low, high, color=color, alpha=0.2, lw=0)
+    if len(x) == 1:  # a band over one point has no width: a whisker from the lowest to the highest
+        ax.errorbar(x, mean, yerr=[mean - low, high - mean], color=color, capsize=4, lw=1.5)
+    else:
+        ax.fill_between(np.asarray(x, float), low, high, color=color, alpha=0.2, lw=0)
 
 
 def curves(
@@ -173,14 +182,15 @@ def score_bars(ax: Axes, scores: Mapping[str, float | Dist], label: str) -> None
     )
     labels = [f"{d.mean:.4f}" + ("" if d.sd is None else f"\n± {d.sd:.4f}") for d in dists]
     ax.bar_label(bars, labels=labels, fontsize=8, padding=6 if spread.any() else 0)
-    lowest = float(np.nanmin([d.min for d in dists])) if np.isfinite(values).any() else 0.0
-    bottom = max(0.0, lowest - 0.1 * (1 - lowest) - 0.02)
     seeds = max(d.n for d in dists)
     ax.set(
         title=label + (f"\n(mean ± sd of {seeds} seeds, whiskers min–max)" if seeds > 1 else ""),
         ylabel=label,
         xticks=range(len(names)),
-        ylim=(bottom, 1.0 + 0.12 * (1.0 - bottom)),  # room for the labels above bars near 1
+        ylim=(
+            0.0,
+            1.15 * max(1.0, *np.nan_to_num(values)),
+        ),  # bars from zero, so their heights compare honestly; room for the labels
     )
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
 
@@ -200,7 +210,6 @@ def runs_summary(
     for label, (x, y) in curves.items():
         band_line(left, x, y, "o-", logy, ms=3, label=label)
     left.set(title=title, xlabel="epoch", ylabel=ylabel, yscale="log" if logy else "linear")
-    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
     score_bars(right, scores, score_label)

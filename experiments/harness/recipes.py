@@ -144,7 +144,11 @@ def describe(sample: Mapping[str, Any], class_names: Sequence[str] | None = None
     def name(c: int) -> str:
         return str(class_names[c]) if class_names else str(c)
 
-    preds = ", ".join(f"{model} {name(pred)}" for model, pred in sample["predictions"].items())
+    predictions = sample["predictions"]
+    if len(predictions) == 1:  # one model: its prediction alone, as the labs print it
+        preds = name(next(iter(predictions.values())))
+    else:
+        preds = ", ".join(f"{model} {name(pred)}" for model, pred in predictions.items())
     label = name(sample["label"])
     return f"get one and predict: test image #{sample['index']}: Label: {label}  Prediction: {preds}"
 

@@ -48,6 +48,9 @@ class Result:
     plots: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
     env: dict[str, Any] = field(default_factory=dict)
+    # The settings that differ from the notes' ({"epochs": {"ran": 1, "notes": 15}}): none, and
+    # the checks decide; some, and they only inform (``contract.changed_settings``).
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def unexpected_divergence(self) -> dict[str, DivergedRun]:
@@ -59,6 +62,21 @@ class Result:
         """Every check passes and no run diverged unexpectedly."""
         return all(c.passed for c in self.checks) and not self.unexpected_divergence
 
+    @property
+    def verdict(self) -> str:
+        """The one word the console, the summary line, REPORT.md and the exit code agree on:
+        "pass" or "FAIL" at the notes' settings, "informational" at others (the bars are the notes')."""
+        if self.changed:
+            return "informational"
+        return "pass" if self.passed else "FAIL"
+
+    def settings_text(self) -> str:
+        """The settings it ran at, in words: "the notes' settings, 10 seeds" or "epochs 1 (notes
+        15), 3 seeds"."""
+        changed = [f"{k} {_short(v['ran'])} (notes {_short(v['notes'])})" for k, v in self.changed.items()]
+        seeds = self.config.get("seeds", 1)
+        return ", ".join(changed or ["the notes' settings"]) + (f", {seeds} seeds" if seeds != 1 else "")
+
     def to_json(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         return {**d, "checks": [c.to_json() for c in self.checks], "diverged": self.diverged or None}
@@ -68,6 +86,8 @@ class Result:
         """A result from its JSON form; ``ValueError`` if it is not one (a damaged file)."""
         kinds = {"id": str, "name": str, "title": str, "config": dict, "history": list, "metrics": dict}
         kinds.update({"checks": list, "log": list, "plots": list, "wall_time_s": int | float, "env": dict})
+        if not isinstance(d, dict) or not isinstance(d.get("changed", {}), dict):
+            raise ValueError("not an experiment result")
         if not isinstance(d, dict) or any(not isinstance(d.get(k), kind) for k, kind in kinds.items()):
             raise ValueError("not an experiment result")
         diverged = d.get("diverged") or {}
@@ -83,6 +103,10 @@ class Result:
             raise ValueError(f"a check is not one ({e})") from None
         fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**{**fields, "checks": checks, "diverged": diverged})
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def read_result(path: Path) -> Result | None:

@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import jax
 
 from experiments import all_experiments
 from experiments.harness import results
-from experiments.harness.contract import Experiment, Outcome, Workspace
+from experiments.harness.contract import Experiment, Outcome, Workspace, changed_settings
 from experiments.harness.report import report_markdown
 from experiments.harness.results import Result
 from jaxnets import checkpoint, distributed
@@ -41,29 +41,6 @@ WORK = ".inprogress"
 # recent NVIDIA GPUs in TF32, which moves the last digits the checks compare (B13's 1e-6 bars,
 # run k of N seeds equal to the single run, resume bit for bit). The CPU computes float32 either way.
 PRECISION = "float32"
-
-
-def make_config(
-    experiment: Experiment,
-    overrides: dict[str, Any],
-    strict: bool,
-    quick: bool = False,
-    flags: Mapping[str, str] | None = None,
-) -> Any:
-    """The experiment's default config (its ``quick`` reduction with ``quick``) with the given
-    overrides; with ``strict``, an override the experiment has no setting for is an error, which
-    names it by its flag in ``flags`` (setting → flag) where it has one."""
-    fields = {f.name for f in dataclasses.fields(experiment.config)}
-    # The data folder says where data is, not how to run: experiments without data ignore it, and
-    # experiments without randomness ignore the number of seeds (the CLI says so).
-    unknown = [k for k in overrides if k not in fields and k not in ("data_dir", "seeds")]
-    if strict and unknown:
-        named = ", ".join((flags or {}).get(k, k) for k in unknown)
-        raise InputError(
-            f"experiment {experiment.id} takes no {named}; its settings are: {', '.join(sorted(fields))}"
-        )
-    base = dataclasses.replace(experiment.config(), **(experiment.quick if quick else {}))
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if k in fields})
 
 
 def settings(config: Any) -> dict[str, Any]:
@@ -192,6 +169,7 @@ def _result(
         plots=plots,
         wall_time_s=seconds,
         env=results.env_info(),
+        changed=changed_settings(experiment, saved),
     )
 
 
@@ -246,16 +224,19 @@ def saved_progress(out_root: Path, experiment: Experiment) -> str:
     )
 
 
-def write_report(out_root: Path, done: list[Result], skipped: dict[str, str], quick: bool) -> Path:
+def write_report(out_root: Path, done: list[Result], skipped: dict[str, str]) -> Path:
     """``REPORT.md`` over every result in ``out_root`` (this run's and earlier ones), in catalog
     order, with this run's skipped experiments."""
     report = out_root / "REPORT.md"
     if not distributed.is_main():
         return report
     by_name = {r.name: r for r in done}
-    runs = [by_name.get(e.name) or saved_result(out_root, e) for e in all_experiments()]
-    title = "jaxnets: ours vs the notes" + (" (quick runs: reduced settings)" if quick else "")
-    text = report_markdown([r for r in runs if r is not None], skipped, title)
+    runs = []
+    for e in all_experiments():
+        if (run := by_name.get(e.name) or saved_result(out_root, e)) is not None:
+            run.changed = changed_settings(e, run.config)  # results saved before it was recorded too
+            runs.append(run)
+    text = report_markdown(runs, skipped, "jaxnets: ours vs the notes")
     if found := fidelity.rows(out_root):  # twin runs (python -m twins) in this results folder
         twin_report = fidelity.markdown(found).split("\n", 2)[2]  # without its title
         text += "\n## Beside the labs' own code (`python -m twins`)\n\n" + twin_report

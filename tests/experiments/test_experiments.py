@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 import experiments
-from experiments.harness import runner, stats, toy_data
+from experiments.harness import runner, settings, stats, toy_data
 from tests.conftest import needs_fashion, needs_mnist
 
 
@@ -25,7 +25,7 @@ def means(value):
 def run(name, out, quick=False, **overrides):
     """Run an experiment; its result, with the metrics' distributions as means, and its checks."""
     experiment = experiments.load(name)
-    config = runner.make_config(experiment, overrides, strict=True, quick=quick)
+    config = settings.make_config(experiment, overrides, strict=True, quick=quick)
     result = runner.run_experiment(experiment, config, out)
     assert (out / result.name / "result.json").exists()
     assert result.plots, "every experiment draws at least one plot"

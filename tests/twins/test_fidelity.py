@@ -38,7 +38,7 @@ def test_the_report_shows_the_twin_beside_ours(tmp_path):
     assert [r["verdict"] for r in found] == ["equivalent"]
     (line,) = fidelity.summary_lines(found)
     assert line.endswith("ours 0.979 ± 0 (3), the labs' code 0.979 ± 0.0005 (3): equivalent")
-    report = runner.write_report(tmp_path, [], {}, False).read_text()
+    report = runner.write_report(tmp_path, [], {}).read_text()
     assert (
         "## Beside the labs' own code" in report
         and "| C4 | valid accuracy after 20 epochs | 0.9785 |" in report
