@@ -15,7 +15,8 @@ def list_experiments() -> str:
     """The catalog as a table of 100 columns: id, module name, description (wrapped)."""
     rows = [("id", "name", "what it shows")]
     rows += [(e.id, e.name, e.description) for e in all_experiments()]
-    return text_table(rows, prose=(2,)) + "\n\nEach one's lab and settings: docs/experiments.md, or python -m experiments <id> --help"
+    more = "Each one's lab and settings: docs/experiments.md, or python -m experiments <id> --help"
+    return f"{text_table(rows, prose=(2,))}\n\n{more}"
 
 
 def _describe_divergence(run: str, d: DivergedRun) -> str:
