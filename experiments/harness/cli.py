@@ -152,19 +152,14 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             failed.append(experiment.id)
     report = runner.write_report(out_root, done, skipped)
     failed += bad_input
-    if len(experiments) > 1:
-        informational = [r.id for r in done if r.verdict == "informational"]
-        print(
-            f"\n{sum(r.verdict == 'pass' for r in done)} passed, {len(failed)} failed, "
-            + (
-                f"{len(informational)} informational (other settings than the notes'), "
-                if informational
-                else ""
-            )
-            + f"{len(skipped)} skipped in {console.clock(time.perf_counter() - start)}"
-            + (f" (failed: {' '.join(failed)})" if failed else "")
-            + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
-        )
+    informational = [r.id for r in done if r.verdict == "informational"]
+    other = f"{len(informational)} informational (other settings than the notes'), " if informational else ""
+    print(
+        f"\n{sum(r.verdict == 'pass' for r in done)} passed, {len(failed)} failed, {other}"
+        f"{len(skipped)} skipped in {console.clock(time.perf_counter() - start)}"
+        + (f" (failed: {' '.join(failed)})" if failed else "")
+        + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
+    )
     print(f"report: {report}")
     if bad_input:
         return 2

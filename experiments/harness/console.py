@@ -3,10 +3,11 @@ each finished experiment's log, checks, divergences and verdict."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from experiments import all_experiments
-from experiments.harness.report import checks_table, text_table
+from experiments.harness.report import WIDTH, checks_table, text_table
 from experiments.harness.results import DivergedRun, Result
 from twins import fidelity
 
@@ -39,7 +40,7 @@ def progress(i: int, total: int, elapsed: float, estimates: list[float | None]) 
 def print_result(result: Result, out_root: Path) -> None:
     """Print a finished experiment's log, checks, divergences and its verdict (``Result.verdict``)."""
     for line in result.log:
-        print(line)
+        print(_fit(line))
     print(checks_table(result.checks, informational=bool(result.changed)))
     for line in fidelity.summary_lines(fidelity.rows(out_root, [result.name])):
         print(line)
@@ -57,4 +58,9 @@ def print_result(result: Result, out_root: Path) -> None:
         "informational": f"informational: at other settings than the notes' ({result.settings_text()}), "
         f"so the bars decide nothing; {met} of {len(result.checks)} met",
     }[result.verdict]
-    print(f"{verdict}; {result.wall_time_s:.1f} s; results in {out_root / result.name}/")
+    print(_fit(f"{verdict}; {result.wall_time_s:.1f} s; results in {out_root / result.name}/"))
+
+
+def _fit(line: str) -> str:
+    """A line of prose wrapped at the tables' width (lines that fit, tables among them, as they are)."""
+    return line if len(line) <= WIDTH else textwrap.fill(line, WIDTH, subsequent_indent="  ")

@@ -195,10 +195,11 @@ def report_markdown(runs: list[Result], skipped: dict[str, str] | None = None, t
 
 
 def summary(runs: list[Result]) -> str:
-    """The count of each verdict: "13 pass, 0 fail at the notes' settings; 9 informational (other
-    settings)"."""
+    """The count of each verdict, in the console summary's words: "13 passed, 0 failed at the
+    notes' settings; 9 informational (other settings than the notes')"."""
     full = [r for r in runs if not r.changed]
     informational = len(runs) - len(full)
     passed = sum(r.verdict == "pass" for r in full)
-    text = f"{passed} pass, {len(full) - passed} fail at the notes' settings"
-    return text + (f"; {informational} informational (other settings)" if informational else "")
+    text = f"{passed} passed, {len(full) - passed} failed at the notes' settings"
+    other = f"; {informational} informational (other settings than the notes')"
+    return text + (other if informational else "")

@@ -44,7 +44,7 @@ def test_report_lists_each_check_with_its_difference_time_and_plots():
     )
     assert "[-0.5, +0]" in text and "❌ FAIL" in text
     assert "| words | yes | no | – |" in text
-    assert "0 pass, 1 fail at the notes' settings" in text
+    assert "0 passed, 1 failed at the notes' settings" in text
     assert "**Y1**: mnist not found; set JAXNETS_DATA_DIR" in text
 
 
@@ -53,7 +53,7 @@ def test_report_lists_diverged_runs_and_an_unexpected_one_fails():
         return _result(id_, diverged={"raw": {"epoch": 6, "step": 6, "reason": "loss", "expected": expected}})
 
     text = report.report_markdown([run("A4", True), run("D1", False)])
-    assert "1 pass, 1 fail at the notes' settings" in text
+    assert "1 passed, 1 failed at the notes' settings" in text
     assert "- **A4** raw: non-finite loss at epoch 6, step 6; expected" in text
     assert "- **D1** raw: non-finite loss at epoch 6, step 6; **not expected" in text
 
@@ -79,7 +79,8 @@ def test_runs_at_other_settings_get_their_own_table_and_inform_without_failing()
     )
     assert (full.verdict, reduced.verdict) == ("FAIL", "informational")
     text = report.report_markdown([full, reduced])
-    assert "**0 pass, 1 fail at the notes' settings; 1 informational (other settings)**" in text
+    summary = "**0 passed, 1 failed at the notes' settings; 1 informational (other settings than the notes')"
+    assert summary in text
     at_notes, other = text.split("## At other settings (informational)")
     assert "| X1 " in at_notes and "| X2 " not in at_notes and "❌ FAIL" in at_notes
     assert "| X2 An experiment | epochs 1 (notes 15), 3 seeds | acc | 0.9 |" in other
