@@ -19,6 +19,7 @@ from experiments.harness.checks import above, compared, falls
 from experiments.harness.contract import Experiment, Outcome, Workspace
 from experiments.harness.stats import Dist, dist
 from jaxnets import models, optim
+from jaxnets.loop import seed_plus
 from jaxnets.metrics import classification_metrics
 from jaxnets.record import FitResult
 from jaxnets.train import train_model
@@ -68,7 +69,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     first_cost, last_cost = over_seeds.first(fitted, "train_loss"), over_seeds.last(fitted, "train_loss")
     ours = notes_outcome(final_train, final_test)
     # The same lab from other initialisations (one program): how often does the notes' outcome occur?
-    _, sweep_train, sweep_test = train_and_test(cfg, cfg.seed + 1000, cfg.sweep_seeds)
+    _, sweep_train, sweep_test = train_and_test(cfg, seed_plus(cfg.seed, 1000), cfg.sweep_seeds)
     share = notes_outcome(sweep_train, sweep_test).mean
 
     cost = fitted.curve("train_loss")

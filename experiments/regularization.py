@@ -9,6 +9,7 @@ network, and "online learning" (training on chunk A, then going on with B, C, D)
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 
 import jax
@@ -80,7 +81,8 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     base = train_net(cfg.hidden, cfg.epochs, desc="baseline")
     stopper = early_stopping(cfg.patience)
     stopped = train_net(cfg.hidden, cfg.epochs, on_epoch=stopper, desc="early stopping")
-    best_state = jax.device_put(stopper.best["state"])
+    # Every seed diverged in its first epoch (a huge --lr): there is no best epoch to go back to.
+    best_state = base.state if stopper.best["state"] is None else jax.device_put(stopper.best["state"])
     l2 = train_net(cfg.hidden, cfg.epochs, l2=cfg.l2, desc="L2")
     small = train_net(cfg.small_hidden, cfg.epochs, desc="small net")
 
@@ -104,7 +106,10 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         ]
 
     base_valid = base.curve("valid_loss")
-    base_min, base_last = dist(np.nanmin(base_valid, axis=1)), over_seeds.last(base, "valid_loss")
+    with warnings.catch_warnings():  # a seed diverged from its first epoch has no finite minimum
+        warnings.simplefilter("ignore", RuntimeWarning)
+        base_min = dist(np.nanmin(base_valid, axis=1))
+    base_last = over_seeds.last(base, "valid_loss")
     overfit = dist(np.divide(base_last.values, base_min.values))
     train_share = dist(np.divide(over_seeds.last(base, "train_loss").values, base_last.values))
     base_test = over_seeds.evaluate(base, test)

@@ -144,7 +144,7 @@ def sample(data: Batch | stream.Source) -> Batch:
     if stream.is_arrays(data):
         return tuple(data)
     source = stream.as_source(data)
-    return source[np.arange(min(len(source), 2))]
+    return stream.read_rows(source, np.arange(min(len(source), 2)))
 
 
 @jax.jit

@@ -185,9 +185,28 @@ def _epoch(
     return state, step_metrics, row, None if position is None else {"epoch": epoch, "position": position}
 
 
+MAX_SEED = 2**32 - 1  # JAX's keys hold 32 bits
+
+
 def seed_keys(seeds: Sequence[int]) -> jax.Array:
-    """One PRNG key per seed, stacked: ``seed_keys([3, 4])[k]`` is ``jax.random.key(3 + k)``."""
-    return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+    """One PRNG key per seed, stacked: ``seed_keys([3, 4])[k]`` is ``jax.random.key(3 + k)``.
+    Seeds are taken modulo 2**32, so the seeds ``seed + k`` after the largest wrap around to 0."""
+    wrapped = np.asarray([int(s) % (MAX_SEED + 1) for s in seeds], np.uint32)
+    return jax.vmap(jax.random.key)(jnp.asarray(wrapped))
+
+
+def seed_plus(seed: int, k: int) -> int:
+    """The ``k``-th seed after ``seed``, modulo 2**32 (as ``seed_keys`` takes them)."""
+    return (seed + k) % (MAX_SEED + 1)
+
+
+def check_seeds(seed: Any, seeds: Any) -> None:
+    """A seed JAX can take whole (0 to 2**32 - 1; larger ones would be cut silently) and at least
+    one run; ``InputError`` otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED} (2**32 - 1), got {seed!r}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
+        raise InputError(f"seeds must be a whole number of runs, at least 1, got {seeds!r}")
 
 
 def seeded_state(
@@ -205,6 +224,7 @@ def seeded_state(
     """The state a run of ``seed`` starts from and its data (shuffle) key: the seed's key split
     into one for the parameters and dropout and one for shuffling. With ``seeds`` > 1, the
     seeds ``seed, seed + 1, …`` stacked (``create_train_states``), with one data key per run."""
+    check_seeds(seed, seeds)
     if seeds == 1:
         init_key, data_key = jax.random.split(jax.random.key(seed))
         state = create_train_state(

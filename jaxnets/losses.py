@@ -60,8 +60,12 @@ def check_labels(labels: jax.Array | np.ndarray, n_classes: int, what: str = "la
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Softmax cross-entropy with integer labels (``F.cross_entropy``)."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits, class_ids(logits, labels)).mean()
+    """Softmax cross-entropy with integer labels (``F.cross_entropy``). Inside a jitted step,
+    where labels cannot be checked before the fact, a label outside 0 .. classes − 1 makes the
+    loss NaN (loud, and found by the divergence check) instead of a plausible number."""
+    ids = class_ids(logits, labels)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, ids).mean()
+    return jnp.where(jnp.all((ids >= 0) & (ids < logits.shape[-1])), loss, jnp.nan)
 
 
 def _paired(outputs: jax.Array, targets: jax.Array) -> None:

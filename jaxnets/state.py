@@ -291,18 +291,45 @@ def check_data(state: TrainState, data: Batch, what: str = "the data") -> None:
     every label is one of the model's classes (one pass over the labels, not per step)."""
     try:
         x, y = check_batch(data, state)
-        outputs = jax.eval_shape(  # shapes only: nothing is computed
-            lambda s, x: apply(s, variables(s, s.params), x, train=False), _one_run(state), x
-        )
+        classes = class_count(state, x)
     except InputError as e:
         raise InputError(f"{what}: {e}") from None
-    if state.loss_fn in losses.CLASS_ID_LOSSES:
-        losses.check_labels(y, outputs.shape[-1], f"the labels of {what}")
+    if classes is not None:
+        losses.check_labels(y, classes, f"the labels of {what}")
+
+
+def class_count(state: TrainState, x: jax.Array) -> int | None:
+    """How many classes the model's outputs for inputs like ``x`` score, where its loss takes
+    class ids (None otherwise): what a label is checked against. Shapes only: nothing is computed."""
+    if state.loss_fn not in losses.CLASS_ID_LOSSES:
+        return None
+    outputs = jax.eval_shape(
+        lambda s, x: apply(s, variables(s, s.params), x, train=False), _one_run(state), x
+    )
+    return int(outputs.shape[-1])
 
 
 def _one_run(state: TrainState) -> TrainState:
     """A single run's state (for shapes): the state itself, or run 0 of a stacked one."""
     return state if state.runs is None else jax.eval_shape(lambda s: s.run(0), state)
+
+
+def check_optimizer(state: TrainState) -> None:
+    """The optimizer state is what ``state.tx`` keeps for these parameters: one made by another
+    optimizer, or for another model's parameters, fails here in one line instead of inside
+    optax. Shapes only (``jax.eval_shape``), when a step is traced: nothing runs per step."""
+    # In a step, a stacked state is seen one run at a time (vmapped): params and opt_state alike.
+    expected, actual = jax.eval_shape(state.tx.init, state.params), state.opt_state
+    same = jax.tree.structure(expected) == jax.tree.structure(actual) and all(
+        jnp.shape(a) == jnp.shape(b)
+        for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(actual), strict=True)
+    )
+    if not same:
+        raise InputError(
+            "the state's optimizer state is not the one its optimizer (tx) keeps for its parameters (another "
+            "optimizer's, or another model's): make the state with create_train_state, or replace tx and "
+            "opt_state together (opt_state=tx.init(params))"
+        )
 
 
 def check_inputs(x: jax.Array, state: TrainState | None) -> jax.Array:

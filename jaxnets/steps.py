@@ -24,11 +24,21 @@ from jaxnets import losses
 from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics, batch_values
 from jaxnets.parallel import Mesh, constrain_batch, mesh_of, replicate, to_host
-from jaxnets.state import Batch, TrainState, apply, as_pair, check_batch, check_inputs, variables
+from jaxnets.state import (
+    Batch,
+    TrainState,
+    apply,
+    as_pair,
+    check_batch,
+    check_inputs,
+    check_optimizer,
+    variables,
+)
 
 
 def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
     x, y = check_batch(batch, state)
+    check_optimizer(state)
     if state.batch_stats and x.shape[0] == 1:
         raise InputError(
             "BatchNorm in training normalises each feature over the batch, and over a batch of one "

@@ -23,10 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnets import losses
 from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, mesh_of, replicate, shard_batch
-from jaxnets.state import Batch, TrainState
+from jaxnets.state import Batch, TrainState, class_count
 from jaxnets.steps import epoch_batches, mean_metrics, train_step
 
 MEMORY_SHARE = 0.25  # the most of a device's memory the data set may take on the on-device path
@@ -50,6 +51,13 @@ class ArraySource:
 
     x: np.ndarray
     y: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise InputError(
+                f"inputs and targets must have the same length, got {len(self.x)} inputs and "
+                f"{len(self.y)} targets: give one target per input"
+            )
 
     def __len__(self) -> int:
         return len(self.x)
@@ -129,13 +137,30 @@ def fingerprint(source: Source) -> list[Any]:
     ]
 
 
-def epoch_reader(source: Source, order: np.ndarray, threads: int = 2, prefetch: int = 4) -> grain.IterDataset:
+def read_rows(source: Source, rows: np.ndarray, classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``source[rows]``, checked as arrays are before training: one input and one target per row
+    asked for, and (``classes`` given) every label a class id; ``InputError`` otherwise, so a
+    faulty source stops the epoch with one line instead of training on what it returned."""
+    x, y = source[rows]
+    if len(x) != len(rows) or len(y) != len(rows):
+        raise InputError(
+            f"the data source returned {len(x)} inputs and {len(y)} targets for {len(rows)} rows: a Source "
+            f"returns one input and one target for each row it is asked for"
+        )
+    if classes is not None:
+        losses.check_labels(y, classes, "the labels the data source returned")
+    return x, y
+
+
+def epoch_reader(
+    source: Source, order: np.ndarray, threads: int = 2, prefetch: int = 4, classes: int | None = None
+) -> grain.IterDataset:
     """The epoch's batches as Grain reads them, ahead of training on background threads:
     ``order`` holds each batch's rows (``steps.epoch_batches``), of which this process reads its
-    own share (all of them in a single process)."""
+    own share (all of them in a single process), each checked (``read_rows``)."""
     share = order.shape[1] // jax.process_count()
     mine = order[:, jax.process_index() * share : (jax.process_index() + 1) * share]
-    reader = grain.MapDataset.range(len(mine)).map(lambda b: source[mine[b]])
+    reader = grain.MapDataset.range(len(mine)).map(lambda b: read_rows(source, mine[b], classes))
     return reader.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch))
 
 
@@ -157,7 +182,7 @@ def train_epoch(
             f"{devices}, or the on-device path (stream=False)"
         )
     order = np.array(epoch_batches(len(source), key, batch_size, shuffle))  # a copy: frees the device's
-    reader = iter(epoch_reader(source, order))
+    reader = iter(epoch_reader(source, order, classes=_classes(state, source)))
     metrics = []
     for i, batch in enumerate(reader):
         state, step_metrics = train_step(state, shard_batch(batch, mesh))
@@ -167,13 +192,19 @@ def train_epoch(
     return state, jax.tree.map(lambda *m: jnp.stack(m), *metrics), reader.get_state()
 
 
+def _classes(state: TrainState, source: Source) -> int | None:
+    """The class count the source's labels are checked against (``state.class_count``)."""
+    return class_count(state, jnp.asarray(read_rows(source, np.arange(min(len(source), 1)))[0]))
+
+
 def evaluate(state: TrainState, source: Source, batch_size: int = 1000) -> dict[str, Any]:
     """``steps.evaluate`` of ``source``, read a batch at a time by Grain (each batch put on the
     state's devices and split over them inside ``eval_step``)."""
     n, mesh = len(source), mesh_of(state.params)
     starts = range(0, n, batch_size)
+    classes = _classes(state, source)
     reader = grain.MapDataset.range(len(starts)).map(
-        lambda i: source[np.arange(starts[i], min(starts[i] + batch_size, n))]
+        lambda i: read_rows(source, np.arange(starts[i], min(starts[i] + batch_size, n)), classes)
     )
     batches = reader.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))
     return mean_metrics(state, (b if mesh is None else replicate(b, mesh) for b in batches), mesh)

@@ -8,7 +8,7 @@ import pytest
 
 from jaxnets import losses, models, optim
 from jaxnets.errors import InputError
-from jaxnets.loop import fit, seeded_state, train_model
+from jaxnets.loop import fit, seed_keys, seed_plus, seeded_state, train_model
 from jaxnets.metrics import classification_metrics
 from jaxnets.steps import evaluate
 from tests.helpers import KEY, blobs, counting_compiles, state_for, untimed
@@ -165,3 +165,18 @@ def test_one_seed_diverging_is_reported_and_leaves_the_others_alone():
         assert untimed(fitted.run(k).history) == untimed(reference.run(k).history)
     last = fitted.curve("train_loss")[:, -1]
     assert np.isfinite(last[[0, 2]]).all() and np.isnan(last[1])
+
+
+def test_seeds_outside_what_jax_takes_are_refused_and_derived_seeds_wrap():
+    x, y = blobs(64)
+    for kwargs, message in (
+        ({"seed": 2**32}, "seed must be a whole number from 0 to 4294967295"),
+        ({"seed": -1}, "seed must be a whole number"),
+        ({"seeds": 0}, "seeds must be a whole number of runs, at least 1"),
+    ):
+        with pytest.raises(InputError, match=message):
+            train_model(models.MLP((2,)), optim.optimizer("sgd", 0.1), (x, y), epochs=1, **kwargs)
+    # The seeds after the largest wrap around: seed 2**32 - 1 and its next, 0.
+    keys = seed_keys([2**32 - 1, 2**32])
+    assert jax.random.key_data(keys[1]).tolist() == jax.random.key_data(jax.random.key(0)).tolist()
+    assert seed_plus(2**32 - 1, 1000) == 999

@@ -90,3 +90,11 @@ def test_labels_that_are_not_class_ids_are_named_with_the_valid_range():
     with pytest.raises(InputError, match=r"2 of them are not: 10, 12"):
         losses.cross_entropy(logits, jnp.array([10, 2, 12]))  # would give a NaN loss
     assert float(losses.cross_entropy(logits, jnp.array([9, 2, 0]))) == pytest.approx(np.log(10), rel=1e-6)
+
+
+def test_inside_jit_a_label_out_of_range_makes_the_loss_nan_not_a_plausible_number():
+    logits = jnp.zeros((3, 4))
+    loss = jax.jit(losses.cross_entropy)
+    assert float(loss(logits, jnp.array([0, 1, 3]))) == pytest.approx(math.log(4))
+    for bad in ([0, 1, -1], [0, 1, 4]):
+        assert math.isnan(float(loss(logits, jnp.array(bad))))

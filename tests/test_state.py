@@ -198,3 +198,13 @@ def test_extra_rng_streams_are_passed_each_with_its_own_key():
     assert np.isfinite(float(metrics["loss"])) and int(new.step) == 1
     with pytest.raises(InputError, match="rng_streams must name"):
         state_for(_Noisy(), x, rng_streams=("params",))
+
+
+def test_an_optimizer_state_of_another_optimizer_or_model_is_refused_in_one_line():
+    x, y = blobs(8)
+    adam = state_for(models.MLP((4, 2)), x, tx=optim.optimizer("adam", 1e-2))
+    wider = state_for(models.MLP((6, 2)), x, tx=optim.optimizer("adam", 1e-2))
+    for bad in (adam.replace(tx=optim.optimizer("sgd", 0.1)), adam.replace(opt_state=wider.opt_state)):
+        with pytest.raises(InputError, match="optimizer state is not the one its optimizer"):
+            train_step(bad, (x, y))
+    train_step(adam, (x, y))  # the state itself still trains

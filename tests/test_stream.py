@@ -102,3 +102,37 @@ def test_bad_streaming_input_says_what_to_do():
         _fit(_state(), x)  # inputs without targets
     with pytest.raises(InputError, match=r"inputs of shape \(2, 5\) do not fit the model"):
         _fit(_state(), stream.ArraySource(x[:, :5], y))
+
+
+class _Rows:
+    """A Source whose labels (or row count) can be wrong: what a reader of files may return."""
+
+    def __init__(self, x, y, drop: int = 0):
+        self.x, self.y, self.drop = x, y, drop
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, rows):
+        return self.x[rows][self.drop :], self.y[rows][self.drop :]
+
+
+@pytest.mark.parametrize("label", [-1, 4])
+def test_a_streamed_label_out_of_range_is_refused_mid_epoch_in_one_line(label):
+    x, y = map(np.asarray, four_classes())
+    bad = y.copy()
+    bad[len(y) // 2] = label  # a row the two-row sample before training does not read
+    with pytest.raises(
+        InputError, match=rf"labels the data source returned must be class ids from 0 to 3.*: {label}"
+    ):
+        _fit(_state(), _Rows(x, bad))
+    with pytest.raises(InputError, match="labels the data source returned"):  # a validation source too
+        train.fit(_state(), (x, y), epochs=1, batch_size=64, key=jax.random.key(2), valid=_Rows(x, bad))
+
+
+def test_a_source_that_returns_fewer_rows_or_unequal_lengths_is_refused():
+    x, y = map(np.asarray, four_classes())
+    with pytest.raises(InputError, match="returned 1 inputs and 1 targets for 2 rows"):
+        _fit(_state(), _Rows(x, y, drop=1))
+    with pytest.raises(InputError, match=f"got {len(x)} inputs and {len(y) - 1} targets"):
+        stream.ArraySource(x, y[:-1])

@@ -35,6 +35,10 @@ def save(fig: Figure, path: Path) -> str:
     half-overwritten. In a multi-process job only process 0 draws and writes it."""
     if jax.process_index() != 0:
         return path.name
+    for ax in fig.axes:  # a log axis with nothing positive and finite on it (every run diverged)
+        limits = ax.dataLim.get_points()
+        if ax.get_yscale() == "log" and not (np.isfinite(limits).all() and limits[1, 1] > 0):
+            ax.set_yscale("linear")
     for ax in fig.axes:  # epochs and steps are counted: whole-number ticks, one point not a sliver
         if any(w in ax.get_xlabel().lower() for w in ("epoch", "step")):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

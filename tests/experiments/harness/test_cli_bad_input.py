@@ -212,3 +212,18 @@ def test_bad_multi_process_flags_are_one_line_and_exit_2(capsys, untouched, args
     assert cli.main(["D1", *args, "--out", str(out)]) == 2
     assert message in one_line(capsys.readouterr().err)
     assert unchanged()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["A2", "--quick", "--seed", str(flags.MAX_SEED)],  # the documented largest seed: offsets wrap
+        ["D1", "--seed", str(flags.MAX_SEED), "--seeds", "2"],
+        pytest.param(["A5", "--quick", "--lr", "1e30"], marks=needs_mnist),  # every seed diverges at once
+    ],
+    ids=["A2-largest-seed", "D1-largest-seed-2-seeds", "A5-lr-1e30"],
+)
+def test_documented_extremes_give_a_result_not_a_traceback(args, capsys, tmp_path):
+    assert cli.main([*args, "--out", str(tmp_path)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert list(tmp_path.rglob("result.json"))
