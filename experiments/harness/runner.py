@@ -179,8 +179,10 @@ def _expected(run: str, expected: tuple[str, ...]) -> bool:
 
 
 def saved_result(out_root: Path, experiment: Experiment) -> Result | None:
-    """The result an earlier run of ``experiment`` left in ``out_root``, if it can be read."""
-    return results.read_result(out_root / experiment.name / "result.json")
+    """The result an earlier run of ``experiment`` left in ``out_root``, if it can be read and is
+    that experiment's (a result copied from another folder is not)."""
+    result = results.read_result(out_root / experiment.name / "result.json")
+    return result if result is not None and result.name == experiment.name else None
 
 
 def finished_earlier(experiment: Experiment, config: Any, out_root: Path) -> Result | None:
@@ -190,7 +192,8 @@ def finished_earlier(experiment: Experiment, config: Any, out_root: Path) -> Res
     saved = saved_result(out_root, experiment)
     if saved is None or (folder / WORK).exists():
         return None
-    complete = all((folder / plot).is_file() for plot in saved.plots)  # a result is its files too
+    # A result is its files too: its history and plots.
+    complete = all((folder / name).is_file() for name in ["history.csv", *saved.plots])
     return saved if complete and saved.config == settings(config) else None
 
 

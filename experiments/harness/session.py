@@ -46,6 +46,11 @@ def unwritable(folder: Path) -> str | None:
         probe.unlink()
     except OSError as e:
         return f"cannot write results to {folder} ({e.strerror or e}): choose another --out"
+    for name in ("REPORT.md", ".locks"):  # what every run writes there, in the form it writes it
+        path = folder / name
+        if path.exists() and path.is_dir() != (name == ".locks"):
+            kind = "a folder" if path.is_dir() else "a file"
+            return f"{path} is {kind}, where the results' {name} goes: move it away, or choose another --out"
     return None
 
 

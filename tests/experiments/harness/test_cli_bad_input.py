@@ -115,12 +115,13 @@ def test_a_second_run_into_the_same_folder_stops_and_touches_nothing(capsys, ear
     assert cli.main(["D1", "--out", str(out)]) == 0  # once it is done, the folder is free
 
 
-def test_resume_runs_again_a_finished_result_whose_plots_were_deleted(capsys, earlier):
+@pytest.mark.parametrize("deleted", ["linear_regression.png", "history.csv"])
+def test_resume_runs_again_a_finished_result_whose_files_were_deleted(capsys, earlier, deleted):
     out, _ = earlier
-    (out / "linear_regression" / "linear_regression.png").unlink()
+    (out / "linear_regression" / deleted).unlink()
     assert cli.main(["D1", "--out", str(out), "--resume"]) == 0
     assert "finished earlier" not in capsys.readouterr().out
-    assert (out / "linear_regression" / "linear_regression.png").exists()
+    assert (out / "linear_regression" / deleted).exists()
     assert cli.main(["D1", "--out", str(out), "--resume"]) == 0
     assert "finished earlier with these settings (kept, --resume)" in capsys.readouterr().out
 
@@ -227,3 +228,26 @@ def test_documented_extremes_give_a_result_not_a_traceback(args, capsys, tmp_pat
     assert cli.main([*args, "--out", str(tmp_path)]) == 0
     assert "Traceback" not in capsys.readouterr().err
     assert list(tmp_path.rglob("result.json"))
+
+
+def test_a_foreign_or_hand_edited_result_is_listed_once_and_breaks_no_report(capsys, earlier):
+    out, _ = earlier
+    saved = json.loads((out / "linear_regression" / "result.json").read_text())
+    for check in saved["checks"]:
+        check["placement"] = {"inside": True}  # hand-edited: no "z"
+    (out / "linear_regression" / "result.json").write_text(json.dumps(saved))
+    (out / "overfitting").mkdir()
+    (out / "overfitting" / "result.json").write_text(json.dumps(saved))  # D1's result in A2's folder
+    assert cli.main(["A1", "--out", str(out)]) == 0
+    report = (out / "REPORT.md").read_text()
+    assert report.count("| D1 ") == 1 and "| A2 " not in report and "| A1 " in report
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_report_path_that_is_a_folder_is_one_line_and_exit_2(capsys, earlier):
+    out, unchanged = earlier
+    (out / "REPORT.md").unlink()
+    (out / "REPORT.md").mkdir()
+    assert cli.main(["D1", "--out", str(out)]) == 2
+    assert "REPORT.md is a folder, where the results' REPORT.md goes" in capsys.readouterr().err
+    assert unchanged()
