@@ -11,10 +11,15 @@ process sees: a shared file system or a bucket).
     python -m experiments B11 --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 1
 
 If a process dies, JAX stops the others (its coordination service misses the dead one's
-heartbeats), with the message "the JAX distributed service detected fatal errors".
+heartbeats), with the message "the JAX distributed service detected fatal errors". Processes that
+do not all join within ``initialize``'s ``timeout_s`` give up, each saying so; ``agree_on`` makes
+processes started with different settings stop at once instead of waiting on each other forever.
 """
 
 from __future__ import annotations
+
+import hashlib
+import socket
 
 import jax
 import numpy as np
@@ -45,9 +50,20 @@ def initialize(
                 "--coordinator auto finds the number of processes and this one's id itself: drop "
                 "--num-processes and --process-id"
             )
-        jax.distributed.initialize(initialization_timeout=timeout_s, heartbeat_timeout_seconds=heartbeat_s)
+        try:
+            jax.distributed.initialize(
+                initialization_timeout=timeout_s, heartbeat_timeout_seconds=heartbeat_s
+            )
+        except (ValueError, RuntimeError) as e:
+            raise InputError(
+                f"--coordinator auto found no job to join ({str(e).splitlines()[0]}): outside a Cloud TPU "
+                f"slice, SLURM, Open MPI or Kubernetes, give --coordinator HOST:PORT --num-processes N "
+                f"--process-id I"
+            ) from None
         return
     check_settings(coordinator, num_processes, process_id)
+    if process_id == 0:
+        check_port_free(coordinator)
     jax.distributed.initialize(
         coordinator,
         num_processes,
@@ -55,6 +71,38 @@ def initialize(
         initialization_timeout=timeout_s,
         heartbeat_timeout_seconds=heartbeat_s,
     )
+
+
+def check_port_free(coordinator: str) -> None:
+    """Process 0 listens at ``coordinator``: its port must be free there (JAX's own listener
+    crashes the process when it is not)."""
+    host, _, port = coordinator.rpartition(":")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        try:
+            s.bind((host.strip("[]"), int(port)))
+        except OSError as e:
+            raise InputError(
+                f"process 0 cannot listen at {coordinator} ({e.strerror or e}): another job's process 0 (or "
+                f"another program) holds the port, or the address is not this host's; choose another "
+                f"port, or give only one process --process-id 0"
+            ) from None
+
+
+def agree_on(settings: str) -> None:
+    """Every process of the job runs with the same ``settings`` (a description of what it will
+    do), checked with one collective before any other: processes started differently stop at
+    once with one line each, instead of waiting on each other's collectives forever."""
+    if jax.process_count() == 1:
+        return
+    mine = np.frombuffer(hashlib.sha256(settings.encode()).digest(), np.uint8)
+    every = np.asarray(multihost_utils.process_allgather(mine))
+    differ = [k for k in range(len(every)) if not np.array_equal(every[k], every[0])]
+    if differ:
+        raise InputError(
+            f"the processes of this job were started with different settings (process(es) "
+            f"{', '.join(map(str, differ))} differ from process 0): run the same command on every "
+            f"process, with only --process-id changed"
+        )
 
 
 def check_settings(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:

@@ -39,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     out_root = args.out / "quick" if args.quick else args.out
     try:
         session.join_job(args)
+        distributed.agree_on(_what_runs(args, experiments, configs))
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    session.stop_on_sigterm()
     if problem := session.unwritable(out_root):
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -82,6 +84,14 @@ def plan(args: Any) -> tuple[list[Experiment], list[Any]]:
         settings.check_names(experiments, sets, file)
     options = {"strict": not run_all, "quick": args.quick, "flags": FLAGS, "check": flags.check}
     return experiments, [settings.configure(e, overrides, sets, file, **options) for e in experiments]
+
+
+def _what_runs(args: Any, experiments: list[Experiment], configs: list[Any]) -> str:
+    """What this process will run, in words every process of a job must share (the data folder
+    aside: hosts may keep their data in different places)."""
+    settings_ = [{k: v for k, v in vars(c).items() if k != "data_dir"} for c in configs]
+    options = (args.out, args.quick, args.resume, args.no_checkpoint, args.checkpoint_every, args.accept_data)
+    return repr(([e.id for e in experiments], settings_, options))
 
 
 def _settings_help(argv: list[str]) -> str | None:

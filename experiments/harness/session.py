@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from jaxnets import distributed
 
@@ -23,18 +25,40 @@ def enable_compilation_cache(path: Path) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", minimum)
 
 
+JOIN_TIMEOUT_S = 300  # how long the processes of a job wait for each other to join
+
+
 def join_job(args: argparse.Namespace) -> None:
     """Join the multi-process job the flags describe, if any (``jaxnets.distributed``)."""
     if args.coordinator is None and args.num_processes is None and args.process_id is None:
         return
     import jax
 
-    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    if args.coordinator != distributed.AUTO:
+        distributed.check_settings(args.coordinator, args.num_processes, args.process_id)
+    if args.coordinator != distributed.AUTO and args.process_id != 0:
+        print(
+            f"process {args.process_id}: joining the job of process 0 at {args.coordinator} (giving up "
+            f"after {JOIN_TIMEOUT_S} s if the job is not complete by then)",
+            file=sys.stderr,
+        )
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id, timeout_s=JOIN_TIMEOUT_S)
     print(
         f"process {jax.process_index()} of {jax.process_count()}: {jax.device_count()} devices in all, "
         f"{jax.local_device_count()} here",
         file=sys.stderr,
     )
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, ``timeout``, a scheduler's stop) stops a run as Ctrl-C does: what
+    finished is kept and ``--resume`` goes on. Set after joining a job, whose runtime installs
+    a handler of its own that would otherwise swallow it."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def unwritable(folder: Path) -> str | None:

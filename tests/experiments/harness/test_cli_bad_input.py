@@ -4,16 +4,20 @@ traceback, the documented exit code, and earlier results left byte for byte as t
 import dataclasses
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import experiments
-from experiments.harness import cli, flags, runner
+from experiments.harness import cli, flags, runner, session
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
-from tests.helpers import make_dataset
+from tests.helpers import free_port, make_dataset
 
 
 @pytest.fixture
@@ -206,6 +210,7 @@ def test_fashion_mnist_under_mnist_is_refused_unless_accepted(capsys, tmp_path):
         (["--num-processes", "2", "--process-id", "0"], "(missing: --coordinator)"),
         (["--coordinator", "127.0.0.1:1234", "--num-processes", "2", "--process-id", "2"], "from 0 to 1"),
         (["--coordinator", "auto", "--process-id", "1"], "drop --num-processes and --process-id"),
+        (["--coordinator", "auto"], "--coordinator auto found no job to join"),
     ],
 )
 def test_bad_multi_process_flags_are_one_line_and_exit_2(capsys, untouched, args, message):
@@ -251,3 +256,50 @@ def test_a_report_path_that_is_a_folder_is_one_line_and_exit_2(capsys, earlier):
     assert cli.main(["D1", "--out", str(out)]) == 2
     assert "REPORT.md is a folder, where the results' REPORT.md goes" in capsys.readouterr().err
     assert unchanged()
+
+
+def test_process_0_refuses_a_port_already_taken_in_one_line(capsys, untouched):
+    out, unchanged = untouched
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["D1", "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", "0"]
+        assert cli.main([*args, "--out", str(out)]) == 2
+    assert "process 0 cannot listen at 127.0.0.1:" in one_line(capsys.readouterr().err)
+    assert unchanged()
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does():
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        session.stop_on_sigterm()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal arrives before this ends
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_two_processes_started_with_different_settings_both_stop_at_once(tmp_path):
+    """A 2-process job whose processes disagree (--epochs) ends on both with one line and exit 2,
+    instead of each waiting forever on a collective the other never reaches."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    env.pop("JAX_PLATFORMS", None)
+    job = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--out", str(tmp_path)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "experiments", "D1", "--epochs", epochs, *job, "--process-id", i],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, epochs in (("0", "5"), ("1", "6"))
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 2, err[-2000:]
+        assert "started with different settings (process(es) 1 differ from process 0)" in err
+        assert "Traceback" not in err
+    assert not list(tmp_path.rglob("result.json"))
