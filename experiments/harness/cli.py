@@ -150,6 +150,10 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             runner.write_report(out_root, done, skipped)
             return 130
         except Exception as e:  # one broken experiment must not stop the others
+            if machine := console.machine_failure(e):  # memory or disk: one line, not a bug's traceback
+                print(f"error: {experiment.id}: {machine}", file=sys.stderr)
+                failed.append(experiment.id)
+                continue
             if len(experiments) == 1:
                 raise
             traceback.print_exc()

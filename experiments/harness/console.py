@@ -3,6 +3,7 @@ each finished experiment's log, checks, divergences and verdict."""
 
 from __future__ import annotations
 
+import errno
 import textwrap
 from pathlib import Path
 
@@ -23,6 +24,24 @@ def list_experiments() -> str:
 def _describe_divergence(run: str, d: DivergedRun) -> str:
     what = "non-finite loss" if d["reason"] == "loss" else "non-finite parameters"
     return f"{run} at epoch {d['epoch']}, step {d['step']} ({what})"
+
+
+def machine_failure(error: BaseException) -> str | None:
+    """What to say where the machine, not the program, failed a run: out of memory (XLA's
+    RESOURCE_EXHAUSTED) or a disk that cannot take the results; None for anything else."""
+    text = str(error)
+    if "RESOURCE_EXHAUSTED" in text or isinstance(error, MemoryError):
+        first = text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
+        return (
+            f"out of memory ({first}): train fewer --seeds at once (run the rest with --seed), a smaller "
+            f"--batch-size, or on a machine with more memory"
+        )
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+        return (
+            f"could not write its results ({error.strerror}: {error.filename or 'the results folder'}): free "
+            f"some space, or choose another --out; results finished before it are kept"
+        )
+    return None
 
 
 def clock(seconds: float) -> str:

@@ -303,3 +303,25 @@ def test_two_processes_started_with_different_settings_both_stop_at_once(tmp_pat
         assert "started with different settings (process(es) 1 differ from process 0)" in err
         assert "Traceback" not in err
     assert not list(tmp_path.rglob("result.json"))
+
+
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (
+            RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 9 GB"),
+            "out of memory (RESOURCE_EXHAUSTED",
+        ),
+        (OSError(28, "No space left on device", "plot.png"), "could not write its results (No space left"),
+    ],
+)
+def test_a_machine_failure_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path, error, message):
+    def run(config, ws):
+        raise error
+
+    experiment = experiments.load("A1")
+    monkeypatch.setattr(
+        sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=run)
+    )
+    assert cli.main(["A1", "--out", str(tmp_path)]) == 1
+    assert message in one_line(capsys.readouterr().err)
