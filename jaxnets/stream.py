@@ -141,7 +141,13 @@ def read_rows(source: Source, rows: np.ndarray, classes: int | None = None) -> t
     """``source[rows]``, checked as arrays are before training: one input and one target per row
     asked for, and (``classes`` given) every label a class id; ``InputError`` otherwise, so a
     faulty source stops the epoch with one line instead of training on what it returned."""
-    x, y = source[rows]
+    try:
+        x, y = source[rows]
+    except IndexError as e:  # e.g. labels shorter than the inputs its len() counts
+        raise InputError(
+            f"the data source could not read rows up to {int(np.max(rows, initial=0))} of the "
+            f"{len(source)} its len() promises ({e}): make its inputs and targets as long as len(source)"
+        ) from None
     if len(x) != len(rows) or len(y) != len(rows):
         raise InputError(
             f"the data source returned {len(x)} inputs and {len(y)} targets for {len(rows)} rows: a Source "

@@ -136,3 +136,6 @@ def test_a_source_that_returns_fewer_rows_or_unequal_lengths_is_refused():
         _fit(_state(), _Rows(x, y, drop=1))
     with pytest.raises(InputError, match=f"got {len(x)} inputs and {len(y) - 1} targets"):
         stream.ArraySource(x, y[:-1])
+    short_labels = _Rows(x, y[: len(y) // 2])  # a reader whose label file ends early
+    with pytest.raises(InputError, match=f"could not read rows up to .* of the {len(x)} its len"):
+        _fit(_state(), short_labels)
