@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import logging
 import os
 import signal
 import threading
@@ -189,8 +190,21 @@ class Checkpointer:
     def __enter__(self) -> Checkpointer:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.manager.close()  # waits for the save in flight
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.manager.close()  # waits for the save in flight
+            return
+        # Left on an error (Ctrl-C, SIGTERM, a full disk): that error is what to report. The save
+        # in flight is still waited for, but what it fails with, and Orbax's thread tracebacks
+        # about it, are not added on top (an unfinished save is never taken for a checkpoint).
+        absl = logging.getLogger("absl")
+        level = absl.level
+        absl.setLevel(logging.CRITICAL)
+        try:
+            with contextlib.suppress(Exception):
+                self.manager.close()
+        finally:
+            absl.setLevel(level)
 
     def save(self, epoch: int, state: Any, record: dict[str, Any]) -> None:
         """Save ``state`` and ``record`` (``steps``: per-step metric arrays; the rest: JSON values)

@@ -333,3 +333,18 @@ def test_checkpoint_every_saves_each_nth_epoch_and_the_last_and_a_stop_resumes_f
                 checkpoint_dir=tmp_path / "x",
                 checkpoint_every=every,
             )
+
+
+def test_leaving_on_an_error_reports_that_error_not_the_save_in_flight(tmp_path, monkeypatch):
+    """Ctrl-C (or a full disk) while a checkpoint is written: the error that stopped the run comes
+    out, not the unfinished save's failure on top of it."""
+    saver = checkpoint.Checkpointer(tmp_path / "ckpt", {"data": 1})
+
+    def failing_close():
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(saver.manager, "close", failing_close)
+    with pytest.raises(KeyboardInterrupt), saver:
+        raise KeyboardInterrupt
+    with pytest.raises(OSError, match="No space left"), saver:  # leaving normally: its failure is the error
+        pass
