@@ -148,6 +148,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
                 file=sys.stderr,
             )
             runner.write_report(out_root, done, skipped)
+            session.leave_job()  # a job's other processes must not wait on this one
             return 130
         except Exception as e:  # one broken experiment must not stop the others
             if machine := console.machine_failure(e):  # memory or disk: one line, not a bug's traceback

@@ -50,6 +50,19 @@ def join_job(args: argparse.Namespace) -> None:
     )
 
 
+def leave_job(code: int = 130) -> None:
+    """End this process of a multi-process job now, with ``code``: a process stopped by Ctrl-C or
+    SIGTERM would otherwise wait at the job's shutdown barrier for peers still training, and they
+    for it. Its peers then find it gone (JAX's heartbeats) and stop within the heartbeat timeout
+    (30 s), their checkpoints kept for ``--resume``. Nothing happens in a single process."""
+    import jax
+
+    if jax.process_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def stop_on_sigterm() -> None:
     """SIGTERM (``kill``, ``timeout``, a scheduler's stop) stops a run as Ctrl-C does: what
     finished is kept and ``--resume`` goes on. Set after joining a job, whose runtime installs
