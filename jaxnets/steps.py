@@ -30,6 +30,7 @@ from jaxnets.state import (
     apply,
     as_pair,
     check_batch,
+    check_data,
     check_inputs,
     check_optimizer,
     variables,
@@ -172,14 +173,18 @@ def train_full_batch(state: TrainState, data: Batch, steps: int) -> tuple[TrainS
 
 
 def evaluate(
-    state: TrainState, data: Batch, *, batch_size: int = 1000, batch_mean: bool = False
+    state: TrainState, data: Batch, *, batch_size: int = 1000, batch_mean: bool = False, checked: bool = True
 ) -> dict[str, Any]:
     """Mean metrics over the whole of ``data`` (every example, remainder included), split over
     the devices of the mesh the state is replicated on, if any: floats, or for a stacked state
     one value per run (NumPy arrays). ``batch_mean``: the mean of the batches' metrics, each
-    batch counting once (the fastai book's ``validate_epoch``), instead of each example."""
+    batch counting once (the fastai book's ``validate_epoch``), instead of each example.
+    ``data`` is checked first (``state.check_data``: shapes, and labels that are class ids);
+    ``checked=False`` skips that for data checked already (``fit``'s validation set, each epoch)."""
     mesh = mesh_of(state.params)
     data = as_pair(data)
+    if checked:
+        check_data(state, data, "the evaluated data")
     x, y = data if mesh is None else replicate(data, mesh)
     starts = range(0, len(x), batch_size)
     batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts)

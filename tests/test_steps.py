@@ -12,7 +12,15 @@ from jax.test_util import check_grads
 from jaxnets import losses, models, optim
 from jaxnets.errors import InputError
 from jaxnets.state import create_train_state, create_train_states
-from jaxnets.steps import epoch_batches, eval_step, predict, train_epoch, train_full_batch, train_step
+from jaxnets.steps import (
+    epoch_batches,
+    eval_step,
+    evaluate,
+    predict,
+    train_epoch,
+    train_full_batch,
+    train_step,
+)
 from tests.helpers import KEY, blobs, copy, state_for
 
 
@@ -164,3 +172,13 @@ def test_an_epoch_that_keeps_the_last_partial_batch_is_its_steps_one_after_anoth
         for d in (True, False)
     ]
     np.testing.assert_array_equal(*even)
+
+
+def test_evaluate_refuses_labels_that_are_not_class_ids_up_front():
+    x, y = blobs(64)
+    state = state_for(models.MLP((4, 2)), x)
+    for bad in (-1, 2):
+        with pytest.raises(
+            InputError, match=f"labels of the evaluated data must be class ids from 0 to 1.*{bad}"
+        ):
+            evaluate(state, (x, y.at[5].set(bad)))
