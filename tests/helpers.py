@@ -161,3 +161,16 @@ def two_runs_one_stopped():
 def untimed(rows):
     """History rows without their wall time: what two equal runs share."""
     return [{k: v for k, v in row.items() if k != "time_s"} for row in rows]
+
+
+def patch_run(monkeypatch, name: str, run) -> None:
+    """Make experiment ``name`` run ``run`` instead of its own (its module's EXPERIMENT replaced)."""
+    import dataclasses
+    import sys
+
+    import experiments
+
+    experiment = experiments.load(name)
+    monkeypatch.setattr(
+        sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=run)
+    )

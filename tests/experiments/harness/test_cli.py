@@ -16,7 +16,7 @@ from experiments.harness import cli, runner
 from jaxnets import checkpoint
 from jaxnets.errors import InputError
 from tests.conftest import needs_mnist
-from tests.helpers import free_port, make_dataset
+from tests.helpers import free_port, make_dataset, patch_run
 
 
 def test_cli_list_and_errors(capsys, tmp_path):
@@ -62,19 +62,11 @@ def test_quick_runs_show_progress_and_write_a_report(capsys, tmp_path):
     assert "(learning_rate/" in report, "plots are linked"
 
 
-def _patch_run(monkeypatch, name: str, run) -> None:
-    """Make experiment ``name`` run ``run`` instead of its own (its module's EXPERIMENT replaced)."""
-    experiment = experiments.load(name)
-    monkeypatch.setattr(
-        sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=run)
-    )
-
-
 def test_a_failing_experiment_does_not_stop_the_others(monkeypatch, capsys, tmp_path):
     def broken(config, ws):
         raise RuntimeError("boom")
 
-    _patch_run(monkeypatch, "A3", broken)
+    patch_run(monkeypatch, "A3", broken)
     assert cli.main(["A3", "A1", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "FAILED: A3 raised RuntimeError: boom" in captured.err
@@ -121,10 +113,10 @@ def test_a_failed_run_leaves_the_earlier_results_as_they_were(monkeypatch, tmp_p
         (ws.plots / "extra.png").write_bytes(b"another")
         raise error
 
-    _patch_run(monkeypatch, "D1", lambda c, ws: half_done(c, ws, RuntimeError("boom")))
+    patch_run(monkeypatch, "D1", lambda c, ws: half_done(c, ws, RuntimeError("boom")))
     with pytest.raises(RuntimeError, match="boom"):
         cli.main(["D1", "--out", str(tmp_path)])
-    _patch_run(monkeypatch, "D1", lambda c, ws: half_done(c, ws, InputError("bad setting")))
+    patch_run(monkeypatch, "D1", lambda c, ws: half_done(c, ws, InputError("bad setting")))
     assert cli.main(["D1", "--out", str(tmp_path)]) == 2
     after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     assert after == before, "nothing of the failed runs reached the results"
@@ -162,7 +154,7 @@ def test_divergence_stops_the_run_is_saved_and_fails_only_where_unexpected(capsy
 
 def test_an_unexpected_divergence_at_the_notes_settings_fails(monkeypatch, capsys, tmp_path):
     d1 = experiments.load("D1")
-    _patch_run(monkeypatch, "D1", lambda cfg, ws: d1.run(dataclasses.replace(cfg, lr=1e30), ws))
+    patch_run(monkeypatch, "D1", lambda cfg, ws: d1.run(dataclasses.replace(cfg, lr=1e30), ws))
     assert cli.main(["D1", "A1", "--out", str(tmp_path)]) == 1
     printed = capsys.readouterr().out
     assert "DIVERGED: linear regression at epoch 2" in printed and "FAIL: 3 of 3 checks miss" in printed
@@ -305,7 +297,7 @@ def test_checkpoint_flags_reach_the_workspace_and_every_run_multiplies_in_float3
         seen.append((ws.checkpoint("run"), ws.checkpoint_each(), hlo))
         return a1.run(config, ws)
 
-    _patch_run(monkeypatch, "A1", run)
+    patch_run(monkeypatch, "A1", run)
     out = ["--out", str(tmp_path)]
     assert cli.main(["A1", "--checkpoint-every", "5", *out]) == 0
     assert cli.main(["A1", "--no-checkpoint", *out]) == 0

@@ -1,7 +1,6 @@
 """Bad input at the command line, as a new user gives it: each case is one line on stderr, no
 traceback, the documented exit code, and earlier results left byte for byte as they were."""
 
-import dataclasses
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ import experiments
 from experiments.harness import cli, flags, runner, session
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
-from tests.helpers import free_port, make_dataset
+from tests.helpers import free_port, make_dataset, patch_run
 
 
 @pytest.fixture
@@ -146,10 +145,7 @@ def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monk
     def interrupted(config, ws):
         raise KeyboardInterrupt
 
-    experiment = experiments.load("A2")
-    monkeypatch.setattr(
-        sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=interrupted)
-    )
+    patch_run(monkeypatch, "A2", interrupted)
     assert cli.main(["A2", "--out", str(tmp_path)]) == 130
     err = capsys.readouterr().err
     assert (
@@ -319,9 +315,6 @@ def test_a_machine_failure_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path,
     def run(config, ws):
         raise error
 
-    experiment = experiments.load("A1")
-    monkeypatch.setattr(
-        sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=run)
-    )
+    patch_run(monkeypatch, "A1", run)
     assert cli.main(["A1", "--out", str(tmp_path)]) == 1
     assert message in one_line(capsys.readouterr().err)
