@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from jaxnets import callbacks, losses
+from jaxnets import callbacks, losses, parallel
 from jaxnets.checkpoint import Checkpointer, run_signature
 from jaxnets.errors import InputError
 from jaxnets.feed import Feed, feeds, sample, size
@@ -62,7 +62,7 @@ from jaxnets.state import (
     run_keys,
 )
 from jaxnets.steps import check_batch_size
-from jaxnets.stream import Source
+from jaxnets.stream import Source, device_memory
 
 OnEpoch = Callable[[int, TrainState, dict[str, Any]], "bool | None"]
 
@@ -195,6 +195,31 @@ def seed_keys(seeds: Sequence[int]) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.asarray(wrapped))
 
 
+# What one run of a stacked program holds in memory while it trains, in units of its state: the
+# state, its gradients and updates, and the optimizer's working copies (measured bound, not exact).
+STATE_COPIES = 4
+
+
+def check_seeds_fit(seeds: int, make_state: Callable[[jax.Array], TrainState]) -> None:
+    """Say before anything is allocated when ``seeds`` runs as one program cannot fit: their
+    states alone (``STATE_COPIES`` times the size of one, from its shapes) against the memory of
+    all devices; ``InputError`` with how many do fit, otherwise."""
+    one = jax.eval_shape(make_state, jax.random.key(0))
+    per_run = STATE_COPIES * sum(
+        a.size * a.dtype.itemsize for a in jax.tree.leaves(one) if hasattr(a, "dtype")
+    )
+    memory, where = device_memory(parallel.data_mesh())
+    memory *= jax.device_count()
+    if per_run * seeds > memory:
+        fit_ = max(1, memory // per_run)
+        devices = f" × {jax.device_count()} devices" if jax.device_count() > 1 else ""
+        raise InputError(
+            f"{seeds} seeds as one program need about {per_run * seeds / 2**30:,.1f} GB for their states "
+            f"alone, more than there is ({memory / 2**30:,.1f} GB: {where}{devices}): about {fit_:,} fit "
+            f"at once; train them in parts (seeds={fit_}, then from seed + {fit_}, …)"
+        )
+
+
 def seed_plus(seed: int, k: int) -> int:
     """The ``k``-th seed after ``seed``, modulo 2**32 (as ``seed_keys`` takes them)."""
     return (seed + k) % (MAX_SEED + 1)
@@ -238,6 +263,7 @@ def seeded_state(
             rng_streams=rng_streams,
         )
         return state, data_key
+    check_seeds_fit(seeds, lambda k: create_train_state(model, tx, example_input, k, loss_fn=loss_fn))
     init_keys, data_keys = jax.vmap(jax.random.split, out_axes=1)(seed_keys(range(seed, seed + seeds)))
     states = create_train_states(
         model,

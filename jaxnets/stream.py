@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -113,9 +114,25 @@ def device_memory(mesh: Mesh) -> tuple[int, str]:
     stats = device.memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"]), f"the memory of {device.device_kind}"
-    host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    host = host_memory()
     devices = len(mesh.local_devices)
     return host // devices, "the host's memory" + (f" per device (÷ {devices})" if devices > 1 else "")
+
+
+def host_memory() -> int:
+    """The memory this process may use: the host's RAM, or less where a cap says so (the
+    cgroup's ``memory.max`` of a container or job, ``ulimit -v``)."""
+    limits = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    try:
+        text = open("/sys/fs/cgroup/memory.max").read().strip()
+        if text.isdigit():
+            limits.append(int(text))
+    except OSError:
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limits.append(soft)
+    return min(limits)
 
 
 def _mb(size: int) -> str:

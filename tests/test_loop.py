@@ -180,3 +180,16 @@ def test_seeds_outside_what_jax_takes_are_refused_and_derived_seeds_wrap():
     keys = seed_keys([2**32 - 1, 2**32])
     assert jax.random.key_data(keys[1]).tolist() == jax.random.key_data(jax.random.key(0)).tolist()
     assert seed_plus(2**32 - 1, 1000) == 999
+
+
+def test_more_seeds_than_memory_holds_are_refused_up_front_with_how_many_fit(monkeypatch):
+    import jaxnets.loop
+
+    x, _ = blobs(8)
+    monkeypatch.setattr(jaxnets.loop, "device_memory", lambda mesh: (10 * 2**20, "a 10 MB test device"))
+    with pytest.raises(
+        InputError, match=r"1000 seeds as one program need about .* GB .*: about \d+ fit at once"
+    ):
+        seeded_state(models.MLP((256, 2)), optim.optimizer("adam", 1e-3), x[:1], seed=0, seeds=1000)
+    state, _ = seeded_state(models.MLP((256, 2)), optim.optimizer("adam", 1e-3), x[:1], seed=0, seeds=3)
+    assert state.runs == 3
