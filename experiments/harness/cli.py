@@ -29,8 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.names == ["list"]:
         print(console.list_experiments())
         return 0
-    # Orbax logs every save and restore through absl; a run's output is ours to print.
-    logging.getLogger("absl").setLevel(logging.ERROR)
+    # Orbax logs every save and restore through absl, and a failed background save (a full disk)
+    # as thread tracebacks; the failure itself comes back to the run as an error, which is
+    # reported in one line. A run's output is ours to print.
+    logging.getLogger("absl").setLevel(logging.CRITICAL)
     try:
         experiments, configs = plan(args)
     except InputError as e:
