@@ -60,7 +60,7 @@ def text_table(rows: list[tuple[str, ...]], width: int = WIDTH, prose: tuple[int
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     room = width - gap * (len(widths) - 1)
     for i in sorted(prose, key=lambda i: -widths[i]):
-        widths[i] = max(min(widths[i], 24), widths[i] - (sum(widths) - room))
+        widths[i] = max(min(widths[i], 24), widths[i] - max(0, sum(widths) - room))
     cap = max(widths)
     while sum(min(w, cap) for w in widths) > room and cap > 4:
         cap -= 1

@@ -100,3 +100,8 @@ def test_printed_tables_wrap_to_100_columns_and_keep_every_word():
     ]  # each column read down its own lines holds its whole text
     assert columns[0] == name.split() and columns[2] == notes.split()
     assert "".join(columns[1]) == "[0.5,0.25,0.125,0.0625,0.03125]"
+
+
+def test_a_table_that_fits_keeps_its_natural_widths():
+    table = report.checks_table([at_least("acc", 0.98, 0.975, notes=0.9805)])
+    assert table.splitlines()[1] == "  ".join("-" * w for w in (5, 4, 6, 7, 4))
