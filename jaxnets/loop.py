@@ -45,6 +45,7 @@ import optax
 from flax import linen as nn
 
 from jaxnets import callbacks, losses, parallel
+from jaxnets.batch import as_pair, check_data
 from jaxnets.checkpoint import Checkpointer, run_signature
 from jaxnets.errors import InputError
 from jaxnets.feed import Feed, feeds, sample, size
@@ -54,8 +55,6 @@ from jaxnets.record import FitResult, Record
 from jaxnets.state import (
     Batch,
     TrainState,
-    as_pair,
-    check_data,
     create_train_state,
     create_train_states,
     run_count,

@@ -21,20 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnets import losses
+from jaxnets.batch import as_pair, check_batch, check_data, check_inputs
 from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics, batch_values
 from jaxnets.parallel import Mesh, constrain_batch, mesh_of, replicate, to_host
-from jaxnets.state import (
-    Batch,
-    TrainState,
-    apply,
-    as_pair,
-    check_batch,
-    check_data,
-    check_inputs,
-    check_optimizer,
-    variables,
-)
+from jaxnets.state import Batch, TrainState, apply, check_optimizer, variables
 
 
 def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
@@ -179,7 +170,7 @@ def evaluate(
     the devices of the mesh the state is replicated on, if any: floats, or for a stacked state
     one value per run (NumPy arrays). ``batch_mean``: the mean of the batches' metrics, each
     batch counting once (the fastai book's ``validate_epoch``), instead of each example.
-    ``data`` is checked first (``state.check_data``: shapes, and labels that are class ids);
+    ``data`` is checked first (``batch.check_data``: shapes, and labels that are class ids);
     ``checked=False`` skips that for data checked already (``fit``'s validation set, each epoch)."""
     mesh = mesh_of(state.params)
     data = as_pair(data)

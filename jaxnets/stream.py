@@ -25,10 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnets import losses
+from jaxnets.batch import class_count
 from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, mesh_of, replicate, shard_batch
-from jaxnets.state import Batch, TrainState, class_count
+from jaxnets.state import Batch, TrainState
 from jaxnets.steps import epoch_batches, mean_metrics, train_step
 
 MEMORY_SHARE = 0.25  # the most of a device's memory the data set may take on the on-device path
@@ -216,7 +217,7 @@ def train_epoch(
 
 
 def _classes(state: TrainState, source: Source) -> int | None:
-    """The class count the source's labels are checked against (``state.class_count``)."""
+    """The class count the source's labels are checked against (``batch.class_count``)."""
     return class_count(state, jnp.asarray(read_rows(source, np.arange(min(len(source), 1)))[0]))
 
 
