@@ -58,6 +58,8 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     grid = np.array([x.min(), x.max()])
     for epoch in sorted({1, 5, 20, max(lines)} & set(lines)):
         ea, eb = lines[epoch]
+        if not np.isfinite([ea, eb]).all():  # a diverged run: its loss curve (right) marks where
+            continue
         ax1.plot(
             grid,
             ea * grid + eb,
