@@ -48,26 +48,12 @@ def test_bad_data_is_refused_before_any_training():
         InputError, match=r"the labels of the training data must be class ids from 0 to 1 .*: 2"
     ):
         fit(state, (x, y.at[3].set(2)), epochs=2, batch_size=16, key=jax.random.key(0), **kw)
-    with pytest.raises(InputError, match=r"the validation data: inputs of shape \(8, 3\) do not fit"):
-        fit(
-            state,
-            (x, y),
-            epochs=2,
-            batch_size=16,
-            key=jax.random.key(0),
-            valid=(jnp.ones((8, 3)), y[:8]),
-            **kw,
-        )
-    with pytest.raises(InputError, match="the labels of the validation data .*-1"):
-        fit(
-            state,
-            (x, y),
-            epochs=2,
-            batch_size=16,
-            key=jax.random.key(0),
-            valid=(x[:8], y[:8].at[0].set(-1)),
-            **kw,
-        )
+    for valid, message in (
+        ((jnp.ones((8, 3)), y[:8]), r"the validation data: inputs of shape \(8, 3\) do not fit"),
+        ((x[:8], y[:8].at[0].set(-1)), "the labels of the validation data .*-1"),
+    ):
+        with pytest.raises(InputError, match=message):
+            fit(state, (x, y), epochs=2, batch_size=16, key=jax.random.key(0), valid=valid, **kw)
     assert calls == []
     with pytest.raises(InputError, match="at least one example"):
         train_step(state, (x[:0], y[:0]))
