@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from jaxnets import data
 from jaxnets.errors import InputError
+from jaxnets.loop import MAX_SEED  # JAX's keys take 32-bit seeds: larger ones would be silently reduced
 
 # Config fields the command line can set, and the flag that sets each.
 FLAGS = {
@@ -26,7 +27,6 @@ CACHE_ENV = "JAXNETS_CACHE_DIR"
 
 
 MAX_EPOCHS = 10_000_000  # more than any run here can finish (B3's 10,001 steps take seconds)
-MAX_SEED = 2**32 - 1  # JAX's keys take 32-bit seeds: larger ones would be silently reduced
 
 
 def _number(kind: type, low: float, high: float, what: str):
