@@ -289,17 +289,16 @@ def _damaged(where: str, error: Exception) -> InputError:
 
 
 def latest_epoch(directory: str | os.PathLike) -> int | None:
-    """The epoch of the latest complete checkpoint in ``directory``, if any (for messages)."""
+    """The epoch of the latest complete checkpoint in ``directory``, if any (for messages). Read
+    from the folder's step names alone, with no ``CheckpointManager`` (whose set-up is a
+    collective of every process of a job: a process that stopped alone must not enter one)."""
     for _ in range(20):
         if not os.path.isdir(directory):
             return None
         try:
-            manager = ocp.CheckpointManager(os.path.abspath(directory))
-        except FileNotFoundError:  # a save in flight removed the previous checkpoint meanwhile
+            found = ocp.path.step.latest_step_metadata(directory, ocp.path.step.standard_name_format())
+        except FileNotFoundError:  # a save in flight removed a checkpoint while it was listed
             time.sleep(0.05)
             continue
-        try:
-            return manager.latest_step()
-        finally:
-            manager.close()
+        return None if found is None else found.step
     return None

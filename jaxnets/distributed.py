@@ -10,16 +10,28 @@ process sees: a shared file system or a bucket).
     python -m experiments B11 --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0
     python -m experiments B11 --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 1
 
-If a process dies, JAX stops the others (its coordination service misses the dead one's
-heartbeats), with the message "the JAX distributed service detected fatal errors". Processes that
-do not all join within ``initialize``'s ``timeout_s`` give up, each saying so; ``agree_on`` makes
+A process that stops on purpose (Ctrl-C, SIGTERM, an error) ``leave``s the job, saying why; the
+others, ``watch_peers``-ing from a thread, stop within a second with one line saying which process
+stopped and why, or within ``SILENT_S`` when a process dies without a word (killed, out of
+memory). Only the death of process 0, which holds the job's coordination service, is JAX's to
+report: it stops the others at once with "the JAX distributed service detected fatal errors"
+(and, as for any process, after its heartbeat timeout where nothing else did). Processes that do
+not all join within ``initialize``'s ``timeout_s`` give up, each saying so; ``agree_on`` makes
 processes started with different settings stop at once instead of waiting on each other forever.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
+import os
 import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
@@ -28,6 +40,13 @@ from jax.experimental import multihost_utils
 from jaxnets.errors import InputError
 
 AUTO = "auto"
+SILENT_S = 15  # a process silent this long is taken for dead (before JAX's own 30 s heartbeat timeout)
+_STOP = "jaxnets/stop"  # the key-value store's key where a process leaving says why
+_BEATS = "jaxnets/beat/"  # each process's beat counter
+# How a collective reports a peer that is gone (gloo on CPU, NCCL on GPU, the coordinator).
+_GONE = ("Gloo", "Connection reset", "Connection refused", "Socket closed", "NCCL")
+_SILENT = "stopped answering {:.0f} s ago (it died, froze, or its machine did)"
+_SEEN = "jaxnets/seen/"  # a process that saw the stop says so (process 0 waits for it before leaving)
 
 
 def initialize(
@@ -143,3 +162,123 @@ def barrier(name: str) -> None:
     """Wait until every process reaches the barrier ``name`` (nothing to wait for in one process)."""
     if jax.process_count() > 1:
         multihost_utils.sync_global_devices(name)
+
+
+def _client() -> Any:
+    """The job's coordination client (its key-value store), reached as Orbax reaches it: JAX
+    keeps it in ``jax._src.distributed`` and has no public name for it."""
+    from jax._src import distributed as jax_distributed
+
+    return jax_distributed.global_state.client
+
+
+def _lose(message: str) -> None:
+    """``watch_peers``' default: say what happened and end this process (exit 1: the job failed)."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(1)
+
+
+def watch_peers(
+    on_lost: Callable[[str], object] = _lose, silent_s: float = SILENT_S, every_s: float = 1.0
+) -> threading.Thread | None:
+    """Watch the job's other processes from a thread, and call ``on_lost(message)`` (by default:
+    print it and end this process with exit 1) when one ``leave``s the job, stops beating for
+    ``silent_s`` (killed, frozen, its machine gone), or the job's coordinator (process 0) does
+    not answer for as long. Without it, such peers wait in their next collective until JAX
+    aborts them. Start it after ``initialize``; at the job's normal end (interpreter exit) it
+    stops judging."""
+    if jax.process_count() == 1:
+        return None
+    client, me = _client(), jax.process_index()
+    ending = threading.Event()
+    atexit.register(ending.set)  # processes that finish wait for each other at JAX's exit barrier
+    answered = [time.monotonic()]  # when the coordinator last answered
+
+    def lost(message: str) -> None:
+        if not ending.is_set():
+            on_lost(message)
+
+    def watch() -> None:
+        heard: dict[str, tuple[str, float]] = {}
+        for beat in range(1, sys.maxsize):
+            try:
+                client.key_value_set(f"{_BEATS}{me}", str(beat), allow_overwrite=True)
+                entries = dict(client.key_value_dir_get("jaxnets/"))
+            except Exception as e:  # any failure to reach the coordinator
+                return lost(f"lost the job's coordinator, process 0 ({str(e).strip().splitlines()[0][:120]})")
+            now = answered[0] = time.monotonic()
+            if message := _peer_stop(entries.get(_STOP), me):
+                with contextlib.suppress(Exception):  # process 0 waits for this before it leaves
+                    client.key_value_set(f"{_SEEN}{me}", "1", allow_overwrite=True)
+                return lost(message)
+            for key, value in entries.items():
+                if not key.startswith(_BEATS) or key == f"{_BEATS}{me}":
+                    continue
+                if heard.get(key, ("",))[0] != value:
+                    heard[key] = (value, now)
+                elif now - heard[key][1] > silent_s:
+                    return lost(f"process {key.removeprefix(_BEATS)} of the job {_SILENT.format(silent_s)}")
+            time.sleep(every_s)
+
+    def judge() -> None:  # the coordinator itself frozen: the watcher's call never returns
+        while time.monotonic() - answered[0] <= silent_s:
+            time.sleep(every_s)
+        lost(f"process 0 of the job (its coordinator) {_SILENT.format(silent_s)}")
+
+    threading.Thread(target=judge, name="jaxnets-judge-coordinator", daemon=True).start()
+    thread = threading.Thread(target=watch, name="jaxnets-watch-peers", daemon=True)
+    thread.start()
+    return thread
+
+
+def _peer_stop(stop: str | None, me: int) -> str | None:
+    """The stop key's value ("K\treason") as a message, unless it is this process's own."""
+    if not stop:
+        return None
+    who, reason = stop.split("\t", 1)
+    return None if int(who) == me else f"process {who} of the job {reason}"
+
+
+def lost_peer(error: BaseException | None = None) -> str | None:
+    """Why this process lost its job, if it did: another process left it (``leave``), or
+    ``error`` is a collective that failed because another process is gone (a closed connection
+    comes back as an error before any heartbeat is missed). None otherwise, and in one process."""
+    if jax.process_count() == 1:
+        return None
+    try:
+        stop = _client().key_value_try_get(_STOP)
+    except Exception:  # no such key (or no coordinator to ask)
+        stop = None
+    if message := _peer_stop(stop, jax.process_index()):
+        return message
+    text = str(error or "")  # (a JaxRuntimeError, or a ValueError where JAX dispatches the program)
+    if any(w in text for w in _GONE):
+        first = text.strip().splitlines()[0][:160]
+        return f"a collective with the job's other processes failed ({first}): one of them stopped or died"
+    return None
+
+
+def leave(reason: str, code: int, wait_s: float = 5.0) -> None:
+    """End this process of the job now with exit ``code``, telling the others why (``reason``
+    completes "process K of the job …"): a process that stops alone would otherwise wait at the
+    job's exit barrier for peers still training, and they for it. Process 0 waits up to
+    ``wait_s`` for the others to see it (the coordination service ends with it). Nothing happens
+    in a single process."""
+    if jax.process_count() == 1:
+        return
+    client, me = _client(), jax.process_index()
+    try:
+        client.key_value_set(_STOP, f"{me}\t{reason}", allow_overwrite=True)
+        if me == 0:
+            deadline = time.monotonic() + wait_s
+            for peer in range(1, jax.process_count()):
+                left_ms = int(1000 * (deadline - time.monotonic()))
+                if left_ms <= 0:
+                    break
+                client.blocking_key_value_get(f"{_SEEN}{peer}", left_ms)
+    except Exception:  # a peer that did not answer in time: leave all the same
+        pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -114,6 +114,8 @@ def test_one_process_needs_no_coordination() -> None:
     assert distributed.is_main()
     assert distributed.agree(True) is True and distributed.agree(False) is False
     distributed.barrier("nothing to wait for")
+    assert distributed.watch_peers() is None and distributed.lost_peer(RuntimeError("Gloo")) is None
+    distributed.leave("was interrupted", 130)  # returns: there is no job to leave
 
 
 def _train(process_id: int, folder: Path) -> None:

@@ -14,6 +14,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from experiments import all_experiments, load
 from experiments.harness import console, flags, runner, session, settings
 from experiments.harness.contract import Experiment
@@ -45,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    session.watch_job(out_root, _again(argv, args))
     session.stop_on_sigterm()
     if problem := session.unwritable(out_root):
         print(f"error: {problem}", file=sys.stderr)
+        session.leave_job(f"could not write its results ({problem})", 2)
         return 2
     if args.no_cache:
         import jax
@@ -131,21 +135,23 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             result = _run_one(experiment, config, out_root, args.resume, every)
         except data.MissingData as e:
             print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
+            _leave_if_shared(experiment, "found no data", 2)
             skipped[experiment.id] = str(e)
             continue
         except data.DataError as e:  # damaged data is a failure, not a skip
             print(f"error: {experiment.id}: {e}", file=sys.stderr)
+            _leave_if_shared(experiment, "found damaged data", 1)
             failed.append(experiment.id)
             continue
         except InputError as e:
             print(f"error: {experiment.id}: {e}", file=sys.stderr)
+            _leave_if_shared(experiment, "was given bad input", 2)
             bad_input.append(experiment.id)
             continue
         except KeyboardInterrupt:
-            again = " ".join([*argv, *([] if args.resume else ["--resume"])])
             print(
                 f"\ninterrupted during {experiment.id}; {runner.saved_progress(out_root, experiment)}.\n"
-                f"Go on from there with: python -m experiments {again}\n"
+                f"Go on from there with: python -m experiments {_again(argv, args)}\n"
                 f"Results finished before it are in {out_root}/",
                 file=sys.stderr,
             )
@@ -153,14 +159,18 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             session.leave_job()  # a job's other processes must not wait on this one
             return 130
         except Exception as e:  # one broken experiment must not stop the others
+            if lost := distributed.lost_peer(e):  # its collectives failed: another process is gone
+                session.stop_for_peer(lost, out_root, _again(argv, args))
             if machine := console.machine_failure(e):  # memory or disk: one line, not a bug's traceback
                 print(f"error: {experiment.id}: {machine}", file=sys.stderr)
+                _leave_if_shared(experiment, "ran out of memory or disk", 1)
                 failed.append(experiment.id)
                 continue
-            if len(experiments) == 1:
+            if len(experiments) == 1 and jax.process_count() == 1:
                 raise
             traceback.print_exc()
             print(f"FAILED: {experiment.id} raised {type(e).__name__}: {e}", file=sys.stderr)
+            _leave_if_shared(experiment, f"raised {type(e).__name__}", 1)
             failed.append(experiment.id)
             continue
         done.append(result)
@@ -181,6 +191,17 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
     if bad_input:
         return 2
     return 1 if failed or (skipped and not run_all) else 0
+
+
+def _again(argv: list[str], args: Any) -> str:
+    """The command line that goes on from where this one stops (``--resume`` added)."""
+    return " ".join([*argv, *([] if args.resume else ["--resume"])])
+
+
+def _leave_if_shared(experiment: Experiment, what: str, code: int) -> None:
+    """A process of a multi-process job cannot skip what its peers run (they would wait for it in
+    their collectives): it leaves the job with ``code``, and they stop too. Nothing in one process."""
+    session.leave_job(f"stopped: {experiment.id} {what} there (see its output)", code)
 
 
 def _run_one(

@@ -18,7 +18,9 @@ from experiments.harness.stats import Dist
 
 def fmt(value: Any) -> str:
     """A number, list or word as the tables show it (6 significant digits; a distribution over
-    seeds as mean ± sd (n))."""
+    seeds as mean ± sd (n); a dict as its names and values)."""
+    if stats.is_dist_json(value):
+        value = stats.from_json(value)
     if isinstance(value, Dist):
         return format(value, ".6g" if value.sd is None else ".4g")
     if isinstance(value, bool) or value is None:
@@ -27,6 +29,8 @@ def fmt(value: Any) -> str:
         return f"{value:.6g}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(fmt(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
     return str(value)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from jaxnets import distributed
 
@@ -50,17 +51,32 @@ def join_job(args: argparse.Namespace) -> None:
     )
 
 
-def leave_job(code: int = 130) -> None:
-    """End this process of a multi-process job now, with ``code``: a process stopped by Ctrl-C or
-    SIGTERM would otherwise wait at the job's shutdown barrier for peers still training, and they
-    for it. Its peers then find it gone (JAX's heartbeats) and stop within the heartbeat timeout
-    (30 s), their checkpoints kept for ``--resume``. Nothing happens in a single process."""
-    import jax
+def stop_for_peer(message: str, out_root: Path, again: str) -> NoReturn:
+    """End this process of a job that lost another (``message`` says which and why) with one
+    line and exit 1, saying where the finished results are and how to go on (``again``)."""
+    print(
+        f"error: {message}: this process stops too (exit 1). Results finished before are kept in "
+        f"{out_root}/; go on with: python -m experiments {again}",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.stdout.flush()
+    os._exit(1)
 
-    if jax.process_count() > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+
+def watch_job(out_root: Path, again: str) -> None:
+    """In a multi-process job: when another process stops (Ctrl-C, SIGTERM, an error, death),
+    this one stops too within seconds (``stop_for_peer``), instead of waiting in a collective for
+    JAX's abort."""
+    distributed.watch_peers(functools.partial(stop_for_peer, out_root=out_root, again=again))
+
+
+def leave_job(reason: str = "was interrupted (Ctrl-C or SIGTERM)", code: int = 130) -> None:
+    """End this process of a multi-process job now with ``code``, telling the others why
+    (``reason`` completes "process K of the job …"; they stop too, see ``watch_job``): a process
+    that stops alone would otherwise wait at the job's exit barrier for peers still training, and
+    they for it. Nothing happens in a single process."""
+    distributed.leave(reason, code)
 
 
 def stop_on_sigterm() -> None:

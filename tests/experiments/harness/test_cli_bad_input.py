@@ -318,3 +318,52 @@ def test_a_machine_failure_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path,
     patch_run(monkeypatch, "A1", run)
     assert cli.main(["A1", "--out", str(tmp_path)]) == 1
     assert message in one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("victim", "sig", "code", "message"),
+    [
+        (0, signal.SIGINT, 130, "process 0 of the job was interrupted (Ctrl-C or SIGTERM)"),
+        (1, signal.SIGKILL, -9, "one of them stopped or died"),  # gloo's closed connection, at once
+        (1, signal.SIGSTOP, None, "process 1 of the job stopped answering 15 s ago"),  # frozen: no word
+    ],
+)
+def test_a_job_that_loses_a_process_stops_on_every_process_in_one_line(tmp_path, victim, sig, code, message):
+    """A 2-process job (D1, training on and on) whose process ``victim`` is interrupted, killed or
+    frozen: the other stops too, with one line saying which process and why and how to go on
+    (exit 1), within the bounds stated in docs/devices.md; no traceback, no JAX abort dump."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    env.pop("JAX_PLATFORMS", None)
+    job = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--out", str(tmp_path)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "experiments", "D1", "--epochs", "1000000", *job, "--process-id", i],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in ("0", "1")
+    ]
+    try:
+        for line in procs[0].stdout:  # training is under way shortly after the header
+            if line.startswith("=== D1"):
+                break
+        time.sleep(2)
+        procs[victim].send_signal(sig)
+        sent = time.monotonic()
+        other = procs[1 - victim]
+        _, err = other.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert other.returncode == 1, err[-3000:]
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0] and "this process stops too" in lines[0], err[-3000:]
+    assert "--resume" in lines[0] and "Traceback" not in err and "Check failure" not in err
+    assert took < (20 if sig == signal.SIGSTOP else 5), f"{took:.1f} s"
+    if code is not None:
+        _, victim_err = procs[victim].communicate(timeout=60)
+        assert procs[victim].returncode == code and "Traceback" not in victim_err, victim_err[-3000:]
