@@ -1,6 +1,8 @@
 """The JAX side of the benchmark, each one epoch as a function that runs it and returns its
-wall time: jaxnets' ``train_epoch``; a bare JAX epoch written without the engine (what the
-engine's checks, metrics and sharding cost); the model's matmuls alone (what this CPU can reach
+wall time: jaxnets' epoch as ``fit`` runs it (the strategy it chooses for the backend and the
+model); a bare JAX epoch written without the engine, three ways (one scan, a host loop of the
+jitted step, a fully unrolled scan: what the engine's checks, metrics and sharding cost, against
+the fastest way of running the same step); the model's matmuls alone (what this CPU can reach
 at these shapes); and several seeds of one model, as one program or one after another."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import jax.numpy as jnp
 import optax
 from flax import linen as nn
 
-from jaxnets import losses, parallel, train
+from jaxnets import feed, losses, parallel, train
 
 Epoch = Callable[[], float]
 
@@ -30,9 +32,26 @@ def _timed(run: Callable[[], object]) -> Epoch:
     return epoch
 
 
+class SmallCNN(nn.Module):
+    """A user's own small CNN: (3×3 convolution → BatchNorm → ReLU → 2×2 max pool) twice, 16 and
+    32 channels, then one dense layer."""
+
+    n_classes: int = 10
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        x = x[..., None] if x.ndim == 3 else x
+        for features in (16, 32):
+            x = nn.Conv(features, (3, 3), padding=1)(x)
+            x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
+            x = nn.max_pool(x, (2, 2), (2, 2))
+        return nn.Dense(self.n_classes)(x.reshape(len(x), -1))
+
+
 def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int) -> Epoch:
-    """jaxnets' ``train_epoch`` (the data on the device, one scan, the state donated), as ``fit``
-    calls it: on a mesh of every local device."""
+    """An epoch as ``fit`` runs it: the data on the device, on a mesh of every local device, the
+    strategy ``fit`` chooses for this backend and model (``feed.epoch_strategy``, kept as the
+    returned function's ``how``), the state donated, the metrics brought to the host."""
     state = train.create_train_state(
         model,
         optax.adam(lr),
@@ -44,54 +63,79 @@ def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch
     mesh = parallel.data_mesh()
     box = {"state": parallel.replicate(state, mesh), "epoch": 0}
     data = parallel.replicate((x, y), mesh)
+    how, why = feed.epoch_strategy(box["state"], data, mesh)
+    on_device = feed.OnDevice(data, mesh, path=why, epoch_as=how)
 
     def run():
         box["epoch"] += 1
         key = jax.random.fold_in(jax.random.key(1), box["epoch"])
-        box["state"], metrics = train.train_epoch(
-            box["state"], data, key, batch_size=batch_size, shuffle=True, mesh=mesh
-        )
-        return metrics
+        box["state"], metrics, _ = on_device.train_epoch(box["state"], key, batch_size, True)
+        return parallel.to_host(metrics)
 
-    return _timed(run)
+    epoch = _timed(run)
+    epoch.how = how  # type: ignore[attr-defined]
+    return epoch
 
 
-def bare_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int) -> Epoch:
+BARE = ("scan", "loop", "unrolled")  # the ways a bare epoch runs
+
+
+def bare_epoch(
+    model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int, how: str = "scan"
+) -> Epoch:
     """The same epoch written as a short JAX program, with no engine: a permutation gather, plain
-    ``value_and_grad``, an Optax update, ``lax.scan``; the state donated."""
+    ``value_and_grad``, an Optax update, the state donated; run as one ``lax.scan`` (``how="scan"``),
+    a Python loop calling the jitted step (``"loop"``), or a scan unrolled whole (``"unrolled"``)."""
     tx = optax.adam(lr)
     variables = model.init(jax.random.key(0), x[:1], train=False)
     carry = (variables["params"], variables.get("batch_stats", {}), tx.init(variables["params"]))
     steps = len(x) // batch_size
 
+    def step(carry, i, idx, key):
+        params, stats, opt_state = carry
+
+        def loss_fn(params):
+            logits, updates = model.apply(
+                {"params": params, "batch_stats": stats} if stats else {"params": params},
+                x[idx],
+                train=True,
+                rngs={"dropout": jax.random.fold_in(key, i)},
+                mutable=["batch_stats"],
+            )
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y[idx]).mean(), updates
+
+        (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        changes, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, changes), updates.get("batch_stats", stats), opt_state), loss
+
+    @jax.jit
+    def order(key):
+        return jax.random.permutation(key, len(x))[: steps * batch_size].reshape(steps, batch_size)
+
     @partial(jax.jit, donate_argnums=0)
-    def epoch(carry, key):
-        order = jax.random.permutation(key, len(x))[: steps * batch_size].reshape(steps, batch_size)
+    def scanned(carry, key):
+        body = lambda carry, batch: step(carry, *batch, key)  # noqa: E731
+        return jax.lax.scan(
+            body, carry, (jnp.arange(steps), order(key)), unroll=steps if how == "unrolled" else 1
+        )
 
-        def step(carry, batch):
-            (params, stats, opt_state), (i, idx) = carry, batch
+    @partial(jax.jit, donate_argnums=0)
+    def one_step(carry, batches, i, key):
+        return step(carry, i, batches[i], key)
 
-            def loss_fn(params):
-                logits, updates = model.apply(
-                    {"params": params, "batch_stats": stats} if stats else {"params": params},
-                    x[idx],
-                    train=True,
-                    rngs={"dropout": jax.random.fold_in(key, i)},
-                    mutable=["batch_stats"],
-                )
-                return optax.softmax_cross_entropy_with_integer_labels(logits, y[idx]).mean(), updates
-
-            (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            changes, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, changes), updates.get("batch_stats", stats), opt_state), loss
-
-        return jax.lax.scan(step, carry, (jnp.arange(steps), order))
+    def looped(carry, key):
+        batches, losses_ = order(key), []
+        for i in range(steps):
+            carry, loss = one_step(carry, batches, i, key)
+            losses_.append(loss)
+        return carry, jnp.stack(losses_)
 
     box = {"carry": carry, "epoch": 0}
 
     def run():
         box["epoch"] += 1
-        box["carry"], losses_ = epoch(box["carry"], jax.random.fold_in(jax.random.key(1), box["epoch"]))
+        key = jax.random.fold_in(jax.random.key(1), box["epoch"])
+        box["carry"], losses_ = (looped if how == "loop" else scanned)(box["carry"], key)
         return losses_
 
     return _timed(run)

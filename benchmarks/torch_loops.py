@@ -29,6 +29,20 @@ def mlp(widths, batch_norm=False, dropout=0.0):
     return build
 
 
+def small_cnn(n_classes: int = 10):
+    """A builder of ``jax_epochs.SmallCNN`` in PyTorch."""
+    from torch import nn as tnn
+
+    def build():
+        layers, c_in = [], 1
+        for c in (16, 32):
+            layers += [tnn.Conv2d(c_in, c, 3, padding=1), tnn.BatchNorm2d(c), tnn.ReLU(), tnn.MaxPool2d(2)]
+            c_in = c
+        return tnn.Sequential(*layers, tnn.Flatten(), tnn.Linear(32 * 7 * 7, n_classes))
+
+    return build
+
+
 def resnet18(n_classes: int = 2):
     """A builder of the same ResNet-18 as ``jaxnets.models.ResNet18`` (grey input, 7×7 stem, max pool)."""
     import torch

@@ -18,7 +18,7 @@ from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, replicate, to_host
 from jaxnets.state import Batch, TrainState
-from jaxnets.steps import evaluate, train_epoch
+from jaxnets.steps import evaluate, loop_epoch, predict, train_epoch
 
 
 class Feed(Protocol):
@@ -44,13 +44,16 @@ class Feed(Protocol):
 
 @dataclass(frozen=True)
 class OnDevice:
-    """Arrays on the devices of ``mesh``: an epoch is one compiled scan. ``mesh`` is None for
-    stacked runs, which are split over the devices run by run instead of batch by batch."""
+    """Arrays on the devices of ``mesh``: an epoch is one compiled scan (unrolled ``epoch_as``
+    steps at a time where that is an int) or, with ``epoch_as="loop"``, a host loop of one
+    compiled step (``steps.loop_epoch``). ``mesh`` is None for stacked runs, which are split over
+    the devices run by run instead of batch by batch."""
 
     data: Batch
     mesh: Mesh | None
     drop_last: bool = True
     path: str = "on device"
+    epoch_as: str | int = "scan"
 
     def __len__(self) -> int:
         return len(self.data[0])
@@ -58,15 +61,12 @@ class OnDevice:
     def train_epoch(
         self, state: TrainState, key: jax.Array, batch_size: int, shuffle: bool
     ) -> tuple[TrainState, Metrics, None]:
-        state, metrics = train_epoch(
-            state,
-            self.data,
-            key,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            mesh=self.mesh,
-            drop_last=self.drop_last,
-        )
+        common = dict(batch_size=batch_size, shuffle=shuffle, mesh=self.mesh, drop_last=self.drop_last)
+        if self.epoch_as == "loop":
+            state, metrics = loop_epoch(state, self.data, key, **common)
+        else:
+            unroll = 1 if self.epoch_as == "scan" else self.epoch_as
+            state, metrics = train_epoch(state, self.data, key, unroll=unroll, **common)
         return state, metrics, None
 
     def evaluate(self, state: TrainState) -> dict[str, Any]:
@@ -108,10 +108,13 @@ def feeds(
     mesh: Mesh,
     streamed: bool | None = None,
     drop_last: bool = True,
+    epoch_as: str | int | None = None,
 ) -> tuple[Feed, Feed | None]:
     """The training and validation feeds: arrays that fit go on the devices of ``mesh`` (with
     the training data's path), anything else is streamed (``streamed``: True/False to choose);
-    validation arrays go on the devices unless the training data is streamed."""
+    validation arrays go on the devices unless the training data is streamed. Training arrays on
+    the devices run each epoch as ``epoch_strategy`` says (``epoch_as`` None: chosen for the
+    backend and the model)."""
     stacked = state.runs is not None
     train = tuple(train) if stream.is_arrays(train) else stream.as_source(train)
     on_host, path = stream.choose(train, streamed, mesh)
@@ -126,12 +129,66 @@ def feeds(
             f"({path}): train the seeds one at a time, or pass arrays that fit"
         )
 
+    if on_host and epoch_as is not None:
+        raise InputError(
+            f"epoch_as={epoch_as!r} chooses how an epoch over data held on the devices runs, and this "
+            f"data set is streamed ({path}), a batch at a time: drop epoch_as, or pass arrays that fit"
+        )
+    how = "scan"
+    if not on_host:
+        how, why = epoch_strategy(state, train, mesh, epoch_as)
+        path = f"{path}; each epoch {why}"
+
     def feed(data: Batch | stream.Source, path: str) -> Feed:
         if stream.is_arrays(data) and not on_host:
-            return OnDevice(replicate(tuple(data), mesh), None if stacked else mesh, drop_last, path)
+            return OnDevice(replicate(tuple(data), mesh), None if stacked else mesh, drop_last, path, how)
         return Streamed(stream.as_source(data), mesh, path)
 
     return feed(train, path), None if valid is None else feed(valid, "validation")
+
+
+EPOCH_AS = ("scan", "loop")  # or an int: a scan unrolled that many steps at a time
+
+
+def epoch_strategy(
+    state: TrainState, data: Batch, mesh: Mesh, epoch_as: str | int | None = None
+) -> tuple[str | int, str]:
+    """How an epoch over ``data`` on the devices runs, and why: ``epoch_as`` where given, else
+    a host loop of the compiled step for a model with convolutions on CPU (XLA:CPU runs them ~3×
+    slower inside a compiled loop, jax-ml/jax#12868; measured by ``python -m benchmarks.bench``),
+    one compiled scan otherwise (as fast as any other way for dense models on CPU)."""
+    if epoch_as is not None:
+        unroll = isinstance(epoch_as, int) and not isinstance(epoch_as, bool) and epoch_as >= 1
+        if epoch_as not in EPOCH_AS and not unroll:
+            raise InputError(
+                f"epoch_as must be 'scan', 'loop' or a number of steps to unroll (>= 1), got {epoch_as!r}"
+            )
+        return epoch_as, f"as {'a scan unrolled ' + str(epoch_as) if unroll else epoch_as} (as asked)"
+    platform = mesh.devices.flat[0].platform
+    if platform == "cpu" and _convolves(state, data[0][:1]):
+        return "loop", (
+            "a loop of the compiled step (convolutions on CPU: XLA:CPU runs them several times "
+            "slower inside a compiled loop)"
+        )
+    return "scan", f"one compiled scan ({'no convolutions' if platform == 'cpu' else platform})"
+
+
+def _convolves(state: TrainState, x: jax.Array) -> bool:
+    """Whether the model convolves (its traced program holds a convolution)."""
+    return _holds(jax.make_jaxpr(predict)(state, x).jaxpr, "conv_general_dilated")
+
+
+def _holds(jaxpr: Any, primitive: str) -> bool:
+    """Whether ``jaxpr`` or any program inside it (a jit, a scan's body, …) uses ``primitive``."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == primitive:
+            return True
+        for value in eqn.params.values():
+            for inner in value if isinstance(value, tuple | list) else (value,):
+                inner = getattr(inner, "jaxpr", inner)
+                if hasattr(inner, "eqns") and _holds(inner, primitive):
+                    return True
+    return False
 
 
 def size(data: Batch | stream.Source) -> int:

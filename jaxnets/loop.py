@@ -15,7 +15,8 @@ divergence; a run that diverges stops recording there (its arrays go on in the p
 from the others), and the loop stops once every run has; ``on_epoch`` then gets one value per
 run in ``row``.
 
-The data sets live on the devices (each epoch one compiled scan) where they fit in their memory;
+The data sets live on the devices (each epoch one compiled scan, or for convolutions on CPU a
+loop of the compiled step: ``epoch_as``, ``feed.epoch_strategy``) where they fit in their memory;
 a larger one, or any ``stream.Source``, is streamed: read from the host by a Grain loader a
 batch at a time, with the same batches and the same numbers (``jaxnets.feed``;
 ``stream=True/False`` to choose); ``FitResult.data_path`` says which and why. Each epoch's last
@@ -82,6 +83,7 @@ def fit(
     checkpoint_every: int = 1,
     mesh: Mesh | None = None,
     stream: bool | None = None,
+    epoch_as: str | int | None = None,
     progress: bool | None = None,
     desc: str = "train",
 ) -> FitResult:
@@ -90,11 +92,13 @@ def fit(
     shuffle key, one per run for stacked runs. ``on_epoch(epoch, state, row)`` is called after
     each epoch (True stops the run); a non-finite loss or parameter is recorded per run and
     stops that run unless ``stop_on_divergence`` is False; with ``checkpoint_dir`` the run is
-    saved every ``checkpoint_every`` epochs and resumed from there. See the module's docstring."""
+    saved every ``checkpoint_every`` epochs and resumed from there. ``epoch_as`` ("scan",
+    "loop", or steps to unroll; None: chosen for the backend and model, ``feed.epoch_strategy``)
+    says how an epoch over data on the devices runs. See the module's docstring."""
     train, valid = as_pair(train), as_pair(valid)
     _check(state, train, valid, epochs, batch_size, checkpoint_every)
     state, key, mesh = place(state, run_keys(state, key), mesh)
-    train, valid = feeds(train, valid, state, mesh, stream, drop_last)
+    train, valid = feeds(train, valid, state, mesh, stream, drop_last, epoch_as)
     with _saver(checkpoint_dir, state, train, batch_size, shuffle, key, drop_last) as saver:
         done, state, record = _restore(saver, state, epochs)
         after_epoch = [

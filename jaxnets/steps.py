@@ -107,7 +107,10 @@ def epoch_batches(n: int, key: jax.Array, batch_size: int, shuffle: bool = True)
     return epoch_order(n, key, shuffle)[: steps * batch_size].reshape(steps, batch_size)
 
 
-@partial(jax.jit, static_argnames=("batch_size", "shuffle", "mesh", "drop_last"), donate_argnames=("state",))
+_EPOCH_STATICS = ("batch_size", "shuffle", "mesh", "drop_last", "unroll")
+
+
+@partial(jax.jit, static_argnames=_EPOCH_STATICS, donate_argnames=("state",))
 def train_epoch(
     state: TrainState,
     data: Batch,
@@ -117,12 +120,14 @@ def train_epoch(
     shuffle: bool = True,
     mesh: Mesh | None = None,
     drop_last: bool = True,
+    unroll: int = 1,
 ) -> tuple[TrainState, Metrics]:
     """One epoch as one compiled call: shuffle with ``key``, scan over the full batches, and with
     ``drop_last=False`` one more step on the last partial batch (PyTorch's and fastai's
     ``DataLoader`` default, which the fastai labs use). With a ``mesh``, each batch is split over
     its devices (data parallel; pass state and data replicated on it, see ``jaxnets.parallel``).
-    A stacked state takes one key per run.
+    A stacked state takes one key per run. ``unroll``: steps per iteration of the compiled loop
+    (``lax.scan``'s; more is a larger program, compiled for longer).
 
     Returns the new state and per-step metrics (arrays of length ``len(data) // batch_size``, plus
     one for a partial batch kept, after a leading run axis for a stacked state).
@@ -137,7 +142,8 @@ def train_epoch(
             return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
 
         order = epoch_order(x.shape[0], key, shuffle)
-        state, metrics = jax.lax.scan(step_on, state, order[: steps * batch_size].reshape(steps, batch_size))
+        batches = order[: steps * batch_size].reshape(steps, batch_size)
+        state, metrics = jax.lax.scan(step_on, state, batches, unroll=unroll)
         if last:
             state, metrics_last = step_on(state, order[steps * batch_size :])
             metrics = jax.tree.map(
@@ -148,6 +154,54 @@ def train_epoch(
     state, metrics = _per_run(state, epoch, key)
     chex.assert_tree_shape_suffix(metrics, (steps + last,))
     return state, metrics
+
+
+def loop_epoch(
+    state: TrainState,
+    data: Batch,
+    key: jax.Array,
+    *,
+    batch_size: int,
+    shuffle: bool = True,
+    mesh: Mesh | None = None,
+    drop_last: bool = True,
+) -> tuple[TrainState, Metrics]:
+    """``train_epoch`` as a loop on the host over one compiled step (the state donated, nothing
+    brought to the host): the same batches, keys and numbers, for where a step runs slower inside
+    a compiled loop than called on its own (convolutions on XLA:CPU, see ``fit``'s ``epoch_as``)."""
+    n = len(as_pair(data)[0])
+    check_batch_size(batch_size, n)
+    steps, rest = divmod(n, batch_size)
+    orders = _orders(state, key, n, shuffle)  # (runs, n) for a stacked state, else (n,)
+    batches = orders[..., : steps * batch_size].reshape(*orders.shape[:-1], steps, batch_size)
+    collected = []
+    for i in range(steps):
+        state, metrics = _batch_step(state, data, batches, i, mesh)
+        collected.append(metrics)
+    if rest and not drop_last:
+        state, metrics = _batch_step(state, data, orders[..., None, steps * batch_size :], 0, mesh)
+        collected.append(metrics)
+    return state, jax.tree.map(lambda *m: jnp.stack(m, -1), *collected)
+
+
+@partial(jax.jit, static_argnames=("n", "shuffle"))
+def _orders(state: TrainState, key: jax.Array, n: int, shuffle: bool) -> jax.Array:
+    """Each run's order of the epoch's examples, as ``train_epoch`` draws it."""
+    return _per_run(state, lambda _, k: epoch_order(n, k, shuffle), key)
+
+
+@partial(jax.jit, static_argnames=("mesh",), donate_argnames=("state",))
+def _batch_step(
+    state: TrainState, data: Batch, batches: jax.Array, i: jax.Array, mesh: Mesh | None
+) -> tuple[TrainState, Metrics]:
+    """The optimizer step on batch ``i`` of ``batches`` (example indices; one set per run)."""
+    x, y = as_pair(data)
+
+    def step_on(state: TrainState, batches: jax.Array) -> tuple[TrainState, Metrics]:
+        idx = batches[i]
+        return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
+
+    return _per_run(state, step_on, batches)
 
 
 @partial(jax.jit, static_argnames=("steps",), donate_argnames=("state",))

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import linen as nn
 
 from jaxnets import losses, models, optim
 from jaxnets.errors import InputError
@@ -193,3 +194,46 @@ def test_more_seeds_than_memory_holds_are_refused_up_front_with_how_many_fit(mon
         seeded_state(models.MLP((256, 2)), optim.optimizer("adam", 1e-3), x[:1], seed=0, seeds=1000)
     state, _ = seeded_state(models.MLP((256, 2)), optim.optimizer("adam", 1e-3), x[:1], seed=0, seeds=3)
     assert state.runs == 3
+
+
+class _TinyCNN(nn.Module):
+    """One 3×3 convolution, global average pooling, a dense layer: a model that convolves."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = nn.relu(nn.Conv(4, (3, 3))(x[..., None]))
+        return nn.Dense(2)(x.mean(axis=(1, 2)))
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the choice made on CPU (elsewhere: one scan)")
+def test_fit_chooses_how_an_epoch_runs_says_why_and_takes_the_same_steps_every_way():
+    """On CPU a model that convolves trains each epoch as a host loop of its compiled step (XLA:CPU
+    runs convolutions several times slower inside a compiled loop), a dense one as one scan;
+    ``data_path`` says which and why; ``epoch_as`` overrides it, to the same numbers (up to the
+    rounding of the convolution's arithmetic)."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((100, 8, 8)), jnp.float32)
+    y = jnp.asarray((x.mean(axis=(1, 2)) > 0).astype(np.int32))
+    state = state_for(_TinyCNN(), x, tx=optim.optimizer("sgd", 0.1))
+    runs = {
+        how: fit(state, (x, y), epochs=2, batch_size=32, key=KEY, epoch_as=how) for how in (None, "scan", 2)
+    }
+    assert "each epoch a loop of the compiled step (convolutions on CPU" in runs[None].data_path
+    assert "each epoch as scan (as asked)" in runs["scan"].data_path
+    assert "each epoch as a scan unrolled 2 (as asked)" in runs[2].data_path
+    # The same steps; XLA:CPU computes a convolution another way inside a compiled loop (that is
+    # why it is slower there), so the numbers agree to float rounding (dense: bit for bit, test_steps).
+    for how in (None, 2):
+        np.testing.assert_allclose(runs[how].steps["loss"], runs["scan"].steps["loss"], rtol=1e-6)
+        np.testing.assert_allclose(runs[how].steps["accuracy"], runs["scan"].steps["accuracy"])
+    dense = fit(state_for(models.MLP((8, 2)), *blobs()[:1]), blobs(), epochs=1, batch_size=32, key=KEY)
+    assert "each epoch one compiled scan (no convolutions)" in dense.data_path
+    for bad, message in (
+        ("fast", "epoch_as must be 'scan', 'loop'"),
+        (0, "epoch_as must be"),
+        (True, "epoch_as"),
+    ):
+        with pytest.raises(InputError, match=message):
+            fit(state, (x, y), epochs=1, batch_size=32, key=KEY, epoch_as=bad)
+    with pytest.raises(InputError, match="this data set is streamed"):
+        fit(state, (x, y), epochs=1, batch_size=32, key=KEY, epoch_as="loop", stream=True)

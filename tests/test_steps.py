@@ -11,11 +11,13 @@ from jax.test_util import check_grads
 
 from jaxnets import losses, models, optim
 from jaxnets.errors import InputError
+from jaxnets.metrics import classification_metrics
 from jaxnets.state import create_train_state, create_train_states
 from jaxnets.steps import (
     epoch_batches,
     eval_step,
     evaluate,
+    loop_epoch,
     predict,
     train_epoch,
     train_full_batch,
@@ -182,3 +184,26 @@ def test_evaluate_refuses_labels_that_are_not_class_ids_up_front():
             InputError, match=f"labels of the evaluated data must be class ids from 0 to 1.*{bad}"
         ):
             evaluate(state, (x, y.at[5].set(bad)))
+
+
+@pytest.mark.parametrize("stacked", [False, True], ids=["one run", "two stacked runs"])
+def test_an_epoch_as_a_scan_a_host_loop_or_unrolled_takes_the_same_steps(stacked):
+    """``loop_epoch`` and ``train_epoch(unroll=k)`` against the scan: the same batches (a partial
+    one kept), the same dropout keys, the same BatchNorm statistics and optimizer state; the loop
+    bit for bit, the unrolled scan up to the order of float additions. (SGD: Adam would blow
+    rounding noise up to whole steps on the bias before a BatchNorm, whose gradient is ~0.)"""
+    x, y = blobs(250)
+    model, tx = models.MLP((16, 2), batch_norm=True, dropout=0.3), optim.optimizer("sgd", 0.1)
+    if stacked:
+        keys = jax.random.split(KEY, 2)
+        state = create_train_states(model, tx, x[:1], keys, metrics_fn=classification_metrics)
+    else:
+        keys, state = KEY, state_for(model, x, tx)
+    kw = {"batch_size": 64, "drop_last": False}
+    scanned = train_epoch(copy(state), (x, y), keys, **kw)
+    looped = loop_epoch(copy(state), (x, y), keys, **kw)
+    unrolled = train_epoch(copy(state), (x, y), keys, unroll=3, **kw)
+    chex.assert_shape(scanned[1]["loss"], (2, 4) if stacked else (4,))
+    numbers = lambda run: (run[0].params, run[0].batch_stats, run[0].opt_state, run[0].step, run[1])  # noqa: E731
+    chex.assert_trees_all_equal(numbers(looped), numbers(scanned))
+    chex.assert_trees_all_close(numbers(unrolled), numbers(scanned), rtol=1e-6, atol=1e-7)
