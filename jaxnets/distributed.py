@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import jax
 import numpy as np
@@ -172,11 +172,19 @@ def _client() -> Any:
     return jax_distributed.global_state.client
 
 
+def exit_now(code: int, message: str | None = None) -> NoReturn:
+    """End this process at once with ``code`` (after ``error: message``, if given), its output
+    flushed: no exit barrier to wait at for peers that are gone or still training."""
+    if message is not None:
+        print(f"error: {message}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _lose(message: str) -> None:
     """``watch_peers``' default: say what happened and end this process (exit 1: the job failed)."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    os._exit(1)
+    exit_now(1, message)
 
 
 def watch_peers(
@@ -279,6 +287,4 @@ def leave(reason: str, code: int, wait_s: float = 5.0) -> None:
                 client.blocking_key_value_get(f"{_SEEN}{peer}", left_ms)
     except Exception:  # a peer that did not answer in time: leave all the same
         pass
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_now(code)

@@ -138,8 +138,7 @@ def train_epoch(
     last = rest > 0 and not drop_last
 
     def epoch(state: TrainState, key: jax.Array) -> tuple[TrainState, Metrics]:
-        def step_on(state: TrainState, idx: jax.Array) -> tuple[TrainState, Metrics]:
-            return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
+        step_on = partial(_step_on_rows, x=x, y=y, mesh=mesh)
 
         order = epoch_order(x.shape[0], key, shuffle)
         batches = order[: steps * batch_size].reshape(steps, batch_size)
@@ -196,12 +195,15 @@ def _batch_step(
 ) -> tuple[TrainState, Metrics]:
     """The optimizer step on batch ``i`` of ``batches`` (example indices; one set per run)."""
     x, y = as_pair(data)
+    return _per_run(state, lambda s, b: _step_on_rows(s, b[i], x=x, y=y, mesh=mesh), batches)
 
-    def step_on(state: TrainState, batches: jax.Array) -> tuple[TrainState, Metrics]:
-        idx = batches[i]
-        return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
 
-    return _per_run(state, step_on, batches)
+def _step_on_rows(
+    state: TrainState, idx: jax.Array, *, x: jax.Array, y: jax.Array, mesh: Mesh | None
+) -> tuple[TrainState, Metrics]:
+    """The optimizer step on rows ``idx`` of ``(x, y)``, split over ``mesh``: one step of an epoch,
+    scanned (``train_epoch``) or looped (``loop_epoch``)."""
+    return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
 
 
 @partial(jax.jit, static_argnames=("steps",), donate_argnames=("state",))

@@ -54,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
         session.leave_job(f"could not write its results ({problem})", 2)
         return 2
     if args.no_cache:
-        import jax
-
         jax.config.update(
             "jax_enable_compilation_cache", False
         )  # even where $JAX_COMPILATION_CACHE_DIR is set

@@ -54,14 +54,11 @@ def join_job(args: argparse.Namespace) -> None:
 def stop_for_peer(message: str, out_root: Path, again: str) -> NoReturn:
     """End this process of a job that lost another (``message`` says which and why) with one
     line and exit 1, saying where the finished results are and how to go on (``again``)."""
-    print(
-        f"error: {message}: this process stops too (exit 1). Results finished before are kept in "
+    distributed.exit_now(
+        1,
+        f"{message}: this process stops too (exit 1). Results finished before are kept in "
         f"{out_root}/; go on with: python -m experiments {again}",
-        file=sys.stderr,
-        flush=True,
     )
-    sys.stdout.flush()
-    os._exit(1)
 
 
 def watch_job(out_root: Path, again: str) -> None:
