@@ -46,7 +46,8 @@ _BEATS = "jaxnets/beat/"  # each process's beat counter
 # How a collective reports a peer that is gone (gloo on CPU, NCCL on GPU, the coordinator).
 _GONE = ("Gloo", "Connection reset", "Connection refused", "Socket closed", "NCCL")
 _SILENT = "stopped answering {:.0f} s ago (it died, froze, or its machine did)"
-_SEEN = "jaxnets/seen/"  # a process that saw the stop says so (process 0 waits for it before leaving)
+_LEFT = "jaxnets/left/"  # a process about to exit says so (process 0, whose exit ends the job, goes last)
+_GRACE_S = 1.0  # from a peer's "left" to its exit: process 0 waits this long more
 
 
 def initialize(
@@ -172,6 +173,22 @@ def _client() -> Any:
     return jax_distributed.global_state.client
 
 
+def _say_left() -> None:
+    """Tell process 0 this process is leaving (so that it does not end the coordination service
+    first: JAX aborts a process whose coordinator is gone). Bounded: the coordinator may be
+    frozen or gone."""
+    if jax.process_count() == 1:
+        return
+
+    def say() -> None:
+        with contextlib.suppress(Exception):
+            _client().key_value_set(f"{_LEFT}{jax.process_index()}", "1", allow_overwrite=True)
+
+    thread = threading.Thread(target=say, daemon=True)
+    thread.start()
+    thread.join(timeout=2.0)
+
+
 def exit_now(code: int, message: str | None = None) -> NoReturn:
     """End this process at once with ``code`` (after ``error: message``, if given), its output
     flushed: no exit barrier to wait at for peers that are gone or still training."""
@@ -179,6 +196,7 @@ def exit_now(code: int, message: str | None = None) -> NoReturn:
         print(f"error: {message}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
+    _say_left()
     os._exit(code)
 
 
@@ -217,8 +235,6 @@ def watch_peers(
                 return lost(f"lost the job's coordinator, process 0 ({str(e).strip().splitlines()[0][:120]})")
             now = answered[0] = time.monotonic()
             if message := _peer_stop(entries.get(_STOP), me):
-                with contextlib.suppress(Exception):  # process 0 waits for this before it leaves
-                    client.key_value_set(f"{_SEEN}{me}", "1", allow_overwrite=True)
                 return lost(message)
             for key, value in entries.items():
                 if not key.startswith(_BEATS) or key == f"{_BEATS}{me}":
@@ -267,12 +283,12 @@ def lost_peer(error: BaseException | None = None) -> str | None:
     return None
 
 
-def leave(reason: str, code: int, wait_s: float = 5.0) -> None:
+def leave(reason: str, code: int, wait_s: float = SILENT_S) -> None:
     """End this process of the job now with exit ``code``, telling the others why (``reason``
     completes "process K of the job …"): a process that stops alone would otherwise wait at the
     job's exit barrier for peers still training, and they for it. Process 0 waits up to
-    ``wait_s`` for the others to see it (the coordination service ends with it). Nothing happens
-    in a single process."""
+    ``wait_s`` for the others to have left (the coordination service ends with it, and JAX
+    aborts a process still connected to it). Nothing happens in a single process."""
     if jax.process_count() == 1:
         return
     client, me = _client(), jax.process_index()
@@ -284,7 +300,8 @@ def leave(reason: str, code: int, wait_s: float = 5.0) -> None:
                 left_ms = int(1000 * (deadline - time.monotonic()))
                 if left_ms <= 0:
                     break
-                client.blocking_key_value_get(f"{_SEEN}{peer}", left_ms)
+                client.blocking_key_value_get(f"{_LEFT}{peer}", left_ms)
+            time.sleep(_GRACE_S)  # from their word to their exit
     except Exception:  # a peer that did not answer in time: leave all the same
         pass
     exit_now(code)
