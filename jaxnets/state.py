@@ -73,12 +73,15 @@ def create_train_state(
     metrics_fn: MetricsFn = no_metrics,
     l2: float = 0.0,
     rng_streams: tuple[str, ...] = ("dropout",),
+    variables: dict[str, Any] | None = None,
 ) -> TrainState:
     """Initialise ``model`` on ``example_input`` and wrap it with optimizer ``tx``.
 
     ``l2`` adds l2·ΣW² (kernels only) to the training loss, the notes' explicit regulariser.
     ``rng_streams``: the streams the model draws from in training (``self.make_rng(name)``), each
-    given its own key every step; the first is the step's key itself.
+    given its own key every step; the first is the step's key itself. ``variables``: start from
+    these (``{"params": …, "batch_stats": …}``, e.g. weights converted from PyTorch) instead of
+    drawing new ones; checked against the model's shapes, and nothing is drawn.
     """
     apply_fn = _apply_fn(model)  # refuses a model whose call takes arguments jaxnets cannot give
     init_key, state_key = jax.random.split(key)
@@ -86,7 +89,14 @@ def create_train_state(
     # lazy_init draws them without running the model's forward pass op by op (each op of which
     # would be compiled on its own; for ResNet-18 that is most of its start-up time).
     example = jax.ShapeDtypeStruct(jnp.shape(example_input), jnp.result_type(example_input))
-    variables = model.lazy_init({"params": init_key}, example, **_flag(model, False))
+
+    def init(key: jax.Array) -> dict[str, Any]:
+        return model.lazy_init({"params": key}, example, **_flag(model, False))
+
+    if variables is None:
+        variables = init(init_key)
+    else:  # only the shapes of the model's own (a trace: no random numbers drawn, nothing compiled)
+        variables = _given(variables, jax.eval_shape(init, init_key))
     return TrainState.create(
         apply_fn=apply_fn,
         params=variables["params"],
@@ -104,6 +114,22 @@ def create_train_state(
         # from the start, so that a resumed run reuses the compiled epoch instead of compiling it again.
         step=jnp.zeros((), jnp.int32)
     )
+
+
+def _given(variables: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """``variables`` as arrays, or an error naming the first that differs from the model's own
+    (``expected``, shapes) in name or shape."""
+    given = {k: v for k, v in variables.items() if k in ("params", "batch_stats")}
+    got = {jax.tree_util.keystr(p): jnp.shape(a) for p, a in jax.tree_util.tree_leaves_with_path(given)}
+    want = {jax.tree_util.keystr(p): a.shape for p, a in jax.tree_util.tree_leaves_with_path(expected)}
+    for name in sorted(got.keys() | want.keys()):
+        if got.get(name) != want.get(name):
+            raise InputError(
+                f"the given variables do not fit the model at {name}: the model has "
+                f"{want.get(name, 'no such variable')}, the given ones {got.get(name, 'none')} (give "
+                "{'params': …, 'batch_stats': …} with the names and shapes of model.init's)"
+            )
+    return jax.tree.map(jnp.asarray, given)
 
 
 def run_count(state: TrainState) -> int:

@@ -4,6 +4,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import linen as nn
 
@@ -126,3 +127,36 @@ def test_an_optimizer_state_of_another_optimizer_or_model_is_refused_in_one_line
         with pytest.raises(InputError, match="optimizer state is not the one its optimizer"):
             train_step(bad, (x, y))
     train_step(adam, (x, y))  # the state itself still trains
+
+
+def test_a_state_starts_from_given_variables_checked_against_the_model():
+    """``variables=``: the given weights (as converted from PyTorch), the optimizer's state made
+    for them; a name or shape that is not the model's is refused in one line naming it."""
+    from jaxnets.state import create_train_state
+
+    model = models.MLP((8, 3), batch_norm=True)
+    drawn = create_train_state(model, optax.adam(1e-3), jnp.zeros((1, 5)), jax.random.key(0))
+    given = jax.tree.map(lambda a: np.full(a.shape, 0.5, np.float32), {"params": drawn.params})
+    given["batch_stats"] = jax.tree.map(np.asarray, drawn.batch_stats)
+    state = create_train_state(model, optax.adam(1e-3), jnp.zeros((1, 5)), jax.random.key(0), variables=given)
+    chex.assert_trees_all_equal(state.params, given["params"])
+    chex.assert_trees_all_equal_shapes(state.opt_state, drawn.opt_state)
+    assert (
+        state.step == 0
+        and float(train_step(state, (jnp.ones((4, 5)), jnp.zeros(4, jnp.int32)))[1]["loss"]) > 0
+    )
+
+    wrong = {"params": {**given["params"], "Linear_0": {"bias": np.zeros(8), "kernel": np.zeros((6, 8))}}}
+    wrong["batch_stats"] = given["batch_stats"]
+    with pytest.raises(
+        InputError, match=r"at \['params'\]\['Linear_0'\]\['kernel'\]: the model has \(5, 8\)"
+    ):
+        create_train_state(model, optax.adam(1e-3), jnp.zeros((1, 5)), jax.random.key(0), variables=wrong)
+    with pytest.raises(InputError, match=r"batch_stats.*the given ones none"):
+        create_train_state(
+            model,
+            optax.adam(1e-3),
+            jnp.zeros((1, 5)),
+            jax.random.key(0),
+            variables={"params": given["params"]},
+        )

@@ -80,21 +80,16 @@ def _batches(
 def _state(model: nn.Module, tx, params: dict, batch_stats: dict | None = None):
     """A jaxnets state of ``model`` whose parameters (and BN statistics) are the twin's, in float64
     (call it under ``jax.enable_x64``), with the optimizer's state initialised on them."""
-    state = create_train_state(
+    given = {"params": params} | ({} if batch_stats is None else {"batch_stats": batch_stats})
+    return create_train_state(
         model,
         tx,
         np.zeros((1, 784), np.float64),
         jax.random.key(0),
         loss_fn=losses.cross_entropy,
         metrics_fn=classification_metrics,
+        variables=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), given),  # (names and shapes checked)
     )
-    assert jax.tree.map(np.shape, state.params) == jax.tree.map(np.shape, params)
-    params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
-    state = state.replace(params=params, opt_state=state.tx.init(params))
-    if batch_stats is not None:
-        assert jax.tree.map(np.shape, state.batch_stats) == jax.tree.map(np.shape, batch_stats)
-        state = state.replace(batch_stats=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), batch_stats))
-    return state
 
 
 # --- B11, B12: the homework's BN net -------------------------------------------------------------

@@ -35,15 +35,15 @@ def _batches():
 
 def _state(model, tx, params):
     """A jaxnets state of ``model`` whose parameters are the twin's."""
-    state = create_train_state(
+    return create_train_state(
         model,
         tx,
         np.zeros((1, 784), np.float32),
         jax.random.key(0),
         loss_fn=losses.mnist_loss,
         metrics_fn=logit_binary_metrics,
+        variables={"params": params},
     )
-    return state.replace(params=jax.tree.map(jnp.asarray, params))
 
 
 @needs_mnist

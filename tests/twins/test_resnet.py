@@ -64,6 +64,7 @@ def _run() -> dict:
     batches = list(itertools.islice(loader, STEPS))
 
     model = models.ResNet18(2, WIDTHS, in_channels=3, head="fastai", head_dropout=0.0)
+    params, stats = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), convert.resnet18(net))
     state = create_train_state(
         model,
         optim.one_cycle(LR, STEPS),
@@ -71,9 +72,8 @@ def _run() -> dict:
         jax.random.key(0),
         loss_fn=losses.cross_entropy,
         metrics_fn=classification_metrics,
+        variables={"params": params, "batch_stats": stats},  # (checked against the model's shapes)
     )
-    params, stats = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), convert.resnet18(net))
-    state = state.replace(params=params, batch_stats=stats, opt_state=state.tx.init(params))
 
     opt, schedule = resnet.Adam(net, LR), resnet.one_cycle(LR)
     net.train()

@@ -64,11 +64,10 @@ def _worst(ours, twin) -> float:
 
 def _state(model, tx, x, params, loss_fn, metrics_fn=no_metrics):
     """A jaxnets state of ``model`` whose parameters are the twin's (same names and shapes)."""
-    state = create_train_state(model, tx, x[:1], jax.random.key(0), loss_fn=loss_fn, metrics_fn=metrics_fn)
-    params = jax.tree.map(jnp.asarray, params)
-    shapes = jax.tree.map(lambda a: a.shape, state.params)
-    assert shapes == jax.tree.map(lambda a: a.shape, params), shapes
-    return state.replace(params=params)
+    variables = {"params": params}  # (names and shapes checked against the model's)
+    return create_train_state(
+        model, tx, x[:1], jax.random.key(0), loss_fn=loss_fn, metrics_fn=metrics_fn, variables=variables
+    )
 
 
 def _fit(state, train, epochs, valid=None, **kwargs):
