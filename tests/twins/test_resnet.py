@@ -33,7 +33,7 @@ torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install
 
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics  # noqa: E402
-from jaxnets.train import create_train_state, eval_step, train_step  # noqa: E402
+from jaxnets.train import create_train_state, eval_step, predict, train_step  # noqa: E402
 from twins import convert, resnet  # noqa: E402
 from twins.data import mnist_sample  # noqa: E402
 
@@ -91,7 +91,7 @@ def _run() -> dict:
     with torch.no_grad():
         twin_logits = net(x).numpy()
     ours = eval_step(state, (x[:, 0].numpy(), y.numpy().astype(np.int32)))
-    ours_logits = model.apply({"params": state.params, "batch_stats": state.batch_stats}, x[:, 0].numpy())
+    ours_logits = predict(state, x[:, 0].numpy())  # (jitted: the model applied op by op compiles each op)
     params, stats = convert.resnet18(net)
     return {
         "loss": worst,
