@@ -32,8 +32,9 @@ EVENTS = {
 MIN_S = 0.2  # a program compiled again for at least this long in all is listed as repeated
 
 
-def child(names: list[str], out: Path, cache: Path, quick: bool) -> None:
-    """Run ``names`` in this process, recording each one's compilation events, as JSON in ``out``."""
+def child(names: list[str], out: Path, cache: Path, quick: bool, keep: Path | None = None) -> None:
+    """Run ``names`` in this process, recording each one's compilation events, as JSON in ``out``
+    (the experiments' results in ``keep``, if given)."""
     import jax
 
     from experiments.harness import cli
@@ -48,6 +49,7 @@ def child(names: list[str], out: Path, cache: Path, quick: bool) -> None:
     )
     rows = []
     with tempfile.TemporaryDirectory() as results:
+        results = str(keep or results)
         for name in names:
             seen.clear()
             hits.clear()
@@ -79,8 +81,9 @@ def child(names: list[str], out: Path, cache: Path, quick: bool) -> None:
     out.write_text(json.dumps(rows))
 
 
-def measure(names: list[str], quick: bool) -> dict[str, list[dict]]:
-    """Cold and warm: each a fresh process, the second with the first one's cache."""
+def measure(names: list[str], quick: bool, keep: Path | None = None) -> dict[str, list[dict]]:
+    """Cold and warm: each a fresh process, the second with the first one's cache (the cold run's
+    results kept in ``keep``, if given: to compare numbers between two versions)."""
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
@@ -88,6 +91,7 @@ def measure(names: list[str], quick: bool) -> dict[str, list[dict]]:
             out = Path(tmp) / f"{kind}.json"
             command = [sys.executable, "-m", "benchmarks.compile_time", "--child", str(out), str(cache)]
             command += [*names, *([] if quick else ["--full"])]
+            command += ["--keep", str(keep.resolve())] if keep and kind == "cold" else []
             env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
             subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
             runs[kind] = json.loads(out.read_text())
@@ -124,8 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
         out, cache, *rest = argv[1:]
-        full = "--full" in rest
-        child([n for n in rest if n != "--full"], Path(out), Path(cache), quick=not full)
+        keep = Path(rest.pop(rest.index("--keep") + 1)) if "--keep" in rest else None
+        names = [n for n in rest if n not in ("--full", "--keep")]
+        child(names, Path(out), Path(cache), quick="--full" not in rest, keep=keep)
         return
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.compile_time", description=__doc__.split("\n\n")[0]
@@ -133,11 +138,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("names", nargs="*", help="experiments (default: all)")
     p.add_argument("--full", action="store_true", help="the notes' settings instead of --quick")
     p.add_argument("--out", type=Path, default=Path("results/compile_time.json"))
+    p.add_argument("--keep", type=Path, help="keep the cold run's results in this folder")
     args = p.parse_args(argv)
     from experiments import all_experiments
 
     names = args.names or [e.id for e in all_experiments()]
-    runs = measure(names, quick=not args.full)
+    runs = measure(names, quick=not args.full, keep=args.keep)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(runs, indent=1))
     print(table(runs))
