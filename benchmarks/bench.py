@@ -9,11 +9,14 @@ the matmul limit, PyTorch's two loops), for ``--rounds`` rounds after one warm-u
 and each ratio is the median (min–max) of the rounds' ratios. Absolute times are context only.
 
 - **jaxnets**: an epoch as ``fit`` runs it, with the strategy it chooses for this backend and
-  model (one compiled scan; a host loop of the compiled step for convolutions on CPU).
+  model (one compiled scan, on CPU with convolutions as patch matmuls, ``jaxnets.rewrite``; a
+  host loop of the compiled step for convolutions left to XLA on CPU: the "XLA convolutions"
+  rows, ``matmul_convs=False``).
 - **bare JAX**: the same epoch as a short JAX program without the engine
   (``jax_epochs.bare_epoch``), run as one scan, as a Python loop of the jitted step, and (for the
-  convolutional nets, whose epochs are short) as a scan unrolled whole: jaxnets ÷ the fastest of
-  them is what the engine, and its choice of strategy, cost.
+  convolutional nets, whose epochs are short) as a scan unrolled whole and as a scan of the
+  model rewritten by ``jaxnets.rewrite.matmul_convs``: jaxnets ÷ the fastest of them is what the
+  engine, and its choice of strategy, cost.
 - **matmul limit**: the dense model's own matmuls alone at its shapes, forward and backward
   (``jax_epochs.matmul_limit_epoch``): what a batch-100 MLP can reach on this CPU.
 - **PyTorch**: the labs' DataLoader loop and a faster loop over tensors (``torch_loops``),
@@ -57,6 +60,7 @@ class Case:
     widths: tuple[int, ...] | None = None  # a dense model's layer widths (for its matmul limit)
     steps: int | None = None  # per timed "epoch"; None: the whole training set
     conv: bool = False  # a convolutional net (short epochs: its bare scan is also timed unrolled)
+    matmul_convs: bool | None = None  # jaxnets' state option (None: on CPU); False: XLA's convolutions
 
 
 def catalog(resnet_steps: int) -> list[Case]:
@@ -76,15 +80,19 @@ def catalog(resnet_steps: int) -> list[Case]:
         mlp("MLP 784-256-256-10 (B8)", (256, 256, 10)),
         mlp("dropout 784-512x4-10 (B10)", (512,) * 4 + (10,), dropout=0.3),
         mlp("batch norm 784-100-100-10 (B11)", (100, 100, 10), batch_norm=True),
-        Case(
-            "small CNN on Fashion-MNIST",
-            jax_epochs.SmallCNN,
-            torch_loops.small_cnn,
-            "fashion_mnist",
-            128,
-            1e-3,
-            steps=46,
-            conv=True,
+        *(
+            Case(
+                f"small CNN on Fashion-MNIST{suffix}",
+                jax_epochs.SmallCNN,
+                torch_loops.small_cnn,
+                "fashion_mnist",
+                128,
+                1e-3,
+                steps=46,
+                conv=True,
+                matmul_convs=matmul_convs,
+            )
+            for suffix, matmul_convs in (("", None), (", XLA convolutions", False))
         ),
         *(
             Case(
@@ -96,6 +104,7 @@ def catalog(resnet_steps: int) -> list[Case]:
                 1e-3,
                 steps=resnet_steps,
                 conv=True,
+                matmul_convs=as_matmul,
             )
             for how, as_matmul in (("conv_as_matmul", True), ("XLA convolutions", False))
         ),
@@ -124,9 +133,12 @@ def run_case(case: Case, rounds: int, data_dir: str | None, torch: bool) -> dict
     n = (case.steps or len(images) // case.batch_size) * case.batch_size
     images, labels = images[:n], labels[:n]
     x, y = jnp.asarray(data.to_float(images)), jnp.asarray(labels)
-    jaxnets = jax_epochs.jaxnets_epoch(case.jax_model(), case.lr, x, y, case.batch_size)
+    jaxnets = jax_epochs.jaxnets_epoch(case.jax_model(), case.lr, x, y, case.batch_size, case.matmul_convs)
     contenders = {"jaxnets": jaxnets}
-    for how in jax_epochs.BARE if case.conv else jax_epochs.BARE[:2]:
+    # Dense nets: a scan and a loop; convolutional ones also unrolled, and (but where jaxnets is
+    # held to XLA's convolutions) rewritten with matmul convolutions.
+    ways = jax_epochs.BARE[: 2 if not case.conv else 3 if case.matmul_convs is False else 4]
+    for how in ways:
         contenders[f"bare JAX {how}"] = jax_epochs.bare_epoch(
             case.jax_model(), case.lr, x, y, case.batch_size, how
         )

@@ -1,8 +1,9 @@
 """The JAX side of the benchmark, each one epoch as a function that runs it and returns its
 wall time: jaxnets' epoch as ``fit`` runs it (the strategy it chooses for the backend and the
-model); a bare JAX epoch written without the engine, three ways (one scan, a host loop of the
-jitted step, a fully unrolled scan: what the engine's checks, metrics and sharding cost, against
-the fastest way of running the same step); the model's matmuls alone (what this CPU can reach
+model); a bare JAX epoch written without the engine, several ways (one scan, a host loop of the
+jitted step, a fully unrolled scan, a scan of the program rewritten with matmul convolutions:
+what the engine's checks, metrics and sharding cost, against the fastest way of running the
+same model); the model's matmuls alone (what this CPU can reach
 at these shapes); and several seeds of one model, as one program or one after another."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import jax.numpy as jnp
 import optax
 from flax import linen as nn
 
-from jaxnets import feed, losses, parallel, train
+from jaxnets import feed, losses, parallel, rewrite, train
 
 Epoch = Callable[[], float]
 
@@ -48,7 +49,9 @@ class SmallCNN(nn.Module):
         return nn.Dense(self.n_classes)(x.reshape(len(x), -1))
 
 
-def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int) -> Epoch:
+def jaxnets_epoch(
+    model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int, matmul_convs: bool | None = None
+) -> Epoch:
     """An epoch as ``fit`` runs it: the data on the device, on a mesh of every local device, the
     strategy ``fit`` chooses for this backend and model (``feed.epoch_strategy``, kept as the
     returned function's ``how``), the state donated, the metrics brought to the host."""
@@ -59,6 +62,7 @@ def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch
         jax.random.key(0),
         loss_fn=losses.cross_entropy,
         metrics_fn=train.classification_metrics,
+        matmul_convs=matmul_convs,
     )
     mesh = parallel.data_mesh()
     box = {"state": parallel.replicate(state, mesh), "epoch": 0}
@@ -77,7 +81,7 @@ def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch
     return epoch
 
 
-BARE = ("scan", "loop", "unrolled")  # the ways a bare epoch runs
+BARE = ("scan", "loop", "unrolled", "scan, matmul convs")  # the ways a bare epoch runs
 
 
 def bare_epoch(
@@ -85,23 +89,21 @@ def bare_epoch(
 ) -> Epoch:
     """The same epoch written as a short JAX program, with no engine: a permutation gather, plain
     ``value_and_grad``, an Optax update, the state donated; run as one ``lax.scan`` (``how="scan"``),
-    a Python loop calling the jitted step (``"loop"``), or a scan unrolled whole (``"unrolled"``)."""
+    a Python loop calling the jitted step (``"loop"``), a scan unrolled whole (``"unrolled"``), or
+    a scan of the model's program rewritten by ``jaxnets.rewrite.matmul_convs`` (``"scan, matmul
+    convs"``: its convolutions as patch matmuls, its tiling max pools as reshapes)."""
     tx = optax.adam(lr)
     variables = model.init(jax.random.key(0), x[:1], train=False)
     carry = (variables["params"], variables.get("batch_stats", {}), tx.init(variables["params"]))
     steps = len(x) // batch_size
+    apply = rewrite.matmul_convs(_apply(model)) if how == "scan, matmul convs" else _apply(model)
 
     def step(carry, i, idx, key):
         params, stats, opt_state = carry
 
         def loss_fn(params):
-            logits, updates = model.apply(
-                {"params": params, "batch_stats": stats} if stats else {"params": params},
-                x[idx],
-                train=True,
-                rngs={"dropout": jax.random.fold_in(key, i)},
-                mutable=["batch_stats"],
-            )
+            variables = {"params": params, "batch_stats": stats} if stats else {"params": params}
+            logits, updates = apply(variables, x[idx], {"dropout": jax.random.fold_in(key, i)})
             return optax.softmax_cross_entropy_with_integer_labels(logits, y[idx]).mean(), updates
 
         (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -139,6 +141,15 @@ def bare_epoch(
         return losses_
 
     return _timed(run)
+
+
+def _apply(model: nn.Module) -> Callable:
+    """The model in training, as a function of its variables, inputs and dropout keys."""
+
+    def apply(variables: dict, x: jax.Array, rngs: dict) -> tuple:
+        return model.apply(variables, x, train=True, rngs=rngs, mutable=["batch_stats"])
+
+    return apply
 
 
 def matmul_limit_epoch(widths: tuple[int, ...], steps: int, batch_size: int) -> Epoch:

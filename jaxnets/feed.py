@@ -154,9 +154,10 @@ def epoch_strategy(
     state: TrainState, data: Batch, mesh: Mesh, epoch_as: str | int | None = None
 ) -> tuple[str | int, str]:
     """How an epoch over ``data`` on the devices runs, and why: ``epoch_as`` where given, else
-    a host loop of the compiled step for a model with convolutions on CPU (XLA:CPU runs them ~3×
-    slower inside a compiled loop, jax-ml/jax#12868; measured by ``python -m benchmarks.bench``),
-    one compiled scan otherwise (as fast as any other way for dense models on CPU)."""
+    one compiled scan, except on CPU for a model whose program still holds a convolution after
+    ``rewrite.matmul_convs`` (a grouped or dilated one, or ``matmul_convs=False``): a host loop
+    of the compiled step then, since XLA:CPU runs convolutions ~3× slower inside a compiled loop
+    (jax-ml/jax#12868; measured by ``python -m benchmarks.bench``)."""
     if epoch_as is not None:
         unroll = isinstance(epoch_as, int) and not isinstance(epoch_as, bool) and epoch_as >= 1
         if epoch_as not in EPOCH_AS and not unroll:
@@ -165,12 +166,17 @@ def epoch_strategy(
             )
         return epoch_as, f"as {'a scan unrolled ' + str(epoch_as) if unroll else epoch_as} (as asked)"
     platform = mesh.devices.flat[0].platform
-    if platform == "cpu" and _convolves(state, data[0][:1]):
+    if platform != "cpu":
+        return "scan", f"one compiled scan ({platform})"
+    x = data[0][:1]
+    if _convolves(state, x):
         return "loop", (
             "a loop of the compiled step (convolutions on CPU: XLA:CPU runs them several times "
             "slower inside a compiled loop)"
         )
-    return "scan", f"one compiled scan ({'no convolutions' if platform == 'cpu' else platform})"
+    if state.matmul_convs and _convolves(state.replace(matmul_convs=False), x):
+        return "scan", "one compiled scan (its convolutions as patch matmuls, fast in a loop on CPU)"
+    return "scan", "one compiled scan (no convolutions)"
 
 
 def _convolves(state: TrainState, x: jax.Array) -> bool:

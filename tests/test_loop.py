@@ -207,23 +207,27 @@ class _TinyCNN(nn.Module):
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="the choice made on CPU (elsewhere: one scan)")
 def test_fit_chooses_how_an_epoch_runs_says_why_and_takes_the_same_steps_every_way():
-    """On CPU a model that convolves trains each epoch as a host loop of its compiled step (XLA:CPU
-    runs convolutions several times slower inside a compiled loop), a dense one as one scan;
+    """On CPU a model that convolves trains with its convolutions as patch matmuls, each epoch one
+    scan; where its program keeps a convolution (``matmul_convs=False``: XLA:CPU runs those
+    several times slower inside a compiled loop) each epoch is a host loop of its compiled step;
     ``data_path`` says which and why; ``epoch_as`` overrides it, to the same numbers (up to the
     rounding of the convolution's arithmetic)."""
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((100, 8, 8)), jnp.float32)
     y = jnp.asarray((x.mean(axis=(1, 2)) > 0).astype(np.int32))
     state = state_for(_TinyCNN(), x, tx=optim.optimizer("sgd", 0.1))
-    runs = {
-        how: fit(state, (x, y), epochs=2, batch_size=32, key=KEY, epoch_as=how) for how in (None, "scan", 2)
-    }
+    assert state.matmul_convs
+    xla = state.replace(matmul_convs=False)
+    kw = {"epochs": 2, "batch_size": 32, "key": KEY}
+    runs = {how: fit(xla, (x, y), epoch_as=how, **kw) for how in (None, "scan", 2)}
+    runs["matmuls"] = fit(state, (x, y), **kw)
     assert "each epoch a loop of the compiled step (convolutions on CPU" in runs[None].data_path
     assert "each epoch as scan (as asked)" in runs["scan"].data_path
     assert "each epoch as a scan unrolled 2 (as asked)" in runs[2].data_path
+    assert "each epoch one compiled scan (its convolutions as patch matmuls" in runs["matmuls"].data_path
     # The same steps; XLA:CPU computes a convolution another way inside a compiled loop (that is
     # why it is slower there), so the numbers agree to float rounding (dense: bit for bit, test_steps).
-    for how in (None, 2):
+    for how in (None, 2, "matmuls"):
         np.testing.assert_allclose(runs[how].steps["loss"], runs["scan"].steps["loss"], rtol=1e-6)
         np.testing.assert_allclose(runs[how].steps["accuracy"], runs["scan"].steps["accuracy"])
     dense = fit(state_for(models.MLP((8, 2)), *blobs()[:1]), blobs(), epochs=1, batch_size=32, key=KEY)
