@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnets import stream
+from jaxnets import rewrite, stream
 from jaxnets.errors import InputError
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, replicate, to_host
@@ -181,20 +181,7 @@ def epoch_strategy(
 
 def _convolves(state: TrainState, x: jax.Array) -> bool:
     """Whether the model convolves (its traced program holds a convolution)."""
-    return _holds(jax.make_jaxpr(predict)(state, x).jaxpr, "conv_general_dilated")
-
-
-def _holds(jaxpr: Any, primitive: str) -> bool:
-    """Whether ``jaxpr`` or any program inside it (a jit, a scan's body, …) uses ``primitive``."""
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name == primitive:
-            return True
-        for value in eqn.params.values():
-            for inner in value if isinstance(value, tuple | list) else (value,):
-                inner = getattr(inner, "jaxpr", inner)
-                if hasattr(inner, "eqns") and _holds(inner, primitive):
-                    return True
-    return False
+    return rewrite.holds(jax.make_jaxpr(predict)(state, x).jaxpr, "conv_general_dilated")
 
 
 def size(data: Batch | stream.Source) -> int:

@@ -39,6 +39,22 @@ def matmul_convs(fun: Callable) -> Callable:
     return rewritten
 
 
+def holds(jaxpr: Any, *primitives: str) -> bool:
+    """Whether ``jaxpr`` or any program inside it (a jit, a scan's body, …) uses one of ``primitives``."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in primitives:
+            return True
+        for value in eqn.params.values():
+            for inner in value if isinstance(value, tuple | list) else (value,):
+                inner = getattr(inner, "jaxpr", inner)
+                if hasattr(inner, "eqns") and holds(inner, *primitives):
+                    return True
+    return False
+
+
+TARGETS = ("conv_general_dilated", "reduce_window_max")  # what the rewrite may replace
+
+
 def _run(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
     """``jax.core.eval_jaxpr``, with the rewrites (also inside nested jits)."""
     env: dict[Any, Any] = dict(zip(jaxpr.constvars, consts, strict=True))

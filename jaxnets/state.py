@@ -86,7 +86,8 @@ def create_train_state(
     drawing new ones; checked against the model's shapes, and nothing is drawn.
     ``matmul_convs``: run the model's plain 2-D convolutions as patch matmuls and its tiling max
     pools as reshapes (``jaxnets.rewrite``: the same numbers up to float rounding, several times
-    faster on XLA:CPU, in a compiled loop most of all); None (the default): on CPU only.
+    faster on XLA:CPU, in a compiled loop most of all); None (the default): on CPU, for a model
+    that convolves or max-pools.
     """
     apply_fn = _apply_fn(model)  # refuses a model whose call takes arguments jaxnets cannot give
     init_key, state_key = jax.random.split(key)
@@ -114,12 +115,22 @@ def create_train_state(
         rng_streams=_streams(rng_streams),
         example_shape=tuple(example.shape[1:]),
         input_dtype=example.dtype.name,
-        matmul_convs=jax.default_backend() == "cpu" if matmul_convs is None else bool(matmul_convs),
+        matmul_convs=_matmul_convs(model, example, variables) if matmul_convs is None else bool(matmul_convs),
     ).replace(
         # Flax starts at a weakly typed 0, a checkpoint restores a plain int32: the same type
         # from the start, so that a resumed run reuses the compiled epoch instead of compiling it again.
         step=jnp.zeros((), jnp.int32)
     )
+
+
+def _matmul_convs(model: nn.Module, example: jax.ShapeDtypeStruct, variables: dict[str, Any]) -> bool:
+    """On CPU, whether the model's program holds what ``rewrite.matmul_convs`` may replace (a
+    trace of its evaluation: shapes only, nothing runs)."""
+    if jax.default_backend() != "cpu":
+        return False
+    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), variables)
+    program = jax.make_jaxpr(lambda v, x: model.apply(v, x, **_flag(model, False)))(shapes, example)
+    return rewrite.holds(program.jaxpr, *rewrite.TARGETS)
 
 
 def _given(variables: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:

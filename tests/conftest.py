@@ -36,6 +36,56 @@ needs_fashion = pytest.mark.skipif(
 )
 
 
+# The end-to-end tier (``pytest -m slow``; CI runs it after the default tier): tests that run the
+# project as its users do, in other processes or at a real (if reduced) size, each tens of seconds
+# from an empty cache, most of it compiling. The default tier (``pytest``) is every in-process
+# test of the library and the harness. Node ids, or their beginnings.
+END_TO_END = (
+    # every experiment at its reduced settings, the labs' PyTorch code step for step, ResNet-18
+    "tests/experiments/test_experiments.py",
+    "tests/twins/",
+    "tests/test_models.py::test_resnet18_gives_the_same_outputs_and_gradients_either_way",
+    # other processes: 8 simulated devices, jobs of 2 processes, a notebook kernel, the CLI
+    "tests/test_accelerator.py",
+    "tests/test_distributed.py",
+    "tests/test_notebook.py",
+    "tests/test_parallel.py::test_eight_devices_train_like_one",
+    "tests/test_checkpoint.py::test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit",
+    "tests/experiments/harness/test_contract.py::test_a_module_runs_as_a_script_even_with_a_range_id",
+    "tests/experiments/harness/test_plots.py::test_importing_jaxnets_changes_no_global_state",
+    "tests/experiments/harness/test_settings.py::test_a_tuple_setting_takes_a_literal_and_quick_still_applies",
+    *(
+        f"tests/experiments/harness/test_cli.py::test_{name}"
+        for name in (
+            "ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends",
+            "two_processes_run_one_job_and_process_0_writes_the_result",
+            "seeds_print_mean_sd_and_save_every_seeds_value",
+            "the_same_seed_gives_the_same_numbers_in_a_new_process_and_another_seed_does_not",
+            "the_compilation_cache_is_written_and_changes_no_numbers",
+            "bad_data_gives_one_line_naming_the_problem_and_the_fix",
+            "a_batch_larger_than_the_data_is_an_error_not_a_traceback",
+        )
+    ),
+    *(
+        f"tests/experiments/harness/test_cli_bad_input.py::test_{name}"
+        for name in (
+            "a_job_that_loses_a_process_stops_on_every_process_in_one_line",
+            "a_damaged_result_of_another_experiment_breaks_neither_the_report_nor_the_estimate",
+            "documented_extremes_give_a_result_not_a_traceback",
+            "two_processes_started_with_different_settings_both_stop_at_once",
+            "resume_runs_again_a_finished_result_whose_files_were_deleted",
+            "fashion_mnist_under_mnist_is_refused_unless_accepted",
+        )
+    ),
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(END_TO_END):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     return tmp_path

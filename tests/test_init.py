@@ -107,7 +107,7 @@ def test_draws_are_the_shapes_own_to_the_last_bit_with_one_program_per_power_of_
     """``init`` draws a shape's values as the first of a draw of the next power of two: the very
     numbers ``jax.random`` gives that shape (single keys and vmapped ones), and for the shapes of
     a net, fewer compiled draws than shapes."""
-    shapes = [(784, 256), (256,), (100, 100), (10,), (3, 3, 64, 64), (7, 7, 3, 64), (1,), (5,), (6,), (7,)]
+    shapes = [(784, 256), (3, 3, 64, 64), (10,), (1,), (7,)]  # a dense kernel, a conv's, biases
     keys = jax.random.split(KEY, 3)
     for shape in shapes:
         direct = {
