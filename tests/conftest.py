@@ -37,15 +37,16 @@ needs_fashion = pytest.mark.skipif(
 
 
 # The end-to-end tier (``pytest -m slow``; CI runs it after the default tier): tests that run the
-# project as its users do, in other processes or at a real (if reduced) size, each tens of seconds
-# from an empty cache, most of it compiling. The default tier (``pytest``) is every in-process
-# test of the library and the harness. Node ids, or their beginnings.
+# project as its users do (the CLI, the docs' examples, other processes, several devices) or at a
+# real (if reduced) size, most of them tens of seconds from an empty cache, most of it compiling.
+# The default tier (``pytest``) is the in-process tests of the library and the harness.
+# Node ids, or their beginnings.
 END_TO_END = (
     # every experiment at its reduced settings, the labs' PyTorch code step for step, ResNet-18
     "tests/experiments/test_experiments.py",
     "tests/twins/",
     "tests/test_models.py::test_resnet18_gives_the_same_outputs_and_gradients_either_way",
-    # other processes: 8 simulated devices, jobs of 2 processes, a notebook kernel, the CLI
+    # other processes: 8 simulated devices, jobs of 2 processes, a notebook kernel, scripts
     "tests/test_accelerator.py",
     "tests/test_distributed.py",
     "tests/test_notebook.py",
@@ -54,18 +55,9 @@ END_TO_END = (
     "tests/experiments/harness/test_contract.py::test_a_module_runs_as_a_script_even_with_a_range_id",
     "tests/experiments/harness/test_plots.py::test_importing_jaxnets_changes_no_global_state",
     "tests/experiments/harness/test_settings.py::test_a_tuple_setting_takes_a_literal_and_quick_still_applies",
-    *(
-        f"tests/experiments/harness/test_cli.py::test_{name}"
-        for name in (
-            "ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends",
-            "two_processes_run_one_job_and_process_0_writes_the_result",
-            "seeds_print_mean_sd_and_save_every_seeds_value",
-            "the_same_seed_gives_the_same_numbers_in_a_new_process_and_another_seed_does_not",
-            "the_compilation_cache_is_written_and_changes_no_numbers",
-            "bad_data_gives_one_line_naming_the_problem_and_the_fix",
-            "a_batch_larger_than_the_data_is_an_error_not_a_traceback",
-        )
-    ),
+    # the command line and the docs' code blocks, run as users run them
+    "tests/experiments/harness/test_cli.py",
+    "tests/test_docs.py::test_python_blocks_run",
     *(
         f"tests/experiments/harness/test_cli_bad_input.py::test_{name}"
         for name in (
