@@ -100,7 +100,7 @@ def test_train_epoch_drops_the_remainder_and_does_not_retrace():
         train_epoch(state, (x, y), KEY, batch_size=1000)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     n=st.integers(1, 200), batch=st.integers(1, 200), seed=st.integers(0, 2**31 - 1), shuffle=st.booleans()
 )
