@@ -52,7 +52,18 @@ def holds(jaxpr: Any, *primitives: str) -> bool:
     return False
 
 
-TARGETS = ("conv_general_dilated", "reduce_window_max")  # what the rewrite may replace
+def rewrites(jaxpr: Any) -> bool:
+    """Whether ``matmul_convs`` would replace anything in ``jaxpr`` (or in a jit inside it): a
+    plain 2-D convolution or a tiling max pool."""
+    for eqn in jaxpr.eqns:
+        name, avals = eqn.primitive.name, [v.aval for v in eqn.invars]
+        if (
+            (name == "conv_general_dilated" and _plain_conv(eqn.params, *avals))
+            or (name == "reduce_window_max" and _tiling_pool(eqn.params, *avals))
+            or (name in ("pjit", "jit") and rewrites(eqn.params["jaxpr"].jaxpr))
+        ):
+            return True
+    return False
 
 
 def _run(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
@@ -82,8 +93,15 @@ def _run(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
 
 def _conv(p: dict[str, Any], lhs: jax.Array, rhs: jax.Array) -> jax.Array | None:
     """A plain NHWC 2-D convolution as ``conv_as_matmul``; None for any other."""
+    if not _plain_conv(p, lhs, rhs):
+        return None
+    return conv_as_matmul(lhs, rhs, p["window_strides"], p["padding"], precision=p["precision"])
+
+
+def _plain_conv(p: dict[str, Any], lhs: Any, rhs: Any) -> bool:
+    """A 2-D NHWC/HWIO convolution without groups or dilation (arrays or their avals)."""
     dn = p["dimension_numbers"]
-    plain = (
+    return (
         lhs.ndim == 4
         and (tuple(dn.lhs_spec), tuple(dn.rhs_spec), tuple(dn.out_spec)) == _NHWC
         and p["feature_group_count"] == 1
@@ -92,22 +110,21 @@ def _conv(p: dict[str, Any], lhs: jax.Array, rhs: jax.Array) -> jax.Array | None
         and p["preferred_element_type"] in (None, lhs.dtype)
         and lhs.dtype == rhs.dtype
     )
-    if not plain:
-        return None
-    return conv_as_matmul(lhs, rhs, p["window_strides"], p["padding"], precision=p["precision"])
 
 
 def _pool(p: dict[str, Any], x: jax.Array) -> jax.Array | None:
-    """A max pool whose windows tile the input (window = stride, no padding or dilation) as a
-    max over a reshape; None for any other."""
-    window, strides = tuple(p["window_dimensions"]), tuple(p["window_strides"])
-    tiles = (
-        window == strides
+    """A max pool whose windows tile the input as a max over a reshape; None for any other."""
+    return _tiled_max(x, tuple(p["window_dimensions"]), tuple(x.shape)) if _tiling_pool(p, x) else None
+
+
+def _tiling_pool(p: dict[str, Any], x: Any) -> bool:
+    """A max pool whose windows tile its floating-point input: window = stride, no padding or dilation."""
+    return (
+        tuple(p["window_dimensions"]) == tuple(p["window_strides"])
         and all(lo == hi == 0 for lo, hi in p["padding"])
         and all(d == 1 for d in (*p["base_dilation"], *p["window_dilation"]))
         and jnp.issubdtype(x.dtype, jnp.floating)
     )
-    return _tiled_max(x, window, tuple(x.shape)) if tiles else None
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))

@@ -87,7 +87,7 @@ def create_train_state(
     ``matmul_convs``: run the model's plain 2-D convolutions as patch matmuls and its tiling max
     pools as reshapes (``jaxnets.rewrite``: the same numbers up to float rounding, several times
     faster on XLA:CPU, in a compiled loop most of all); None (the default): on CPU, for a model
-    that convolves or max-pools.
+    with such a convolution or pool.
     """
     apply_fn = _apply_fn(model)  # refuses a model whose call takes arguments jaxnets cannot give
     init_key, state_key = jax.random.split(key)
@@ -124,13 +124,14 @@ def create_train_state(
 
 
 def _matmul_convs(model: nn.Module, example: jax.ShapeDtypeStruct, variables: dict[str, Any]) -> bool:
-    """On CPU, whether the model's program holds what ``rewrite.matmul_convs`` may replace (a
-    trace of its evaluation: shapes only, nothing runs)."""
+    """On CPU, whether the model's program holds what ``rewrite.matmul_convs`` replaces (a trace
+    of its evaluation: shapes only, nothing runs); a model whose program it would leave as it is
+    (dense, or ResNet-18 with its own ``conv_as_matmul``) is applied directly."""
     if jax.default_backend() != "cpu":
         return False
     shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), variables)
     program = jax.make_jaxpr(lambda v, x: model.apply(v, x, **_flag(model, False)))(shapes, example)
-    return rewrite.holds(program.jaxpr, *rewrite.TARGETS)
+    return rewrite.rewrites(program.jaxpr)
 
 
 def _given(variables: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnets import models, optim
+from jaxnets import models, optim, rewrite
 from jaxnets.rewrite import holds, matmul_convs
 from jaxnets.state import create_train_state
 
@@ -106,3 +106,6 @@ def test_what_it_cannot_take_stays_runs_stack_through_it_and_states_use_it_where
     dense = models.MLP((4, 3))
     x = X[:1].reshape(1, -1)
     assert not create_train_state(dense, tx, x, variables=_variables(dense, x), key=given["key"]).matmul_convs
+    resnet = models.ResNet18(2, (4, 4, 4, 4), conv_as_matmul=True)  # nothing to rewrite: applied as is
+    shapes = jax.eval_shape(resnet.init, jax.random.key(0), X[:1, ..., :1])
+    assert not rewrite.rewrites(jax.make_jaxpr(lambda v: resnet.apply(v, X[:1, ..., :1]))(shapes).jaxpr)
