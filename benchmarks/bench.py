@@ -137,7 +137,11 @@ def run_case(case: Case, rounds: int, data_dir: str | None, torch: bool) -> dict
     contenders = {"jaxnets": jaxnets}
     # Dense nets: a scan and a loop; convolutional ones also unrolled, and (but where jaxnets is
     # held to XLA's convolutions) rewritten with matmul convolutions.
-    ways = jax_epochs.BARE[: 2 if not case.conv else 3 if case.matmul_convs is False else 4]
+    ways = ["scan", "loop"]
+    if case.conv:
+        ways.append("unrolled")
+        if case.matmul_convs is not False:
+            ways.append("scan, matmul convs")
     for how in ways:
         contenders[f"bare JAX {how}"] = jax_epochs.bare_epoch(
             case.jax_model(), case.lr, x, y, case.batch_size, how

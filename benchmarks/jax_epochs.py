@@ -92,6 +92,8 @@ def bare_epoch(
     a Python loop calling the jitted step (``"loop"``), a scan unrolled whole (``"unrolled"``), or
     a scan of the model's program rewritten by ``jaxnets.rewrite.matmul_convs`` (``"scan, matmul
     convs"``: its convolutions as patch matmuls, its tiling max pools as reshapes)."""
+    if how not in BARE:
+        raise ValueError(f"how must be one of {BARE}, got {how!r}")
     tx = optax.adam(lr)
     variables = model.init(jax.random.key(0), x[:1], train=False)
     carry = (variables["params"], variables.get("batch_stats", {}), tx.init(variables["params"]))

@@ -174,8 +174,11 @@ def epoch_strategy(
             "a loop of the compiled step (convolutions on CPU: XLA:CPU runs them several times "
             "slower inside a compiled loop)"
         )
-    if state.matmul_convs and _convolves(state.replace(matmul_convs=False), x):
-        return "scan", "one compiled scan (its convolutions as patch matmuls, fast in a loop on CPU)"
+    if state.matmul_convs:  # applied through jaxnets.rewrite
+        return "scan", (
+            "one compiled scan (its convolutions as patch matmuls, its tiling max pools as "
+            "reshapes: fast in a loop on CPU)"
+        )
     return "scan", "one compiled scan (no convolutions)"
 
 

@@ -14,6 +14,7 @@ applies its model through this on CPU (``TrainState.matmul_convs``); other convo
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -152,10 +153,7 @@ def _tiled_max_fwd(
 def _tiled_max_bwd(
     window: tuple[int, ...], shape: tuple[int, ...], first: jax.Array, g: jax.Array
 ) -> tuple[jax.Array]:
-    size = 1
-    for w in window:
-        size *= w
-    hot = (jnp.arange(size) == first[..., None]).astype(g.dtype) * g[..., None]  # (out…, window)
+    hot = (jnp.arange(math.prod(window)) == first[..., None]).astype(g.dtype) * g[..., None]  # (out…, window)
     d = len(window)
     out = hot.shape[:d]
     hot = hot.reshape(*out, *window).transpose([i for k in range(d) for i in (k, d + k)])

@@ -125,12 +125,23 @@ def create_train_state(
 
 def _matmul_convs(model: nn.Module, example: jax.ShapeDtypeStruct, variables: dict[str, Any]) -> bool:
     """On CPU, whether the model's program holds what ``rewrite.matmul_convs`` replaces (a trace
-    of its evaluation: shapes only, nothing runs); a model whose program it would leave as it is
-    (dense, or ResNet-18 with its own ``conv_as_matmul``) is applied directly."""
+    of its evaluation: shapes only, nothing runs; once per model, input and variable shapes); a
+    model whose program it would leave as it is (dense, or ResNet-18 with its own
+    ``conv_as_matmul``) is applied directly."""
     if jax.default_backend() != "cpu":
         return False
-    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), variables)
-    program = jax.make_jaxpr(lambda v, x: model.apply(v, x, **_flag(model, False)))(shapes, example)
+    leaves, tree = jax.tree.flatten(variables)
+    shapes = tuple(jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)) for a in leaves)
+    try:
+        return _rewrites(model, example, tree, shapes)
+    except TypeError:  # a module with unhashable fields (e.g. a list of widths)
+        return _rewrites.__wrapped__(model, example, tree, shapes)
+
+
+@functools.cache
+def _rewrites(model: nn.Module, example: jax.ShapeDtypeStruct, tree: Any, shapes: tuple) -> bool:
+    apply = lambda v, x: model.apply(v, x, **_flag(model, False))  # noqa: E731
+    program = jax.make_jaxpr(apply)(jax.tree.unflatten(tree, shapes), example)
     return rewrite.rewrites(program.jaxpr)
 
 
