@@ -104,9 +104,13 @@ def catalog(resnet_steps: int) -> list[Case]:
                 1e-3,
                 steps=resnet_steps,
                 conv=True,
-                matmul_convs=as_matmul,
+                matmul_convs=matmul_convs,
             )
-            for how, as_matmul in (("conv_as_matmul", True), ("XLA convolutions", False))
+            for how, as_matmul, matmul_convs in (
+                ("conv_as_matmul", True, None),  # the lab's model on CPU: its own im2col
+                ("plain convolutions", False, None),  # rewritten by the state (jaxnets.rewrite)
+                ("XLA convolutions", False, False),  # the opt-out: XLA:CPU's own convolutions
+            )
         ),
     ]
 
