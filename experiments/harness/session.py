@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import functools
 import os
 import signal
@@ -30,10 +31,14 @@ JOIN_TIMEOUT_S = 300  # how long the processes of a job wait for each other to j
 
 
 def join_job(args: argparse.Namespace) -> None:
-    """Join the multi-process job the flags describe, if any (``jaxnets.distributed``)."""
+    """Join the multi-process job the flags describe, if any (``jaxnets.distributed``). In a job,
+    ``kill -USR1 PID`` prints where each of the process's threads is (a process that waits)."""
     if args.coordinator is None and args.num_processes is None and args.process_id is None:
         return
     import jax
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     if args.coordinator != distributed.AUTO:
         distributed.check_settings(args.coordinator, args.num_processes, args.process_id)

@@ -353,7 +353,14 @@ def test_a_job_that_loses_a_process_stops_on_every_process_in_one_line(tmp_path,
         procs[victim].send_signal(sig)
         sent = time.monotonic()
         other = procs[1 - victim]
-        _, err = other.communicate(timeout=60)
+        try:
+            _, err = other.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # where it waits: its threads' stacks (the CLI's SIGUSR1)
+            other.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            other.kill()
+            err = other.communicate()[1]
+            pytest.fail(f"process {1 - victim} did not stop in 60 s; its stderr:\n{err[-8000:]}")
         took = time.monotonic() - sent
         if code is not None:  # (process 0 leaves last: the coordination service ends with it)
             _, victim_err = procs[victim].communicate(timeout=60)
