@@ -30,6 +30,18 @@ def enable_compilation_cache(path: Path) -> None:
 JOIN_TIMEOUT_S = 300  # how long the processes of a job wait for each other to join
 
 
+def dump_stacks_on_sigusr1() -> None:
+    """``kill -USR1 PID`` prints every thread's stack to stderr and the process runs on; skipped
+    where stderr is not a file (a caller capturing it, as pytest does) or there is no SIGUSR1."""
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+
+
 def join_job(args: argparse.Namespace) -> None:
     """Join the multi-process job the flags describe, if any (``jaxnets.distributed``). In a job,
     ``kill -USR1 PID`` prints where each of the process's threads is (a process that waits)."""
@@ -37,11 +49,9 @@ def join_job(args: argparse.Namespace) -> None:
         return
     import jax
 
-    if hasattr(signal, "SIGUSR1"):
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
-
     if args.coordinator != distributed.AUTO:
         distributed.check_settings(args.coordinator, args.num_processes, args.process_id)
+    dump_stacks_on_sigusr1()
     if args.coordinator != distributed.AUTO and args.process_id != 0:
         print(
             f"process {args.process_id}: joining the job of process 0 at {args.coordinator} (giving up "
