@@ -21,10 +21,7 @@ import functools
 import hashlib
 import logging
 import os
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -33,6 +30,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from flax import linen as nn
 
+from jaxnets import interrupts
 from jaxnets.errors import InputError
 from jaxnets.parallel import is_key, to_host
 from jaxnets.state import module_of
@@ -149,26 +147,6 @@ def _layout(arrays: dict[str, Any]) -> dict[str, str]:
     return {jax.tree_util.keystr(path): f"{np.dtype(a.dtype).name}{list(np.shape(a))}" for path, a in flat}
 
 
-@contextlib.contextmanager
-def _interrupt_after() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) until the block is done, then deliver it: a save is never cut
-    in half by a KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            elif previous != signal.SIG_IGN:  # a process that ignores Ctrl-C goes on ignoring it
-                raise KeyboardInterrupt
-
-
 class Checkpointer:
     """The checkpoints of one training run in ``directory``, described by ``signature`` (data
     size, batch size, key, …), which a saved run must share to be continued. Use it as a context
@@ -221,7 +199,7 @@ class Checkpointer:
                 "layout": _layout(arrays),
             }
         )
-        with _interrupt_after():
+        with interrupts.held():
             self.manager.save(
                 epoch,
                 args=ocp.args.Composite(

@@ -45,7 +45,7 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from jaxnets import callbacks, losses, parallel
+from jaxnets import callbacks, interrupts, losses, parallel
 from jaxnets.batch import as_pair, check_data
 from jaxnets.checkpoint import Checkpointer, run_signature
 from jaxnets.errors import InputError
@@ -106,7 +106,9 @@ def fit(
             callbacks.user(on_epoch),
             callbacks.saving(saver, epochs, checkpoint_every),
         ]
-        with callbacks.progress_bar(done, epochs, progress, desc) as bar:
+        # A Ctrl-C that Python swallowed (raised in a garbage-collector callback) still stops the
+        # run, at the end of its epoch (``jaxnets.interrupts``).
+        with callbacks.progress_bar(done, epochs, progress, desc) as bar, interrupts.redelivered() as check:
             for epoch in range(done + 1, epochs + 1) if not record.done else ():
                 state, step_metrics, row, record.reader = _epoch(
                     state, train, valid, key, epoch, batch_size, shuffle
@@ -114,6 +116,7 @@ def fit(
                 record.add(row, step_metrics)
                 for callback in (bar, *after_epoch):
                     callback(epoch, state, record)
+                check()
                 if record.done:
                     break
     return record.result(state, train.path)

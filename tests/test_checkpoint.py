@@ -216,32 +216,6 @@ def test_a_diverged_run_that_stopped_stays_stopped_on_resume(tmp_path):
     assert again.diverged == stopped.diverged and len(again.history) == len(stopped.history)
 
 
-def test_ctrl_c_during_a_save_is_delivered_after_it():
-    # Python's own handler, even where this process was started with Ctrl-C ignored (a job in
-    # the background of a shell): that case is the next test's.
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        finished = []
-        with pytest.raises(KeyboardInterrupt):
-            with checkpoint._interrupt_after():
-                os.kill(os.getpid(), signal.SIGINT)
-                finished.append(True)  # reached: the interrupt waited for the block
-        assert finished == [True]
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGINT, before)
-
-
-def test_ctrl_c_held_back_in_a_process_that_ignores_it_stays_ignored():
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        with checkpoint._interrupt_after():
-            os.kill(os.getpid(), signal.SIGINT)
-        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGINT, before)
-
-
 class _StateWithEma(TrainState):
     """A state a user extends with a field of their own (an exponential moving average)."""
 
