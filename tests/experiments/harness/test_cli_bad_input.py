@@ -355,12 +355,18 @@ def test_a_job_that_loses_a_process_stops_on_every_process_in_one_line(tmp_path,
         other = procs[1 - victim]
         try:
             _, err = other.communicate(timeout=60)
-        except subprocess.TimeoutExpired:  # where it waits: its threads' stacks (the CLI's SIGUSR1)
-            other.send_signal(signal.SIGUSR1)
+        except subprocess.TimeoutExpired:  # where both wait: their threads' stacks (the CLI's SIGUSR1)
+            alive = [p for p in procs if p.poll() is None]
+            for p in alive:
+                p.send_signal(signal.SIGUSR1)
             time.sleep(2)
-            other.kill()
-            err = other.communicate()[1]
-            pytest.fail(f"process {1 - victim} did not stop in 60 s; its stderr:\n{err[-8000:]}")
+            for p in alive:
+                p.kill()
+            errs = [p.communicate()[1] for p in procs]
+            pytest.fail(
+                f"process {1 - victim} did not stop in 60 s; its stderr:\n{errs[1 - victim][-8000:]}\n"
+                f"process {victim}'s stderr:\n{errs[victim][-8000:]}"
+            )
         took = time.monotonic() - sent
         if code is not None:  # (process 0 leaves last: the coordination service ends with it)
             _, victim_err = procs[victim].communicate(timeout=60)
