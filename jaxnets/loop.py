@@ -95,30 +95,32 @@ def fit(
     saved every ``checkpoint_every`` epochs and resumed from there. ``epoch_as`` ("scan",
     "loop", or steps to unroll; None: chosen for the backend and model, ``feed.epoch_strategy``)
     says how an epoch over data on the devices runs. See the module's docstring."""
-    train, valid = as_pair(train), as_pair(valid)
-    _check(state, train, valid, epochs, batch_size, checkpoint_every)
-    state, key, mesh = place(state, run_keys(state, key), mesh)
-    train, valid = feeds(train, valid, state, mesh, stream, drop_last, epoch_as)
-    with _saver(checkpoint_dir, state, train, batch_size, shuffle, key, drop_last) as saver:
-        done, state, record = _restore(saver, state, epochs)
-        after_epoch = [
-            callbacks.divergence(stop_on_divergence),
-            callbacks.user(on_epoch),
-            callbacks.saving(saver, epochs, checkpoint_every),
-        ]
-        # A Ctrl-C that Python swallowed (raised in a garbage-collector callback) still stops the
-        # run, at the end of its epoch (``jaxnets.interrupts``).
-        with callbacks.progress_bar(done, epochs, progress, desc) as bar, interrupts.redelivered() as check:
-            for epoch in range(done + 1, epochs + 1) if not record.done else ():
-                state, step_metrics, row, record.reader = _epoch(
-                    state, train, valid, key, epoch, batch_size, shuffle
-                )
-                record.add(row, step_metrics)
-                for callback in (bar, *after_epoch):
-                    callback(epoch, state, record)
-                check()
-                if record.done:
-                    break
+    # A Ctrl-C dropped on its way (in a garbage-collector callback; by jax, which clears one
+    # landing in parts of its tracing) still stops the run, at the end of its epoch
+    # (``jaxnets.interrupts``).
+    with interrupts.redelivered() as check:
+        train, valid = as_pair(train), as_pair(valid)
+        _check(state, train, valid, epochs, batch_size, checkpoint_every)
+        state, key, mesh = place(state, run_keys(state, key), mesh)
+        train, valid = feeds(train, valid, state, mesh, stream, drop_last, epoch_as)
+        with _saver(checkpoint_dir, state, train, batch_size, shuffle, key, drop_last) as saver:
+            done, state, record = _restore(saver, state, epochs)
+            after_epoch = [
+                callbacks.divergence(stop_on_divergence),
+                callbacks.user(on_epoch),
+                callbacks.saving(saver, epochs, checkpoint_every),
+            ]
+            with callbacks.progress_bar(done, epochs, progress, desc) as bar:
+                for epoch in range(done + 1, epochs + 1) if not record.done else ():
+                    state, step_metrics, row, record.reader = _epoch(
+                        state, train, valid, key, epoch, batch_size, shuffle
+                    )
+                    record.add(row, step_metrics)
+                    for callback in (bar, *after_epoch):
+                        callback(epoch, state, record)
+                    check()
+                    if record.done:
+                        break
     return record.result(state, train.path)
 
 

@@ -21,8 +21,10 @@ from experiments.harness import console, flags, runner, session, settings
 from experiments.harness.contract import Experiment
 from experiments.harness.flags import FLAGS, parser
 from experiments.harness.results import Result
-from jaxnets import data, distributed
+from jaxnets import data, distributed, interrupts
 from jaxnets.errors import InputError
+
+REDELIVER_S = 1.0  # how often a swallowed Ctrl-C is raised again while an experiment runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +132,10 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             )
         try:
             every = None if args.no_checkpoint else args.checkpoint_every
-            result = _run_one(experiment, config, out_root, args.resume, every)
+            # A Ctrl-C swallowed on its way (in a garbage-collector callback, or cleared by C++
+            # code) is raised again within a second, wherever the run is (``jaxnets.interrupts``).
+            with interrupts.redelivered(every_s=REDELIVER_S):
+                result = _run_one(experiment, config, out_root, args.resume, every)
         except data.MissingData as e:
             print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
             _leave_if_shared(experiment, "found no data", 2)

@@ -153,6 +153,29 @@ def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monk
     )
 
 
+def test_a_ctrl_c_swallowed_on_its_way_still_stops_the_run_within_seconds(monkeypatch, capsys, tmp_path):
+    """Where a library clears the KeyboardInterrupt of a Ctrl-C (C++ code that called back into
+    Python may), the run stops all the same, as a Ctrl-C stops it, not after training on."""
+    trained_s = []
+
+    def swallowing(config, ws):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < 20:  # training on, with no check for a Ctrl-C
+                time.sleep(0.01)
+        finally:
+            trained_s.append(time.monotonic() - start)
+
+    patch_run(monkeypatch, "A2", swallowing)
+    assert cli.main(["A2", "--out", str(tmp_path)]) == 130
+    assert "interrupted during A2" in capsys.readouterr().err
+    assert trained_s[0] < 5 * cli.REDELIVER_S
+
+
 def test_damaged_data_fails_all_while_missing_data_is_skipped(monkeypatch, capsys, tmp_path):
     make_dataset(tmp_path / "bad" / "mnist", corrupt="train_images")
     subset = [experiments.load(n) for n in ("D1", "B1", "D2")]
