@@ -3,13 +3,14 @@ a checkpoint in half (``held``) and never lost (``redelivered``).
 
 Python runs a signal's handler between any two bytecodes of the main thread, including those of
 a garbage-collector callback (JAX registers one) or a ``__del__``. An exception raised there
-cannot propagate: Python prints "Exception ignored in …" and goes on; and C or C++ code that
-called back into Python may clear it without a word. Either way a Ctrl-C that lands there is
-swallowed, and the run trains on as if no key had been pressed (in a multi-process job, its
-peers wait with it). ``redelivered`` raises such an exception again until it has left the block:
-at the block's ``check()`` (``fit``: after each epoch's callbacks, so that epoch's checkpoint is
-written first), and with ``every_s`` from a thread too, wherever the main thread is (the
-experiments' CLI, around each experiment).
+cannot propagate: Python prints "Exception ignored in …" and goes on. And code may catch it and
+go on: jax 0.10 does, without a word, while it traces a function (a bare ``except:`` in
+``FlatTree.paths``). Either way a Ctrl-C that lands there is swallowed, and the run trains on
+as if no key had been pressed (in a multi-process job, its peers wait with it).
+``redelivered`` raises such an exception again until it has left the block: at the block's
+``check()`` (``fit``: after each epoch's callbacks, so that epoch's checkpoint is written
+first), and with ``every_s`` from a thread too, wherever the main thread is (the experiments'
+CLI, around each experiment).
 """
 
 from __future__ import annotations

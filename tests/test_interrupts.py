@@ -66,7 +66,7 @@ def test_a_signal_python_swallowed_is_raised_again_by_check(python_handlers, swa
 
 
 def _swallowed_without_a_word(signum: int) -> None:
-    """The handler's exception raised and cleared, as C++ code that called back into Python may."""
+    """The handler's exception raised and caught without a word, as jax does while it traces."""
     try:
         signal.raise_signal(signum)
     except BaseException:

@@ -132,8 +132,8 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             )
         try:
             every = None if args.no_checkpoint else args.checkpoint_every
-            # A Ctrl-C swallowed on its way (in a garbage-collector callback, or cleared by C++
-            # code) is raised again within a second, wherever the run is (``jaxnets.interrupts``).
+            # A Ctrl-C swallowed on its way (in a garbage-collector callback, or by jax while it
+            # traces) is raised again within a second, wherever the run is (``jaxnets.interrupts``).
             with interrupts.redelivered(every_s=REDELIVER_S):
                 result = _run_one(experiment, config, out_root, args.resume, every)
         except data.MissingData as e:

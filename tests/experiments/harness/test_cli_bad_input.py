@@ -154,8 +154,8 @@ def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monk
 
 
 def test_a_ctrl_c_swallowed_on_its_way_still_stops_the_run_within_seconds(monkeypatch, capsys, tmp_path):
-    """Where a library clears the KeyboardInterrupt of a Ctrl-C (C++ code that called back into
-    Python may), the run stops all the same, as a Ctrl-C stops it, not after training on."""
+    """Where a library catches the KeyboardInterrupt of a Ctrl-C and goes on (jax 0.10 does while
+    it traces), the run stops all the same, as a Ctrl-C stops it, not after training on."""
     trained_s = []
 
     def swallowing(config, ws):
