@@ -119,18 +119,30 @@ def test_other_dropped_exceptions_are_still_reported(python_handlers, swallowed)
     assert sys.unraisablehook is hook and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_fit_stops_at_the_end_of_the_epoch_where_a_ctrl_c_was_swallowed(python_handlers, swallowed):
+def _epochs_fit_ran_until_interrupted(on_epoch=lambda epoch: None) -> list[int]:
+    """The epochs a 20-epoch ``fit`` ran before a KeyboardInterrupt stopped it (``on_epoch(epoch)``
+    after each)."""
     x, y = blobs(128)
     epochs = []
 
-    def on_epoch(epoch, state, row):
+    def record(epoch, state, row):
         epochs.append(epoch)
-        if epoch == 2:
-            _SignalsWhenCollected(signal.SIGINT)
+        on_epoch(epoch)
 
     state = state_for(MLP((8, 2)), x, tx=optim.optimizer("sgd", 0.1))
     with pytest.raises(KeyboardInterrupt):
-        fit(state, (x, y), epochs=20, batch_size=32, key=KEY, on_epoch=on_epoch, progress=False)
+        fit(
+            state, (x, y), epochs=20, batch_size=32, key=KEY, on_epoch=record, progress=False, epoch_as="loop"
+        )
+    return epochs
+
+
+def test_fit_stops_at_the_end_of_the_epoch_where_a_ctrl_c_was_swallowed(python_handlers, swallowed):
+    def on_epoch(epoch):
+        if epoch == 2:
+            _SignalsWhenCollected(signal.SIGINT)
+
+    epochs = _epochs_fit_ran_until_interrupted(on_epoch)
     assert swallowed == []
     assert epochs == [1, 2], "the run stops at the end of the epoch where Ctrl-C was pressed"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -190,8 +202,9 @@ def test_the_thread_sends_nothing_after_the_block(python_handlers):
 
 def test_a_ctrl_c_jax_drops_while_tracing_still_stops_fit(python_handlers, monkeypatch):
     """jax 0.10's ``FlatTree.paths`` (the result paths of every function it traces) catches every
-    exception, a KeyboardInterrupt too: a Ctrl-C landing there, as fit's step is traced, was
-    cleared without a word and the run trained on. It stops at the end of that epoch."""
+    exception, a KeyboardInterrupt too: a Ctrl-C landing there, as fit checks the data against
+    the model (its first trace), was cleared without a word and the run trained on. It stops at
+    the end of the first epoch."""
     from jax._src import tree_util
 
     unzip2, sent = tree_util.unzip2, []
@@ -203,18 +216,5 @@ def test_a_ctrl_c_jax_drops_while_tracing_still_stops_fit(python_handlers, monke
         return unzip2(pairs)
 
     monkeypatch.setattr(tree_util, "unzip2", interrupted)
-    x, y = blobs(128)
-    epochs = []
-    state = state_for(MLP((8, 2)), x, tx=optim.optimizer("sgd", 0.1))
-    with pytest.raises(KeyboardInterrupt):
-        fit(
-            state,
-            (x, y),
-            epochs=20,
-            batch_size=32,
-            key=KEY,
-            progress=False,
-            epoch_as="loop",
-            on_epoch=lambda epoch, state, row: epochs.append(epoch),
-        )
-    assert sent and epochs == [1], "stopped at the end of the epoch whose step was traced"
+    epochs = _epochs_fit_ran_until_interrupted()
+    assert sent and epochs == [1], "stopped at the end of the first epoch"
