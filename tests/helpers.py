@@ -2,6 +2,7 @@
 
 import contextlib
 import gzip
+import signal
 import socket
 import struct
 
@@ -174,3 +175,12 @@ def patch_run(monkeypatch, name: str, run) -> None:
     monkeypatch.setattr(
         sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=run)
     )
+
+
+def swallow_a_signal(signum: int) -> None:
+    """Raise ``signum``'s handler's exception and catch it without a word, as jax 0.10 does
+    with a Ctrl-C that lands while it traces (``jaxnets.interrupts``)."""
+    try:
+        signal.raise_signal(signum)
+    except BaseException:
+        pass

@@ -10,7 +10,7 @@ import pytest
 from jaxnets import interrupts, optim
 from jaxnets.loop import fit
 from jaxnets.models import MLP
-from tests.helpers import KEY, blobs, state_for
+from tests.helpers import KEY, blobs, state_for, swallow_a_signal
 
 
 class _SignalsWhenCollected:
@@ -65,19 +65,11 @@ def test_a_signal_python_swallowed_is_raised_again_by_check(python_handlers, swa
     assert {s: signal.getsignal(s) for s in interrupts.SIGNALS} == handlers
 
 
-def _swallowed_without_a_word(signum: int) -> None:
-    """The handler's exception raised and caught without a word, as jax does while it traces."""
-    try:
-        signal.raise_signal(signum)
-    except BaseException:
-        pass
-
-
 def test_a_signal_cleared_without_a_word_is_raised_at_the_blocks_end(python_handlers, swallowed):
     after = []
     with pytest.raises(KeyboardInterrupt):
         with interrupts.redelivered():
-            _swallowed_without_a_word(signal.SIGINT)
+            swallow_a_signal(signal.SIGINT)
             after.append("the block ran on")
     assert after == ["the block ran on"] and swallowed == []
 
@@ -86,7 +78,7 @@ def test_with_every_s_a_thread_raises_it_again_wherever_the_main_thread_is(pytho
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         with interrupts.redelivered(every_s=0.05):
-            _swallowed_without_a_word(signal.SIGINT)
+            swallow_a_signal(signal.SIGINT)
             while time.monotonic() - start < 10:  # training on, never calling check()
                 time.sleep(0.01)
     assert time.monotonic() - start < 5, "raised again within a few periods, not after the loop"
@@ -191,7 +183,7 @@ def test_the_thread_sends_nothing_after_the_block(python_handlers):
     for _ in range(100):  # each block ends as the thread sends (its period: a millisecond)
         with pytest.raises(KeyboardInterrupt):
             with interrupts.redelivered(every_s=0.001):
-                _swallowed_without_a_word(signal.SIGINT)
+                swallow_a_signal(signal.SIGINT)
                 time.sleep(0.002)
         try:
             time.sleep(0.005)

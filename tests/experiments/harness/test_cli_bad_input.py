@@ -16,7 +16,7 @@ import experiments
 from experiments.harness import cli, flags, runner, session
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
-from tests.helpers import free_port, make_dataset, patch_run
+from tests.helpers import free_port, make_dataset, patch_run, swallow_a_signal
 
 
 @pytest.fixture
@@ -159,10 +159,7 @@ def test_a_ctrl_c_swallowed_on_its_way_still_stops_the_run_within_seconds(monkey
     trained_s = []
 
     def swallowing(config, ws):
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass
+        swallow_a_signal(signal.SIGINT)
         start = time.monotonic()
         try:
             while time.monotonic() - start < 20:  # training on, with no check for a Ctrl-C
