@@ -9,14 +9,14 @@ the matmul limit, PyTorch's two loops), for ``--rounds`` rounds after one warm-u
 and each ratio is the median (min–max) of the rounds' ratios. Absolute times are context only.
 
 - **jaxnets**: an epoch as ``fit`` runs it, with the strategy it chooses for this backend and
-  model (one compiled scan, on CPU with convolutions as patch matmuls, ``jaxnets.rewrite``; a
-  host loop of the compiled step for convolutions left to XLA on CPU: the "XLA convolutions"
-  rows, ``matmul_convs=False``).
+  model: one compiled scan, or on CPU, for a model whose convolutions are XLA's (the "XLA
+  convolutions" rows), a host loop of the compiled step. The "conv_as_matmul" rows are the same
+  models written with the workaround jaxnets offers for XLA:CPU (``models.conv_as_matmul``,
+  ``models.max_pool_tiled``), which scan.
 - **bare JAX**: the same epoch as a short JAX program without the engine
   (``jax_epochs.bare_epoch``), run as one scan, as a Python loop of the jitted step, and (for the
-  convolutional nets, whose epochs are short) as a scan unrolled whole and as a scan of the
-  model rewritten by ``jaxnets.rewrite.matmul_convs``: jaxnets ÷ the fastest of them is what the
-  engine, and its choice of strategy, cost.
+  convolutional nets, whose epochs are short) as a scan unrolled whole: jaxnets ÷ the fastest of
+  them is what the engine, and its choice of strategy, cost.
 - **matmul limit**: the dense model's own matmuls alone at its shapes, forward and backward
   (``jax_epochs.matmul_limit_epoch``): what a batch-100 MLP can reach on this CPU.
 - **PyTorch**: the labs' DataLoader loop and a faster loop over tensors (``torch_loops``),
@@ -60,7 +60,6 @@ class Case:
     widths: tuple[int, ...] | None = None  # a dense model's layer widths (for its matmul limit)
     steps: int | None = None  # per timed "epoch"; None: the whole training set
     conv: bool = False  # a convolutional net (short epochs: its bare scan is also timed unrolled)
-    matmul_convs: bool | None = None  # jaxnets' state option (None: on CPU); False: XLA's convolutions
 
 
 def catalog(resnet_steps: int) -> list[Case]:
@@ -82,17 +81,16 @@ def catalog(resnet_steps: int) -> list[Case]:
         mlp("batch norm 784-100-100-10 (B11)", (100, 100, 10), batch_norm=True),
         *(
             Case(
-                f"small CNN on Fashion-MNIST{suffix}",
-                jax_epochs.SmallCNN,
+                f"small CNN on Fashion-MNIST, {how}",
+                partial(jax_epochs.SmallCNN, as_matmul=as_matmul),
                 torch_loops.small_cnn,
                 "fashion_mnist",
                 128,
                 1e-3,
                 steps=46,
                 conv=True,
-                matmul_convs=matmul_convs,
             )
-            for suffix, matmul_convs in (("", None), (", XLA convolutions", False))
+            for how, as_matmul in (("conv_as_matmul", True), ("XLA convolutions", False))
         ),
         *(
             Case(
@@ -104,12 +102,10 @@ def catalog(resnet_steps: int) -> list[Case]:
                 1e-3,
                 steps=resnet_steps,
                 conv=True,
-                matmul_convs=matmul_convs,
             )
-            for how, as_matmul, matmul_convs in (
-                ("conv_as_matmul", True, None),  # the lab's model on CPU: its own im2col
-                ("plain convolutions", False, None),  # rewritten by the state (jaxnets.rewrite)
-                ("XLA convolutions", False, False),  # the opt-out: XLA:CPU's own convolutions
+            for how, as_matmul in (
+                ("conv_as_matmul", True),  # the lab's model on CPU: its own im2col
+                ("XLA convolutions", False),  # as a user writes it: XLA:CPU's own convolutions
             )
         ),
     ]
@@ -137,15 +133,10 @@ def run_case(case: Case, rounds: int, data_dir: str | None, torch: bool) -> dict
     n = (case.steps or len(images) // case.batch_size) * case.batch_size
     images, labels = images[:n], labels[:n]
     x, y = jnp.asarray(data.to_float(images)), jnp.asarray(labels)
-    jaxnets = jax_epochs.jaxnets_epoch(case.jax_model(), case.lr, x, y, case.batch_size, case.matmul_convs)
+    jaxnets = jax_epochs.jaxnets_epoch(case.jax_model(), case.lr, x, y, case.batch_size)
     contenders = {"jaxnets": jaxnets}
-    # Dense nets: a scan and a loop; convolutional ones also unrolled, and (but where jaxnets is
-    # held to XLA's convolutions) rewritten with matmul convolutions.
-    ways = ["scan", "loop"]
-    if case.conv:
-        ways.append("unrolled")
-        if case.matmul_convs is not False:
-            ways.append("scan, matmul convs")
+    # Dense nets: a scan and a loop; convolutional ones also unrolled.
+    ways = ["scan", "loop", *(["unrolled"] if case.conv else [])]
     for how in ways:
         contenders[f"bare JAX {how}"] = jax_epochs.bare_epoch(
             case.jax_model(), case.lr, x, y, case.batch_size, how

@@ -1,9 +1,8 @@
 """The JAX side of the benchmark, each one epoch as a function that runs it and returns its
 wall time: jaxnets' epoch as ``fit`` runs it (the strategy it chooses for the backend and the
 model); a bare JAX epoch written without the engine, several ways (one scan, a host loop of the
-jitted step, a fully unrolled scan, a scan of the program rewritten with matmul convolutions:
-what the engine's checks, metrics and sharding cost, against the fastest way of running the
-same model); the model's matmuls alone (what this CPU can reach
+jitted step, a fully unrolled scan: what the engine's checks, metrics and sharding cost, against
+the fastest way of running the same model); the model's matmuls alone (what this CPU can reach
 at these shapes); and several seeds of one model, as one program or one after another."""
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import jax.numpy as jnp
 import optax
 from flax import linen as nn
 
-from jaxnets import feed, losses, parallel, rewrite, train
+from jaxnets import feed, losses, models, parallel, train
 
 Epoch = Callable[[], float]
 
@@ -35,23 +34,25 @@ def _timed(run: Callable[[], object]) -> Epoch:
 
 class SmallCNN(nn.Module):
     """A user's own small CNN: (3×3 convolution → BatchNorm → ReLU → 2×2 max pool) twice, 16 and
-    32 channels, then one dense layer."""
+    32 channels, then one dense layer. ``as_matmul``: written with the workaround jaxnets offers
+    for XLA:CPU, its convolutions ``models.conv_as_matmul`` and its pools
+    ``models.max_pool_tiled`` (the same numbers to float rounding)."""
 
     n_classes: int = 10
+    as_matmul: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         x = x[..., None] if x.ndim == 3 else x
+        conv = models.conv_as_matmul if self.as_matmul else None
         for features in (16, 32):
-            x = nn.Conv(features, (3, 3), padding=1)(x)
+            x = nn.Conv(features, (3, 3), padding=1, conv_general_dilated=conv)(x)
             x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
-            x = nn.max_pool(x, (2, 2), (2, 2))
+            x = models.max_pool_tiled(x, (2, 2)) if self.as_matmul else nn.max_pool(x, (2, 2), (2, 2))
         return nn.Dense(self.n_classes)(x.reshape(len(x), -1))
 
 
-def jaxnets_epoch(
-    model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int, matmul_convs: bool | None = None
-) -> Epoch:
+def jaxnets_epoch(model: nn.Module, lr: float, x: jax.Array, y: jax.Array, batch_size: int) -> Epoch:
     """An epoch as ``fit`` runs it: the data on the device, on a mesh of every local device, the
     strategy ``fit`` chooses for this backend and model (``feed.epoch_strategy``, kept as the
     returned function's ``how``), the state donated, the metrics brought to the host."""
@@ -62,7 +63,6 @@ def jaxnets_epoch(
         jax.random.key(0),
         loss_fn=losses.cross_entropy,
         metrics_fn=train.classification_metrics,
-        matmul_convs=matmul_convs,
     )
     mesh = parallel.data_mesh()
     box = {"state": parallel.replicate(state, mesh), "epoch": 0}
@@ -81,7 +81,7 @@ def jaxnets_epoch(
     return epoch
 
 
-BARE = ("scan", "loop", "unrolled", "scan, matmul convs")  # the ways a bare epoch runs
+BARE = ("scan", "loop", "unrolled")  # the ways a bare epoch runs
 
 
 def bare_epoch(
@@ -89,16 +89,14 @@ def bare_epoch(
 ) -> Epoch:
     """The same epoch written as a short JAX program, with no engine: a permutation gather, plain
     ``value_and_grad``, an Optax update, the state donated; run as one ``lax.scan`` (``how="scan"``),
-    a Python loop calling the jitted step (``"loop"``), a scan unrolled whole (``"unrolled"``), or
-    a scan of the model's program rewritten by ``jaxnets.rewrite.matmul_convs`` (``"scan, matmul
-    convs"``: its convolutions as patch matmuls, its tiling max pools as reshapes)."""
+    a Python loop calling the jitted step (``"loop"``), or a scan unrolled whole (``"unrolled"``)."""
     if how not in BARE:
         raise ValueError(f"how must be one of {BARE}, got {how!r}")
     tx = optax.adam(lr)
     variables = model.init(jax.random.key(0), x[:1], train=False)
     carry = (variables["params"], variables.get("batch_stats", {}), tx.init(variables["params"]))
     steps = len(x) // batch_size
-    apply = rewrite.matmul_convs(_apply(model)) if how == "scan, matmul convs" else _apply(model)
+    apply = _apply(model)
 
     def step(carry, i, idx, key):
         params, stats, opt_state = carry

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.harness import plots, recipes
+from experiments.harness import over_seeds, plots, recipes
 from experiments.harness.checks import at_least, below, between
 from experiments.harness.contract import Experiment, Outcome, Workspace
 from experiments.harness.stats import dist
@@ -42,7 +42,7 @@ class Config:
 def layer_gradient_norms(model: models.MLP, params, batch) -> list[float]:
     """‖∂loss/∂W‖ for each layer's weight matrix, input layer first."""
     x, y = batch
-    grads = jax.grad(lambda p: losses.cross_entropy(model.apply({"params": p}, x), y))(params)
+    grads = jax.grad(lambda p: losses.cross_entropy(model.apply({"params": p}, x), y).mean())(params)
     return [float(jnp.linalg.norm(grads[f"Linear_{i}"]["kernel"])) for i in range(len(model.widths))]
 
 
@@ -91,7 +91,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     styles = {"sigmoid": "o-", "relu": "s-", "leaky_relu": "^--"}  # ReLU and leaky ReLU overlap
     for act in ACTIVATIONS:
         plots.band_line(left, layers, norms[act], styles[act], logy=True, label=act)
-        cost = runs[act].fitted.curve("train_loss")
+        cost = over_seeds.curve(runs[act].fitted, "train_loss")
         plots.band_line(mid, np.arange(1, cost.shape[1] + 1), cost, styles[act], label=act)
     left.set(
         title="Gradient size per layer at initialisation",

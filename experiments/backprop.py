@@ -70,7 +70,7 @@ def forward(params: dict, x: jax.Array) -> tuple[jax.Array, jax.Array]:
 def backward(params: dict, x: jax.Array, y: jax.Array) -> tuple[jax.Array, dict]:
     """The loss and its gradient with respect to every weight, output layer first."""
     h, p = forward(params, x)
-    loss = losses.binary_cross_entropy(p, y)
+    loss = losses.binary_cross_entropy(p, y).mean()
     # Step 1, the output layer: for BCE after a sigmoid, ∂loss/∂z2 = (p − y) / n (the δ at the output).
     delta2 = (p - y) / len(x)
     grad_w2, grad_b2 = h.T @ delta2, delta2.sum(0)
@@ -82,7 +82,7 @@ def backward(params: dict, x: jax.Array, y: jax.Array) -> tuple[jax.Array, dict]
 
 def autodiff(params: dict, x: jax.Array, y: jax.Array) -> dict:
     """The same gradient from ``jax.grad``."""
-    return jax.grad(lambda p: losses.binary_cross_entropy(forward(p, x)[1], y))(params)
+    return jax.grad(lambda p: losses.binary_cross_entropy(forward(p, x)[1], y).mean())(params)
 
 
 def train_by_hand(params: dict, x: jax.Array, y: jax.Array, lr: float, steps: int):

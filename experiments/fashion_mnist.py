@@ -70,10 +70,14 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             title=name,
         )
         fitted = runs[name].fitted
-        epochs = np.arange(1, fitted.curve("train_loss").shape[1] + 1)
-        plots.band_line(axes[0], epochs, fitted.curve("train_loss"), "o-", ms=3, label=f"{name}: train")
-        plots.band_line(axes[0], epochs, fitted.curve("valid_loss"), "s--", ms=3, label=f"{name}: validation")
-        valid_pct = 100 * fitted.curve("valid_accuracy")
+        epochs = np.arange(1, over_seeds.curve(fitted, "train_loss").shape[1] + 1)
+        plots.band_line(
+            axes[0], epochs, over_seeds.curve(fitted, "train_loss"), "o-", ms=3, label=f"{name}: train"
+        )
+        plots.band_line(
+            axes[0], epochs, over_seeds.curve(fitted, "valid_loss"), "s--", ms=3, label=f"{name}: validation"
+        )
+        valid_pct = 100 * over_seeds.curve(fitted, "valid_accuracy")
         plots.band_line(axes[1], epochs, valid_pct, "o-", ms=3, label=f"{name}: validation")
         axes[1].axhline(
             100 * runs[name].held_out["accuracy"].mean,

@@ -43,7 +43,9 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         )
         for lr in cfg.lrs
     }
-    costs = {lr: f.curve("train_loss") for lr, f in fits.items()}  # seeds × epochs, nan once stopped
+    costs = {
+        lr: over_seeds.curve(f, "train_loss") for lr, f in fits.items()
+    }  # seeds × epochs, nan once stopped
     plots.curves(
         ws.plots / "cost_by_learning_rate.png",
         {f"lr = {lr:g}": (np.arange(1, c.shape[1] + 1), c) for lr, c in costs.items()},

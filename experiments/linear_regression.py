@@ -49,9 +49,9 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     )
     final = jax.device_get(with_run_axis(fitted.state, fitted.state.params)["Linear_0"])
     a, b = dist(list(final["kernel"][:, 0, 0])), dist(list(final["bias"][:, 0]))
-    lines[len(fitted.history[0])] = (float(final["kernel"][0, 0, 0]), float(final["bias"][0, 0]))  # the last
+    lines[len(fitted.run(0).rows)] = (float(final["kernel"][0, 0, 0]), float(final["bias"][0, 0]))  # the last
     a_ls, b_ls = np.polyfit(x[:, 0], y[:, 0], 1)
-    loss = fitted.curve("train_loss")
+    loss = over_seeds.curve(fitted, "train_loss")
 
     fig, (ax1, ax2) = plots.figure(1, 2, figsize=(10, 4))
     ax1.scatter(x, y, color="tab:blue", label="data")

@@ -41,13 +41,13 @@ def linear1(params: dict, xb: jax.Array) -> jax.Array:
 @jax.jit
 def calc_grad_and_step(params: dict, xb: jax.Array, yb: jax.Array, lr: float) -> dict:
     """The book's ``calc_grad`` and update in one: p ← p − lr · ∂mnist_loss/∂p."""
-    grads = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb))(params)
+    grads = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb).mean())(params)
     return jax.tree.map(lambda p, g: p - lr * g, params, grads)
 
 
 @jax.jit
 def batch_accuracy(params: dict, xb: jax.Array, yb: jax.Array) -> jax.Array:
-    return logit_accuracy(linear1(params, xb), yb)
+    return logit_accuracy(linear1(params, xb), yb).mean()
 
 
 def validate_epoch(params: dict, valid: tuple, batch_size: int) -> np.ndarray:
@@ -78,8 +78,8 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     # Accuracy as a loss: a step function of the parameters, so its gradient is zero.
     first = jax.tree.map(lambda p: p[0], params)
     xb, yb = x[:256], y[:256]
-    acc_grad = jax.grad(lambda p: 1 - logit_accuracy(linear1(p, xb), yb))(first)
-    loss_grad = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb))(first)
+    acc_grad = jax.grad(lambda p: 1 - logit_accuracy(linear1(p, xb), yb).mean())(first)
+    loss_grad = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb).mean())(first)
     max_abs = {
         name: float(max(jnp.abs(g).max() for g in jax.tree.leaves(grad)))
         for name, grad in (("accuracy", acc_grad), ("mnist_loss", loss_grad))

@@ -72,11 +72,11 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     _, sweep_train, sweep_test = train_and_test(cfg, seed_plus(cfg.seed, 1000), cfg.sweep_seeds)
     share = notes_outcome(sweep_train, sweep_test).mean
 
-    cost = fitted.curve("train_loss")
+    cost = over_seeds.curve(fitted, "train_loss")
     epochs = np.arange(1, cost.shape[1] + 1)
     plots.curves(
         ws.plots / "train_vs_test_cost.png",
-        {"train cost": (epochs, cost), "test cost": (epochs, fitted.curve("valid_loss"))},
+        {"train cost": (epochs, cost), "test cost": (epochs, over_seeds.curve(fitted, "valid_loss"))},
         title="Overfitting: train vs test cost (softmax, SGD lr 0.1)",
         ylabel="cross-entropy",
     )

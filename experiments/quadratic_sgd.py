@@ -54,7 +54,9 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     seeds = range(cfg.seed, cfg.seed + cfg.seeds)
     runs = [fit(cfg, seed) for seed in seeds]
     t, speed, _, snapshots = runs[0]
-    loss = np.concatenate([fitted.curve("train_loss") for _, _, fitted, _ in runs])  # seeds × steps
+    loss = np.concatenate(
+        [over_seeds.curve(fitted, "train_loss") for _, _, fitted, _ in runs]
+    )  # seeds × steps
     final = dist(
         [
             float(losses.rmse(predict(fitted.state, jnp.asarray(ts)).reshape(-1), jnp.asarray(ys)))

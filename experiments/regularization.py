@@ -105,7 +105,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             {"run": "online", "chunk": "ABCDEFGH"[i], **row} for row in over_seeds.rows(result, cfg.seed)
         ]
 
-    base_valid = base.curve("valid_loss")
+    base_valid = over_seeds.curve(base, "valid_loss")
     with warnings.catch_warnings():  # a seed diverged from its first epoch has no finite minimum
         warnings.simplefilter("ignore", RuntimeWarning)
         base_min = dist(np.nanmin(base_valid, axis=1))
@@ -119,7 +119,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     fig, axes = plots.figure(2, 2, figsize=(11, 8))
     ep = np.arange(1, base_valid.shape[1] + 1)
     ax = axes[0, 0]
-    plots.band_line(ax, ep, base.curve("train_loss"), logy=True, label="train")
+    plots.band_line(ax, ep, over_seeds.curve(base, "train_loss"), logy=True, label="train")
     plots.band_line(ax, ep, base_valid, logy=True, label="validation")
     ax.axvline(np.median(stopper.best["epoch"]), color="green", ls=":", label="best epoch (early stopping)")
     ax.set(
@@ -132,8 +132,10 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     for ax, (name, other) in zip(axes.flat[1:3], (("L2 penalty", l2), ("smaller net", small)), strict=True):
         for color, (label, run_) in enumerate((("baseline", base), (name, other))):
             style = {"logy": True, "color": f"C{color}"}
-            plots.band_line(ax, ep, run_.curve("valid_loss"), label=f"{label}: valid", **style)
-            plots.band_line(ax, ep, run_.curve("train_loss"), "--", label=f"{label}: train", **style)
+            plots.band_line(ax, ep, over_seeds.curve(run_, "valid_loss"), label=f"{label}: valid", **style)
+            plots.band_line(
+                ax, ep, over_seeds.curve(run_, "train_loss"), "--", label=f"{label}: train", **style
+            )
         ax.set(title=f"Baseline vs {name}", xlabel="epoch", ylabel="cross-entropy", yscale="log")
         ax.legend(fontsize=7)
     ax = axes[1, 1]
@@ -155,7 +157,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             "baseline_test": base_test,
             "early_stopped_test": best_test,
             "best_epoch": dist(np.ravel(stopper.best["epoch"])),
-            "stopped_at": len(stopped.per_run()[0].history),
+            "stopped_at": len(stopped.per_run()[0].rows),
             "gaps_valid_minus_train": gaps,
             "online_valid_accuracy": online_acc,
         },
@@ -171,7 +173,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
                 [best_test["loss"], base_test["loss"]],
                 [
                     less("loss", best_test["loss"], base_test["loss"], ("best", "last")),
-                    below("epochs trained", len(stopped.per_run()[0].history), cfg.epochs),
+                    below("epochs trained", len(stopped.per_run()[0].rows), cfg.epochs),
                 ],
                 notes="(text only)",
             ),

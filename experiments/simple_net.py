@@ -48,7 +48,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     acc = over_seeds.last(fitted, "valid_accuracy")
     plots.curves(
         ws.plots / "simple_net.png",
-        {"validation accuracy": (np.arange(1, cfg.epochs + 1), fitted.curve("valid_accuracy"))},
+        {"validation accuracy": (np.arange(1, cfg.epochs + 1), over_seeds.curve(fitted, "valid_accuracy"))},
         title=f"784-{cfg.hidden}-1, SGD lr {cfg.lr:g}: validation accuracy",
         ylabel="validation accuracy",
     )

@@ -13,7 +13,7 @@ from experiments.harness.checks import all_of, below, falls, reported, within
 from experiments.harness.contract import Experiment, Outcome, Workspace
 from experiments.harness.stats import dist
 from jaxnets import losses, models, optim
-from jaxnets.record import RunResult
+from jaxnets.record import FitResult
 from jaxnets.train import train_model
 
 NOTES_X_STD = np.array(
@@ -41,7 +41,7 @@ def _first(costs: np.ndarray, bad) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
-def fit(cfg: Config, seed: int) -> dict[str, RunResult]:
+def fit(cfg: Config, seed: int) -> dict[str, FitResult]:
     """Linear(3, 1), MSE, SGD lr 0.1, on standardized and on raw inputs, from one seed's init."""
     x, y = toy_data.exam_scores()
     return {
@@ -60,7 +60,7 @@ def fit(cfg: Config, seed: int) -> dict[str, RunResult]:
 
 
 def _costs(fits: dict) -> dict[str, np.ndarray]:
-    return {k: np.array([h["train_loss"] for h in f.history]) for k, f in fits.items()}
+    return {k: np.array([h["train_loss"] for h in f.rows]) for k, f in fits.items()}
 
 
 def run(cfg: Config, ws: Workspace) -> Outcome:
@@ -76,7 +76,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     every = [_costs(f) for f in runs]
     plots.curves(
         ws.plots / "standardization.png",
-        {f"{k} inputs": ([h["epoch"] for h in fits[k].history], c) for k, c in costs.items()},
+        {f"{k} inputs": ([h["epoch"] for h in fits[k].rows], c) for k, c in costs.items()},
         title=f"MSE per epoch, raw vs standardized inputs (lr {cfg.lr:g})",
         ylabel="MSE (log)",
         logy=True,
@@ -121,7 +121,7 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
             {"seed": seed, "run": k, **row}
             for seed, fits in zip(seeds, runs, strict=True)
             for k, f in fits.items()
-            for row in f.history
+            for row in f.rows
         ],
         metrics={
             "seeds": {

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from jaxnets import losses
 from jaxnets.errors import InputError
-from jaxnets.state import Batch, TrainState, _one_run, apply, variables
+from jaxnets.state import Batch, TrainState, apply, one_run, variables
 
 # The keys a dict batch names its inputs and its targets by (tensorflow-datasets and Grain give
 # {"image", "label"}), in the order they are looked for.
@@ -73,9 +73,7 @@ def class_count(state: TrainState, x: jax.Array) -> int | None:
     class ids (None otherwise): what a label is checked against. Shapes only: nothing is computed."""
     if state.loss_fn not in losses.CLASS_ID_LOSSES:
         return None
-    outputs = jax.eval_shape(
-        lambda s, x: apply(s, variables(s, s.params), x, train=False), _one_run(state), x
-    )
+    outputs = jax.eval_shape(lambda s, x: apply(s, variables(s, s.params), x, train=False), one_run(state), x)
     return int(outputs.shape[-1])
 
 

@@ -30,7 +30,6 @@ import numpy as np
 import orbax.checkpoint as ocp
 from flax import linen as nn
 
-from jaxnets import interrupts
 from jaxnets.errors import InputError
 from jaxnets.parallel import is_key, to_host
 from jaxnets.state import module_of
@@ -199,15 +198,14 @@ class Checkpointer:
                 "layout": _layout(arrays),
             }
         )
-        with interrupts.held():
-            self.manager.save(
-                epoch,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardSave(arrays),
-                    steps=ocp.args.StandardSave(steps),
-                    meta=ocp.args.JsonSave(meta),
-                ),
-            )
+        self.manager.save(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(arrays),
+                steps=ocp.args.StandardSave(steps),
+                meta=ocp.args.JsonSave(meta),
+            ),
+        )
 
     def restore(self, like: Any) -> tuple[int, Any, dict[str, Any]] | None:
         """The latest checkpoint as ``(epoch, state, record)``, or None when there is none.

@@ -1,8 +1,9 @@
-"""How ``fit`` feeds a data set to the devices, decided once per run: ``OnDevice`` (the arrays
-live on the devices, each epoch one compiled scan, ``steps.train_epoch``) or ``Streamed`` (read
-from the host a batch at a time by a Grain loader, ``jaxnets.stream``). Both draw an epoch's
-batches from the same permutation and take the same steps, so they give the same numbers; the
-loop asks either for an epoch, an evaluation or a fingerprint and never which one it has."""
+"""How ``fit`` feeds a data set to the devices, decided and checked once per run: ``OnDevice``
+(the arrays live on the devices, each epoch one compiled scan, ``steps.train_epoch``, or a loop
+of the compiled step) or ``Streamed`` (read from the host a batch at a time by a Grain loader,
+``jaxnets.stream``). Both draw an epoch's batches from the same permutation and take the same
+steps, so they give the same numbers; the loop asks either for an epoch, an evaluation or a
+fingerprint and never which one it has."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnets import rewrite, stream
+from jaxnets import stream
+from jaxnets.batch import as_pair, check_data
 from jaxnets.errors import InputError
+from jaxnets.evaluation import evaluate
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, replicate, to_host
 from jaxnets.state import Batch, TrainState
-from jaxnets.steps import evaluate, loop_epoch, predict, train_epoch
+from jaxnets.steps import loop_epoch, predict, train_epoch
 
 
 class Feed(Protocol):
@@ -70,7 +73,7 @@ class OnDevice:
         return state, metrics, None
 
     def evaluate(self, state: TrainState) -> dict[str, Any]:
-        return evaluate(state, self.data, checked=False)  # fit checked it before training
+        return evaluate(state, self.data, checked=False)  # checked before training
 
     def fingerprint(self) -> list[Any]:
         return np.asarray(to_host(_data_fingerprint(*self.data))).tolist()
@@ -102,21 +105,20 @@ class Streamed:
 
 
 def feeds(
+    state: TrainState,
     train: Batch | stream.Source,
     valid: Batch | stream.Source | None,
-    state: TrainState,
     mesh: Mesh,
     streamed: bool | None = None,
     drop_last: bool = True,
     epoch_as: str | int | None = None,
 ) -> tuple[Feed, Feed | None]:
-    """The training and validation feeds: arrays that fit go on the devices of ``mesh`` (with
-    the training data's path), anything else is streamed (``streamed``: True/False to choose);
-    validation arrays go on the devices unless the training data is streamed. Training arrays on
-    the devices run each epoch as ``epoch_strategy`` says (``epoch_as`` None: chosen for the
-    backend and the model)."""
+    """The training and validation feeds of data sets ``checked`` already: arrays that fit go on
+    the devices of ``mesh`` (with the training data's path), anything else is streamed
+    (``streamed``: True/False to choose); validation arrays go on the devices unless the training
+    data is streamed. Training arrays on the devices run each epoch as ``epoch_strategy`` says
+    (``epoch_as`` None: chosen for the backend and the model)."""
     stacked = state.runs is not None
-    train = tuple(train) if stream.is_arrays(train) else stream.as_source(train)
     on_host, path = stream.choose(train, streamed, mesh)
     if on_host and not drop_last:
         raise InputError(
@@ -128,7 +130,6 @@ def feeds(
             f"{state.runs} stacked runs train on data held on the devices, and this data set is streamed "
             f"({path}): train the seeds one at a time, or pass arrays that fit"
         )
-
     if on_host and epoch_as is not None:
         raise InputError(
             f"epoch_as={epoch_as!r} chooses how an epoch over data held on the devices runs, and this "
@@ -140,11 +141,27 @@ def feeds(
         path = f"{path}; each epoch {why}"
 
     def feed(data: Batch | stream.Source, path: str) -> Feed:
-        if stream.is_arrays(data) and not on_host:
-            return OnDevice(replicate(tuple(data), mesh), None if stacked else mesh, drop_last, path, how)
+        if isinstance(data, tuple) and not on_host:
+            return OnDevice(replicate(data, mesh), None if stacked else mesh, drop_last, path, how)
         return Streamed(stream.as_source(data), mesh, path)
 
     return feed(train, path), None if valid is None else feed(valid, "validation")
+
+
+def checked(state: TrainState, data: Any, what: str) -> Batch | stream.Source | None:
+    """``data`` as an ``(inputs, targets)`` tuple of arrays or a ``Source`` (None stays None),
+    checked against the model before anything is placed or compiled: shapes, and labels that are
+    class ids (a few rows of a source)."""
+    if data is None:
+        return None
+    data = as_pair(data)
+    if stream.is_arrays(data):
+        data = tuple(data)
+        check_data(state, data, what)
+        return data
+    source = stream.as_source(data)
+    check_data(state, stream.read_rows(source, np.arange(min(len(source), 2))), what)
+    return source
 
 
 EPOCH_AS = ("scan", "loop")  # or an int: a scan unrolled that many steps at a time
@@ -154,10 +171,10 @@ def epoch_strategy(
     state: TrainState, data: Batch, mesh: Mesh, epoch_as: str | int | None = None
 ) -> tuple[str | int, str]:
     """How an epoch over ``data`` on the devices runs, and why: ``epoch_as`` where given, else
-    one compiled scan, except on CPU for a model whose program still holds a convolution after
-    ``rewrite.matmul_convs`` (a grouped or dilated one, or ``matmul_convs=False``): a host loop
-    of the compiled step then, since XLA:CPU runs convolutions ~3× slower inside a compiled loop
-    (jax-ml/jax#12868; measured by ``python -m benchmarks.bench``)."""
+    one compiled scan, except on CPU for a model whose program holds a convolution: a host loop
+    of the compiled step then, since XLA:CPU runs convolutions many times slower inside a
+    compiled loop (jax-ml/jax#12868; ``python -m benchmarks.bench``). A model that convolves
+    with ``models.conv_as_matmul`` holds none, and scans."""
     if epoch_as is not None:
         unroll = isinstance(epoch_as, int) and not isinstance(epoch_as, bool) and epoch_as >= 1
         if epoch_as not in EPOCH_AS and not unroll:
@@ -168,36 +185,17 @@ def epoch_strategy(
     platform = mesh.devices.flat[0].platform
     if platform != "cpu":
         return "scan", f"one compiled scan ({platform})"
-    x = data[0][:1]
-    if _convolves(state, x):
+    if convolves(state, data[0][:1]):
         return "loop", (
-            "a loop of the compiled step (convolutions on CPU: XLA:CPU runs them several times "
-            "slower inside a compiled loop)"
-        )
-    if state.matmul_convs:  # applied through jaxnets.rewrite
-        return "scan", (
-            "one compiled scan (its convolutions as patch matmuls, its tiling max pools as "
-            "reshapes: fast in a loop on CPU)"
+            "a loop of the compiled step (convolutions on CPU: XLA:CPU runs them many times slower "
+            "inside a compiled loop; models.conv_as_matmul makes them matmuls, which scan fast)"
         )
     return "scan", "one compiled scan (no convolutions)"
 
 
-def _convolves(state: TrainState, x: jax.Array) -> bool:
-    """Whether the model convolves (its traced program holds a convolution)."""
-    return rewrite.holds(jax.make_jaxpr(predict)(state, x).jaxpr, "conv_general_dilated")
-
-
-def size(data: Batch | stream.Source) -> int:
-    """How many examples ``data`` holds."""
-    return len(data[0]) if stream.is_arrays(data) else len(stream.as_source(data))
-
-
-def sample(data: Batch | stream.Source) -> Batch:
-    """``data`` itself (arrays), or a few rows of a source: what is checked against the model."""
-    if stream.is_arrays(data):
-        return tuple(data)
-    source = stream.as_source(data)
-    return stream.read_rows(source, np.arange(min(len(source), 2)))
+def convolves(state: TrainState, x: jax.Array) -> bool:
+    """Whether the model's program (traced, not run) holds a convolution."""
+    return "conv_general_dilated" in str(jax.make_jaxpr(predict)(state, x))
 
 
 @jax.jit

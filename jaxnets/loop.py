@@ -45,11 +45,11 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from jaxnets import callbacks, interrupts, losses, parallel
-from jaxnets.batch import as_pair, check_data
+from jaxnets import callbacks, losses, parallel
+from jaxnets.batch import as_pair
 from jaxnets.checkpoint import Checkpointer, run_signature
 from jaxnets.errors import InputError
-from jaxnets.feed import Feed, feeds, sample, size
+from jaxnets.feed import Feed, checked, feeds
 from jaxnets.metrics import MetricsFn, batch_values, no_metrics, step_sizes
 from jaxnets.parallel import Mesh, place, to_host
 from jaxnets.record import FitResult, Record
@@ -62,7 +62,7 @@ from jaxnets.state import (
     run_keys,
 )
 from jaxnets.steps import check_batch_size
-from jaxnets.stream import Source, device_memory
+from jaxnets.stream import Source, device_memory, is_arrays, read_rows
 
 OnEpoch = Callable[[int, TrainState, dict[str, Any]], "bool | None"]
 
@@ -72,7 +72,7 @@ def fit(
     train: Batch | Source,
     *,
     epochs: int,
-    batch_size: int,
+    batch_size: int | None = None,
     key: jax.Array,
     valid: Batch | Source | None = None,
     shuffle: bool = True,
@@ -87,63 +87,51 @@ def fit(
     progress: bool | None = None,
     desc: str = "train",
 ) -> FitResult:
-    """Train for ``epochs`` epochs, evaluating on ``valid`` after each one; returns the
-    ``FitResult`` (one history per run, ``result.run(k)`` for run k alone). ``key`` is the
-    shuffle key, one per run for stacked runs. ``on_epoch(epoch, state, row)`` is called after
-    each epoch (True stops the run); a non-finite loss or parameter is recorded per run and
-    stops that run unless ``stop_on_divergence`` is False; with ``checkpoint_dir`` the run is
-    saved every ``checkpoint_every`` epochs and resumed from there. ``epoch_as`` ("scan",
-    "loop", or steps to unroll; None: chosen for the backend and model, ``feed.epoch_strategy``)
-    says how an epoch over data on the devices runs. See the module's docstring."""
-    # A Ctrl-C dropped on its way (in a garbage-collector callback; by jax, which clears one
-    # landing in parts of its tracing) still stops the run, at the end of its epoch
-    # (``jaxnets.interrupts``).
-    with interrupts.redelivered() as check:
-        train, valid = as_pair(train), as_pair(valid)
-        _check(state, train, valid, epochs, batch_size, checkpoint_every)
-        state, key, mesh = place(state, run_keys(state, key), mesh)
-        train, valid = feeds(train, valid, state, mesh, stream, drop_last, epoch_as)
-        with _saver(checkpoint_dir, state, train, batch_size, shuffle, key, drop_last) as saver:
-            done, state, record = _restore(saver, state, epochs)
-            after_epoch = [
-                callbacks.divergence(stop_on_divergence),
-                callbacks.user(on_epoch),
-                callbacks.saving(saver, epochs, checkpoint_every),
-            ]
-            with callbacks.progress_bar(done, epochs, progress, desc) as bar:
-                for epoch in range(done + 1, epochs + 1) if not record.done else ():
-                    state, step_metrics, row, record.reader = _epoch(
-                        state, train, valid, key, epoch, batch_size, shuffle
-                    )
-                    record.add(row, step_metrics)
-                    for callback in (bar, *after_epoch):
-                        callback(epoch, state, record)
-                    check()
-                    if record.done:
-                        break
+    """Train for ``epochs`` epochs of batches of ``batch_size`` (None: the whole data set, one
+    step an epoch), evaluating on ``valid`` after each one; returns the ``FitResult``, its
+    history by column (``result.history["train_loss"]``, one value per epoch; per run for a
+    stacked state). ``key`` is the shuffle key (``jax.random.key`` or ``PRNGKey``), one per run
+    for stacked runs. ``on_epoch(epoch, state, row)`` is called after each epoch (True stops the
+    run); a non-finite loss or parameter is recorded per run and stops that run unless
+    ``stop_on_divergence`` is False; with ``checkpoint_dir`` the run is saved every
+    ``checkpoint_every`` epochs and resumed from there. ``epoch_as`` ("scan", "loop", or steps
+    to unroll; None: chosen for the backend and model, ``feed.epoch_strategy``) says how an
+    epoch over data on the devices runs. See the module's docstring."""
+    epochs = whole("epochs", epochs, 0)
+    checkpoint_every = whole("checkpoint_every", checkpoint_every, 1)
+    key = run_keys(state, key)
+    train, valid = checked(state, train, "the training data"), checked(state, valid, "the validation data")
+    n = len(train[0]) if isinstance(train, tuple) else len(train)
+    batch_size = n if batch_size is None else whole("batch_size", batch_size, 1)
+    check_batch_size(batch_size, n)
+    state, key, mesh = place(state, key, mesh)
+    train, valid = feeds(state, train, valid, mesh, stream, drop_last, epoch_as)
+    with _saver(checkpoint_dir, state, train, batch_size, shuffle, key, drop_last) as saver:
+        done, state, record = _restore(saver, state, epochs)
+        after_epoch = [
+            callbacks.divergence(stop_on_divergence),
+            callbacks.user(on_epoch),
+            callbacks.saving(saver, epochs, checkpoint_every),
+        ]
+        with callbacks.progress_bar(done, epochs, progress, desc) as bar:
+            for epoch in range(done + 1, epochs + 1) if not record.done else ():
+                state, step_metrics, row, record.reader = _epoch(
+                    state, train, valid, key, epoch, batch_size, shuffle
+                )
+                record.add(row, step_metrics)
+                for callback in (bar, *after_epoch):
+                    callback(epoch, state, record)
+                if record.done:
+                    break
     return record.result(state, train.path)
 
 
-def _check(
-    state: TrainState,
-    train: Batch | Source,
-    valid: Batch | Source | None,
-    epochs: int,
-    batch_size: int,
-    checkpoint_every: int,
-) -> None:
-    """Refuse, before anything is placed or trained, what ``fit`` cannot run."""
-    if epochs < 0:
-        raise InputError(f"epochs must be >= 0, got {epochs}")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-        raise InputError(
-            f"checkpoint_every must be a whole number of epochs >= 1, got {checkpoint_every!r} "
-            "(checkpoint_dir=None saves none)"
-        )
-    check_data(state, sample(train), "the training data")
-    if valid is not None:
-        check_data(state, sample(valid), "the validation data")
-    check_batch_size(batch_size, size(train))
+def whole(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int if it is a whole number (NumPy's too) of at least ``minimum``; else
+    ``InputError`` naming the argument, the value and what it must be."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _saver(checkpoint_dir: str | os.PathLike | None, *signature_of: Any) -> Checkpointer | nullcontext:
@@ -289,7 +277,7 @@ def seeded_state(
 def train_model(
     model: nn.Module,
     tx: optax.GradientTransformation,
-    train: Batch,
+    train: Batch | Source,
     *,
     epochs: int,
     batch_size: int | None = None,
@@ -301,14 +289,16 @@ def train_model(
     rng_streams: tuple[str, ...] = ("dropout",),
     **fit_kwargs: Any,
 ) -> FitResult:
-    """Initialise ``model`` from ``seed`` (``seeded_state``) and ``fit`` it; ``batch_size=None``
-    is full batch. With ``seeds`` > 1, the seeds ``seed, seed + 1, …`` train as one program (a
-    stacked state), run k as the single run of seed ``seed + k`` would."""
-    x, y = map(jnp.asarray, as_pair(train))
+    """Initialise ``model`` from ``seed`` (``seeded_state``) and ``fit`` it: ``train``,
+    ``epochs``, ``batch_size`` (None: the whole data set) and ``fit_kwargs`` as ``fit`` takes
+    them. With ``seeds`` > 1, the seeds ``seed, seed + 1, …`` train as one program (a stacked
+    state), run k as the single run of seed ``seed + k`` would."""
+    train = as_pair(train)
+    example = train[0][:1] if is_arrays(train) else read_rows(train, np.arange(1))[0]
     state, data_key = seeded_state(
         model,
         tx,
-        x[:1],
+        example,
         seed=seed,
         seeds=seeds,
         loss_fn=loss_fn,
@@ -316,4 +306,4 @@ def train_model(
         l2=l2,
         rng_streams=rng_streams,
     )
-    return fit(state, (x, y), epochs=epochs, batch_size=batch_size or len(x), key=data_key, **fit_kwargs)
+    return fit(state, train, epochs=epochs, batch_size=batch_size, key=data_key, **fit_kwargs)

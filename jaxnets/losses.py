@@ -1,4 +1,7 @@
-"""Losses of the labs, each ``f(outputs, targets) -> scalar`` (batch mean).
+"""Losses of the labs, each ``f(outputs, targets)`` with one value per example, as optax's losses
+are written (the steps take their mean, masked where an evaluation pads its last batch): pass
+one as ``loss_fn``, or take ``.mean()`` of it for a batch's loss. ``rmse`` alone is a batch's
+number (a root of a mean, not a mean over examples).
 
 Each checks, while it is traced, that its targets fit its outputs, and raises an ``InputError``
 that says what to pass instead: a silent broadcast of (N, 1) against (N,) or a one-hot label
@@ -64,8 +67,8 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     where labels cannot be checked before the fact, a label outside 0 .. classes − 1 makes the
     loss NaN (loud, and found by the divergence check) instead of a plausible number."""
     ids = class_ids(logits, labels)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, ids).mean()
-    return jnp.where(jnp.all((ids >= 0) & (ids < logits.shape[-1])), loss, jnp.nan)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, ids)
+    return jnp.where((ids >= 0) & (ids < logits.shape[-1]), loss, jnp.nan)
 
 
 def _paired(outputs: jax.Array, targets: jax.Array) -> None:
@@ -108,36 +111,43 @@ def binary_cross_entropy(probs: jax.Array, targets: jax.Array) -> jax.Array:
     """BCE on probabilities (``nn.BCELoss``: logs clamped at -100, and PyTorch's gradient, which
     stays finite when a probability has saturated to exactly 0 or 1)."""
     p, y = flat_pair(probs, targets)
-    return _bce(p, y).mean()
+    return _bce(p, y)
 
 
 def binary_cross_entropy_with_logits(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """BCE on logits, the numerically stable form (``nn.BCEWithLogitsLoss``)."""
     z, y = flat_pair(logits, targets)
-    return optax.sigmoid_binary_cross_entropy(z, y).mean()
+    return optax.sigmoid_binary_cross_entropy(z, y)
+
+
+def _per_example(values: jax.Array) -> jax.Array:
+    """One value per example: the mean over any axes after the first (the batch)."""
+    return values.reshape(values.shape[0], -1).mean(-1) if values.ndim > 1 else values
 
 
 def mse(preds: jax.Array, targets: jax.Array) -> jax.Array:
-    """Mean squared error (``F.mse_loss``)."""
+    """Squared error per example (its mean is ``F.mse_loss``)."""
     _paired(preds, targets)
-    return jnp.mean((preds - targets.reshape(preds.shape)) ** 2)
+    return _per_example((preds - targets.reshape(preds.shape)) ** 2)
 
 
 def rmse(preds: jax.Array, targets: jax.Array) -> jax.Array:
-    """Root mean squared error (the fastai chapter's ``mse``, which takes the square root)."""
-    return jnp.sqrt(mse(preds, targets))
+    """Root mean squared error of the batch (the fastai chapter's ``mse``, which takes the square
+    root): one number, not a mean over examples."""
+    return jnp.sqrt(mse(preds, targets).mean())
 
 
 def l1(preds: jax.Array, targets: jax.Array) -> jax.Array:
-    """Mean absolute error."""
+    """Absolute error per example (its mean is the mean absolute error)."""
     _paired(preds, targets)
-    return jnp.mean(jnp.abs(preds - targets.reshape(preds.shape)))
+    return _per_example(jnp.abs(preds - targets.reshape(preds.shape)))
 
 
 def mnist_loss(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    """fastai's ``mnist_loss``: mean distance of sigmoid(logits) from the 0/1 target."""
+    """fastai's ``mnist_loss`` per example (its mean is the book's): the distance of
+    sigmoid(logits) from the 0/1 target."""
     p, y = flat_pair(jax.nn.sigmoid(logits), targets)
-    return jnp.where(y == 1, 1 - p, p).mean()
+    return jnp.where(y == 1, 1 - p, p)
 
 
 def binomial_log_likelihood(theta: jax.Array, n: int, k: int) -> jax.Array:

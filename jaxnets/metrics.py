@@ -1,5 +1,6 @@
 """Metrics: accuracies, and the ``metrics_fn`` bundles a training state carries, each
-``f(outputs, targets) -> {name: scalar}`` (batch means), reported beside the loss."""
+``f(outputs, targets) -> {name: values}`` with one value per example (as the losses; the steps
+report their means), reported beside the loss."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ MetricsFn = Callable[[jax.Array, jax.Array], Metrics]
 
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Fraction of argmax predictions equal to the integer labels."""
-    return jnp.mean(jnp.argmax(logits, -1) == class_ids(logits, labels))
+    """1 where the argmax prediction equals the integer label, else 0 (its mean: the accuracy)."""
+    return (jnp.argmax(logits, -1) == class_ids(logits, labels)).astype(jnp.float32)
 
 
 def binary_accuracy(outputs: jax.Array, targets: jax.Array, threshold: float = 0.5) -> jax.Array:
-    """Fraction of (outputs > threshold) equal to the 0/1 targets (0.5 for probabilities)."""
+    """1 where (output > threshold) equals the 0/1 target (0.5 for probabilities), else 0."""
     p, y = flat_pair(outputs, targets)
-    return jnp.mean((p > threshold) == (y > 0.5))
+    return ((p > threshold) == (y > 0.5)).astype(jnp.float32)
 
 
 def logit_accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:

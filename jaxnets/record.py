@@ -1,5 +1,6 @@
 """What training records: each run's history rows, per-step metrics and divergence (saved with
-every checkpoint), and ``FitResult``, the outcome of ``fit``, with a view of each run."""
+every checkpoint), and ``FitResult``, the outcome of ``fit``: its history by column, one value per
+epoch (a leading run axis for stacked runs), and a view of each run."""
 
 from __future__ import annotations
 
@@ -18,46 +19,55 @@ class Divergence(NamedTuple):
     reason: str
 
 
-class RunResult(NamedTuple):
-    """One run of a ``FitResult``: its state, its history rows (up to its divergence, if it
-    stopped there), its per-step metrics and its divergence (None where it stayed finite)."""
-
-    state: TrainState
-    history: list[dict[str, float]]
-    steps: dict[str, np.ndarray]
-    diverged: Divergence | None
-
-
 class FitResult(NamedTuple):
-    """The outcome of ``fit``, one shape for one run or many: the final state (a single run's,
-    or stacked runs'), one list of history rows per run, the per-step metrics with a leading run
-    axis, one divergence (or None) per run, and where the data lived. ``run(k)`` is run k alone,
-    as ``fit`` of that run by itself gives it; ``run(0)`` is a single run's."""
+    """The outcome of ``fit``, by the run-axis rule (docs/library.md): for a single run, each
+    history column has one value per epoch (``history["train_loss"]``, as Keras' ``History``),
+    each per-step metric one per step, and ``diverged`` is one ``Divergence`` or None; for N
+    stacked runs each has a leading axis of N (a run's epochs after it stopped are nan) and
+    ``diverged`` one entry per run. ``rows`` holds the same history as rows (a list of dicts,
+    one list per run when stacked). ``run(k)`` is run k alone, as a single run's result."""
 
     state: TrainState
-    history: list[list[dict[str, float]]]
+    history: dict[str, np.ndarray]
+    rows: list[dict[str, float]] | list[list[dict[str, float]]]
     steps: dict[str, np.ndarray]
-    diverged: tuple[Divergence | None, ...]
+    diverged: Divergence | None | tuple[Divergence | None, ...]
     data_path: str = ""  # where the training data lived (on device or streamed) and why
 
-    def run(self, k: int) -> RunResult:
-        """Run ``k``: its state, rows, steps (those of the epochs it recorded) and divergence."""
-        history = self.history[k]
-        trained = max(len(h) for h in self.history)
-        steps = {n: v[k][: v.shape[1] // max(trained, 1) * len(history)] for n, v in self.steps.items()}
-        state = self.state if self.state.runs is None else self.state.run(k)
-        return RunResult(state, history, steps, self.diverged[k])
+    @property
+    def runs(self) -> int | None:
+        """The number of stacked runs, None for a single run (as ``TrainState.runs``)."""
+        return self.state.runs
 
-    def per_run(self) -> list[RunResult]:
-        """Each run's result, in run order."""
-        return [self.run(k) for k in range(len(self.history))]
+    def run(self, k: int) -> FitResult:
+        """Run ``k`` alone: its state, its epochs (up to where it stopped), its steps and its
+        divergence, as ``fit`` of that run by itself gives them (``run(0)`` of a single run is
+        the result itself)."""
+        if self.runs is None:
+            if k != 0:
+                raise IndexError(f"a single run's result has run 0 only, not {k}")
+            return self
+        rows = self.rows[k]
+        trained = len(self.history["epoch"][0]) if "epoch" in self.history else 0
+        steps = {n: v[k][: v.shape[1] // max(trained, 1) * len(rows)] for n, v in self.steps.items()}
+        history = {c: v[k][: len(rows)] for c, v in self.history.items()}
+        return FitResult(self.state.run(k), history, rows, steps, self.diverged[k], self.data_path)
 
-    def curve(self, column: str) -> np.ndarray:
-        """A history column as (runs, epochs), nan after a run's last recorded epoch."""
-        longest = max(len(h) for h in self.history)
-        return np.array(
-            [[row[column] for row in h] + [np.nan] * (longest - len(h)) for h in self.history], float
+    def per_run(self) -> list[FitResult]:
+        """Each run's result, in run order (``[self]`` for a single run)."""
+        return [self.run(k) for k in range(self.runs or 1)]
+
+
+def columns(rows: list[list[dict[str, Any]]]) -> dict[str, np.ndarray]:
+    """History rows of each run as columns, (runs, epochs), nan after a run's last row."""
+    longest = max((len(r) for r in rows), default=0)
+    names = list(dict.fromkeys(k for run in rows for row in run for k in row))
+    return {
+        name: np.array(
+            [[row.get(name, np.nan) for row in run] + [np.nan] * (longest - len(run)) for run in rows], float
         )
+        for name in names
+    }
 
 
 class Record:
@@ -91,7 +101,18 @@ class Record:
         return {k: np.concatenate(v, axis=-1) for k, v in self.steps.items()}
 
     def result(self, state: TrainState, data_path: str) -> FitResult:
-        return FitResult(state, self.history, self.step_arrays(), tuple(self.diverged), data_path)
+        """The record as a ``FitResult`` of ``state``, by the run-axis rule."""
+        history, steps = columns(self.history), self.step_arrays()
+        if state.runs:
+            return FitResult(state, history, self.history, steps, tuple(self.diverged), data_path)
+        return FitResult(
+            state,
+            {k: v[0] for k, v in history.items()},
+            self.history[0],
+            {k: v[0] for k, v in steps.items()},
+            self.diverged[0],
+            data_path,
+        )
 
     @property
     def done(self) -> bool:

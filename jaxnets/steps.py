@@ -5,30 +5,28 @@ compiled call (``lax.scan`` over shuffled batches), each a pure function of a ``
     metrics = eval_step(state, (x_test, y_test))
 
 A state of several stacked runs (``create_train_states``: one per seed) trains as one program:
-``train_epoch``, ``train_full_batch``, ``evaluate`` and ``predict`` vmap over its run axis (the
-data shared, each run with its own shuffle key), and return per-run results.
+every step here vmaps over its run axis (the data shared, each run with its own keys) and gives
+one value per run. Evaluation over a whole data set is ``jaxnets.evaluation``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import partial
-from typing import Any
 
 import chex
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxnets import losses
-from jaxnets.batch import as_pair, check_batch, check_data, check_inputs
+from jaxnets.batch import as_pair, check_batch, check_inputs
 from jaxnets.errors import InputError
-from jaxnets.metrics import Metrics, batch_values
-from jaxnets.parallel import Mesh, constrain_batch, mesh_of, replicate, to_host
-from jaxnets.state import Batch, TrainState, apply, check_optimizer, variables
+from jaxnets.metrics import Metrics
+from jaxnets.parallel import Mesh, constrain_batch
+from jaxnets.state import Batch, TrainState, apply, as_key, check_optimizer, run_keys, variables
 
 
-def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
+def _step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
+    """One optimizer step of a single run (of a stacked state, one run as vmap sees it)."""
     x, y = check_batch(batch, state)
     check_optimizer(state)
     if state.batch_stats and x.shape[0] == 1:
@@ -37,8 +35,7 @@ def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -
             "example every feature becomes 0 (the net trains to chance; PyTorch refuses it too): "
             "use batches of at least 2 examples"
         )
-    if rng is None:
-        rng = jax.random.fold_in(state.key, state.step)
+    rng = jax.random.fold_in(state.key, state.step) if rng is None else as_key(rng, "rng")
 
     # The first stream (dropout) draws from the step's key, any other from a key folded from it.
     rngs = {name: rng if i == 0 else jax.random.fold_in(rng, i) for i, name in enumerate(state.rng_streams)}
@@ -47,31 +44,64 @@ def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -
         outputs, updates = apply(
             state, variables(state, params), x, train=True, rngs=rngs, mutable=["batch_stats"]
         )
-        loss = state.loss_fn(outputs, y)
+        loss = batch_mean(state.loss_fn(outputs, y), "loss_fn", x.shape[0])
         total = loss + state.l2 * losses.l2_penalty(params) if state.l2 else loss
         return total, (loss, outputs, updates)
 
     (_, (loss, outputs, updates)), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
     new_state = state.apply_gradients(grads=grads, batch_stats=updates.get("batch_stats", state.batch_stats))
-    return new_state, {"loss": loss, **state.metrics_fn(outputs, y)}
+    return new_state, {"loss": loss, **_means(state.metrics_fn(outputs, y), x.shape[0])}
+
+
+def batch_mean(values: jax.Array, what: str, n: int) -> jax.Array:
+    """A batch's loss or metric: the mean of its one value per example (optax's losses), or the
+    value itself where ``what`` gave the batch's number already (a scalar)."""
+    values = jnp.asarray(values)
+    if values.ndim and values.shape[0] != n:
+        raise InputError(
+            f"{what} returned values of shape {values.shape} for a batch of {n} examples: return one value "
+            f"per example (shape ({n},), as optax's losses do) or the batch's mean (a scalar)"
+        )
+    return jnp.mean(values)
+
+
+def _means(metrics: Metrics, n: int) -> Metrics:
+    return {k: batch_mean(v, f"metrics_fn's {k!r}", n) for k, v in metrics.items()}
+
+
+def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
+    if state.runs and rng is not None:
+        return _per_run(state, lambda s, r: _step(s, batch, r), run_keys(state, rng))
+    return _per_run(state, lambda s: _step(s, batch, rng))
 
 
 train_step = jax.jit(_train_step, donate_argnums=0)
 train_step.__doc__ = """One optimizer step on ``batch = (inputs, targets)``: returns ``(state, metrics)``.
 
 BatchNorm uses (and updates) batch statistics; dropout is on, with key ``rng`` or, by default,
-``fold_in(state.key, state.step)``. Metrics (``loss`` and ``state.metrics_fn``'s) are those of the
-batch before the update. The input state is donated: use the returned one.
+``fold_in(state.key, state.step)``. Metrics (``loss`` and ``state.metrics_fn``'s) are the batch's
+means, before the update. A stacked state steps every run on the same batch (each with its own
+key; ``rng``: one per run) and gives one value per run. The input state is donated: use the
+returned one.
 """
 
 
 @partial(jax.jit, static_argnames=("mesh",))
 def eval_step(state: TrainState, batch: Batch, mesh: Mesh | None = None) -> Metrics:
-    """Metrics of ``batch`` in evaluation mode (BN running averages, no dropout); no state change.
-    With a ``mesh`` (see ``jaxnets.parallel``), the batch is split over its devices."""
+    """The batch's mean metrics in evaluation mode (BN running averages, no dropout); no state
+    change; one value per run for a stacked state. With a ``mesh`` (see ``jaxnets.parallel``),
+    the batch is split over its devices."""
     x, y = constrain_batch(check_batch(batch, state), mesh)
-    outputs = apply(state, variables(state, state.params), x, train=False)
-    return {"loss": state.loss_fn(outputs, y), **state.metrics_fn(outputs, y)}
+
+    def one(state: TrainState) -> Metrics:
+        outputs = apply(state, variables(state, state.params), x, train=False)
+        n = x.shape[0]
+        return {
+            "loss": batch_mean(state.loss_fn(outputs, y), "loss_fn", n),
+            **_means(state.metrics_fn(outputs, y), n),
+        }
+
+    return _per_run(state, one)
 
 
 @jax.jit
@@ -104,7 +134,7 @@ def epoch_batches(n: int, key: jax.Array, batch_size: int, shuffle: bool = True)
     drawn with ``key`` (or 0..n-1), the last partial batch dropped."""
     check_batch_size(batch_size, n)
     steps = n // batch_size
-    return epoch_order(n, key, shuffle)[: steps * batch_size].reshape(steps, batch_size)
+    return epoch_order(n, as_key(key), shuffle)[: steps * batch_size].reshape(steps, batch_size)
 
 
 _EPOCH_STATICS = ("batch_size", "shuffle", "mesh", "drop_last", "unroll")
@@ -134,6 +164,7 @@ def train_epoch(
     """
     x, y = check_batch(data, state)
     check_batch_size(batch_size, x.shape[0])
+    key = run_keys(state, key)
     steps, rest = divmod(x.shape[0], batch_size)
     last = rest > 0 and not drop_last
 
@@ -171,7 +202,7 @@ def loop_epoch(
     n = len(as_pair(data)[0])
     check_batch_size(batch_size, n)
     steps, rest = divmod(n, batch_size)
-    orders = _orders(state, key, n, shuffle)  # (runs, n) for a stacked state, else (n,)
+    orders = _orders(state, run_keys(state, key), n, shuffle)  # (runs, n) for a stacked state, else (n,)
     batches = orders[..., : steps * batch_size].reshape(*orders.shape[:-1], steps, batch_size)
     collected = []
     for i in range(steps):
@@ -203,7 +234,7 @@ def _step_on_rows(
 ) -> tuple[TrainState, Metrics]:
     """The optimizer step on rows ``idx`` of ``(x, y)``, split over ``mesh``: one step of an epoch,
     scanned (``train_epoch``) or looped (``loop_epoch``)."""
-    return _train_step(state, constrain_batch((x[idx], y[idx]), mesh))
+    return _step(state, constrain_batch((x[idx], y[idx]), mesh))
 
 
 @partial(jax.jit, static_argnames=("steps",), donate_argnames=("state",))
@@ -214,52 +245,6 @@ def train_full_batch(state: TrainState, data: Batch, steps: int) -> tuple[TrainS
     batch = check_batch(data, state)
 
     def run(state: TrainState) -> tuple[TrainState, Metrics]:
-        return jax.lax.scan(lambda s, _: _train_step(s, batch), state, length=steps)
+        return jax.lax.scan(lambda s, _: _step(s, batch), state, length=steps)
 
     return _per_run(state, run)
-
-
-def evaluate(
-    state: TrainState, data: Batch, *, batch_size: int = 1000, batch_mean: bool = False, checked: bool = True
-) -> dict[str, Any]:
-    """Mean metrics over the whole of ``data`` (every example, remainder included), split over
-    the devices of the mesh the state is replicated on, if any: floats, or for a stacked state
-    one value per run (NumPy arrays). ``batch_mean``: the mean of the batches' metrics, each
-    batch counting once (the fastai book's ``validate_epoch``), instead of each example.
-    ``data`` is checked first (``batch.check_data``: shapes, and labels that are class ids);
-    ``checked=False`` skips that for data checked already (``fit``'s validation set, each epoch)."""
-    mesh = mesh_of(state.params)
-    data = as_pair(data)
-    if checked:
-        check_data(state, data, "the evaluated data")
-    x, y = data if mesh is None else replicate(data, mesh)
-    starts = range(0, len(x), batch_size)
-    batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts)
-    return mean_metrics(state, batches, mesh, weighted=not batch_mean)
-
-
-def mean_metrics(
-    state: TrainState, batches: Iterable[Batch], mesh: Mesh | None = None, weighted: bool = True
-) -> dict[str, Any]:
-    """Mean metrics over ``batches`` (each weighted by its size, or with ``weighted=False`` each
-    counting once; each split over ``mesh`` if given): what ``evaluate`` and the streaming path's
-    evaluation report."""
-    collected, sizes = [], []
-    for batch in batches:
-        collected.append(_eval_runs(state, batch) if state.runs else eval_step(state, batch, mesh))
-        sizes.append(len(batch[0]))
-    per_batch = (
-        {k: np.stack([m[k] for m in to_host(collected)], -1) for k in collected[0]} if collected else {}
-    )
-    weights = np.asarray(sizes, np.float64) if weighted else np.ones(len(sizes))
-    means = {
-        k: (batch_values(k, v, np.asarray(sizes)) * weights).sum(-1) / weights.sum()
-        for k, v in per_batch.items()
-    }
-    return means if state.runs else {k: float(v) for k, v in means.items()}
-
-
-@jax.jit
-def _eval_runs(state: TrainState, batch: Batch) -> Metrics:
-    """``eval_step`` of each run of a stacked state on the same batch."""
-    return jax.vmap(lambda s: eval_step.__wrapped__(s, batch))(state)

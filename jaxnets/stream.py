@@ -27,10 +27,11 @@ import numpy as np
 from jaxnets import losses
 from jaxnets.batch import class_count
 from jaxnets.errors import InputError
+from jaxnets.evaluation import mean_over, per_example
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, mesh_of, replicate, shard_batch
 from jaxnets.state import Batch, TrainState
-from jaxnets.steps import epoch_batches, mean_metrics, train_step
+from jaxnets.steps import epoch_batches, train_step
 
 MEMORY_SHARE = 0.25  # the most of a device's memory the data set may take on the on-device path
 IN_FLIGHT = 2  # batches on the devices ahead of the step that trains on them
@@ -222,13 +223,22 @@ def _classes(state: TrainState, source: Source) -> int | None:
 
 
 def evaluate(state: TrainState, source: Source, batch_size: int = 1000) -> dict[str, Any]:
-    """``steps.evaluate`` of ``source``, read a batch at a time by Grain (each batch put on the
-    state's devices and split over them inside ``eval_step``)."""
+    """``evaluation.evaluate`` of ``source``, read a batch at a time by Grain (each batch put on
+    the state's devices and split over them); where the loss and metrics give one value per
+    example, the last batch is padded on the host to the others' size and its padding masked."""
     n, mesh = len(source), mesh_of(state.params)
     starts = range(0, n, batch_size)
     classes = _classes(state, source)
-    reader = grain.MapDataset.range(len(starts)).map(
-        lambda i: read_rows(source, np.arange(starts[i], min(starts[i] + batch_size, n)), classes)
-    )
+    masked = per_example(state, read_rows(source, np.arange(min(n, 1))))
+
+    def batch(i: int) -> tuple[Batch, int]:
+        rows = np.arange(starts[i], min(starts[i] + batch_size, n))
+        count = len(rows)
+        if masked:  # the last rows repeated: padding, masked out by count
+            rows = np.concatenate([rows, np.full(batch_size - count, rows[-1])])
+        return read_rows(source, rows, classes), count
+
+    reader = grain.MapDataset.range(len(starts)).map(batch)
     batches = reader.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4))
-    return mean_metrics(state, (b if mesh is None else replicate(b, mesh) for b in batches), mesh)
+    placed = ((b if mesh is None else replicate(b, mesh), count) for b, count in batches)
+    return mean_over(state, placed, mesh, masked=masked)

@@ -3,21 +3,21 @@
     from jaxnets.train import create_train_state, train_step, eval_step, fit
 
 Each name lives in the module of its concept: the state (``jaxnets.state``), the jitted steps
-(``jaxnets.steps``), the epoch loop (``jaxnets.loop``), what it records (``jaxnets.record``), its
-callbacks (``jaxnets.callbacks``), optimisation without a model (``jaxnets.optimize``) and the
-metrics (``jaxnets.metrics``).
+(``jaxnets.steps``), evaluation over a data set (``jaxnets.evaluation``), the epoch loop
+(``jaxnets.loop``), what it records (``jaxnets.record``), its callbacks (``jaxnets.callbacks``),
+optimisation without a model (``jaxnets.optimize``) and the metrics (``jaxnets.metrics``).
 """
 
 from jaxnets.callbacks import early_stopping, epoch_table
+from jaxnets.evaluation import evaluate
 from jaxnets.loop import fit, seed_keys, seeded_state, train_model
 from jaxnets.metrics import classification_metrics, logit_binary_metrics, no_metrics
 from jaxnets.optimize import minimize
-from jaxnets.record import Divergence, FitResult, RunResult
+from jaxnets.record import Divergence, FitResult
 from jaxnets.state import Batch, TrainState, create_train_state, create_train_states
 from jaxnets.steps import (
     epoch_batches,
     eval_step,
-    evaluate,
     loop_epoch,
     predict,
     train_epoch,
@@ -29,7 +29,6 @@ __all__ = [
     "Batch",
     "Divergence",
     "FitResult",
-    "RunResult",
     "TrainState",
     "classification_metrics",
     "create_train_state",

@@ -12,7 +12,7 @@ import numpy as np
 
 from jaxnets import data, losses, optim, train
 from jaxnets.metrics import classification_metrics
-from jaxnets.record import Divergence, FitResult
+from jaxnets.record import Divergence, FitResult, columns
 from jaxnets.state import create_train_state
 
 
@@ -46,20 +46,36 @@ def copy(tree):
     return jax.tree_util.tree_map(jnp.array, tree)
 
 
+_COUNTERS: list[list[str]] = []  # the counting_compiles blocks open now
+
+
+def _count_compile(event: str, duration: float, **kwargs) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        for counter in _COUNTERS:
+            counter.append(event)
+
+
+# One listener for the whole session (jax's public API registers; unregistering came only in jax 0.8).
+jax.monitoring.register_event_duration_secs_listener(_count_compile)
+
+
 @contextlib.contextmanager
 def counting_compiles():
     """A list that grows by one for every program XLA compiles inside the ``with`` block."""
     events: list[str] = []
-
-    def listener(event: str, duration: float, **kwargs) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            events.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    _COUNTERS.append(events)
     try:
         yield events
     finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+        _COUNTERS.remove(events)
+
+
+def x64(enabled: bool = True):
+    """``jax.enable_x64(enabled)``, a context (``jax.experimental.enable_x64`` before jax 0.8)."""
+    import jax.experimental
+
+    enable = jax.enable_x64 if hasattr(jax, "enable_x64") else jax.experimental.enable_x64
+    return enable(enabled)
 
 
 def relative(a: float, b: float) -> float:
@@ -154,9 +170,9 @@ def two_runs_one_stopped():
         def run(self, k):
             return f"state {k}"
 
-    history = [[{"epoch": 1, "a": 1.0}, {"epoch": 2, "a": 2.0}], [{"epoch": 1, "a": 3.0}]]
+    rows = [[{"epoch": 1, "a": 1.0}, {"epoch": 2, "a": 2.0}], [{"epoch": 1, "a": 3.0}]]
     steps = {"loss": np.arange(12.0).reshape(2, 6)}
-    return FitResult(Stacked(), history, steps, (None, Divergence(1, 3, "loss")))
+    return FitResult(Stacked(), columns(rows), rows, steps, (None, Divergence(1, 3, "loss")))
 
 
 def untimed(rows):
@@ -179,7 +195,7 @@ def patch_run(monkeypatch, name: str, run) -> None:
 
 def swallow_a_signal(signum: int) -> None:
     """Raise ``signum``'s handler's exception and catch it without a word, as jax 0.10 does
-    with a Ctrl-C that lands while it traces (``jaxnets.interrupts``)."""
+    with a Ctrl-C that lands while it traces (``experiments.harness.stopping``)."""
     try:
         signal.raise_signal(signum)
     except BaseException:

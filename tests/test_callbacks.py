@@ -20,7 +20,7 @@ def test_early_stopping_stops_and_keeps_the_best_state():
         key=KEY,
         on_epoch=lambda e, s, r: stopper(e, s, {"valid_loss": next(rows)}),
     ).run(0)
-    assert len(fitted.history) == 4 and stopper.best["epoch"] == 2
+    assert len(fitted.rows) == 4 and stopper.best["epoch"] == 2
     # A run whose metric is nan from the start still has a best (the first) state to return.
     nan_stopper = early_stopping(patience=1)
     fit(
@@ -57,7 +57,7 @@ def test_early_stopping_keeps_each_seeds_best_state():
     state, keys = seeded_state(models.MLP((4, 2)), optim.optimizer("sgd", 0.1), x[:1], seed=0, seeds=2)
     on_epoch = lambda e, s, r: stopper(e, s, {"valid_loss": np.array(next(losses_by_epoch))})  # noqa: E731
     fitted = fit(state, (x, y), epochs=5, batch_size=64, key=keys, on_epoch=on_epoch)
-    assert [len(h) for h in fitted.history] == [4, 4]
+    assert [len(h) for h in fitted.rows] == [4, 4]
     # Seed 1 stopped improving after epoch 1, seed 0 after epoch 2: all have waited 2 at epoch 4.
     assert stopper.best["epoch"].tolist() == [2, 1] and stopper.best["value"].tolist() == [2.0, 1.0]
     assert stopper.best["state"].runs == 2

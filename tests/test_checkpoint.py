@@ -49,8 +49,9 @@ s = fitted.state
 leaves = jax.tree.leaves((s.params, s.batch_stats, s.opt_state, s.step, jax.random.key_data(s.key)))
 np.savez(out + ".npz", *[np.asarray(a) for a in leaves], **{"steps_" + k: v for k, v in fitted.steps.items()})
 untimed = lambda rows: [{k: v for k, v in row.items() if k != "time_s"} for row in rows]
-history = [untimed(h) for h in fitted.history]
-json.dump({"history": history, "diverged": fitted.diverged}, open(out + ".json", "w"))
+runs = fitted.per_run()
+history = [untimed(r.rows) for r in runs]
+json.dump({"history": history, "diverged": [r.diverged for r in runs]}, open(out + ".json", "w"))
 """
 
 
@@ -125,13 +126,13 @@ def test_a_finished_run_returns_at_once_and_another_run_is_refused(tmp_path):
         checkpoint_dir=tmp_path,
         on_epoch=lambda *a: calls.append(a),
     )
-    assert calls == [] and again.history == first.history
+    assert calls == [] and again.rows == first.rows
     np.testing.assert_array_equal(again.steps["loss"], first.steps["loss"])
     # More epochs continue the same run from its last checkpoint, with the programs compiled for it.
     with counting_compiles() as compiled:
         longer = fit(state, data, epochs=5, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
-    assert [r["epoch"] for r in longer.run(0).history] == [1, 2, 3, 4, 5]
-    assert longer.run(0).history[:3] == first.run(0).history
+    assert [r["epoch"] for r in longer.rows] == [1, 2, 3, 4, 5]
+    assert longer.rows[:3] == first.rows
     assert compiled == [], "the resumed run compiled its epoch again"
     with pytest.raises(InputError, match="belongs to another run.*batch_size"):
         fit(state, data, epochs=5, batch_size=20, key=jax.random.key(1), checkpoint_dir=tmp_path)
@@ -170,9 +171,7 @@ def test_a_checkpoint_of_another_run_is_refused_even_when_every_shape_agrees(tmp
         fit(*other[change], epochs=4, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
     assert (
         len(
-            fit(state(), (x, y), epochs=4, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
-            .run(0)
-            .history
+            fit(state(), (x, y), epochs=4, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path).rows
         )
         == 4
     )
@@ -210,10 +209,10 @@ def test_a_diverged_run_that_stopped_stays_stopped_on_resume(tmp_path):
         state, (x * 1e20, y), epochs=8, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path
     )
     stopped = stopped.run(0)
-    assert stopped.diverged is not None and len(stopped.history) == stopped.diverged.epoch < 8
+    assert stopped.diverged is not None and len(stopped.rows) == stopped.diverged.epoch < 8
     again = fit(state, (x * 1e20, y), epochs=8, batch_size=40, key=jax.random.key(1), checkpoint_dir=tmp_path)
     again = again.run(0)
-    assert again.diverged == stopped.diverged and len(again.history) == len(stopped.history)
+    assert again.diverged == stopped.diverged and len(again.rows) == len(stopped.rows)
 
 
 class _StateWithEma(TrainState):
@@ -293,11 +292,11 @@ def test_checkpoint_every_saves_each_nth_epoch_and_the_last_and_a_stop_resumes_f
         checkpoint_dir=tmp_path / "stopped",
         checkpoint_every=3,
     )
-    assert saved == [3, 5] and [r["epoch"] for r in resumed.run(0).history] == [1, 2, 3, 4, 5]
-    assert untimed(resumed.run(0).history) == untimed(straight.run(0).history)
+    assert saved == [3, 5] and [r["epoch"] for r in resumed.rows] == [1, 2, 3, 4, 5]
+    assert untimed(resumed.rows) == untimed(straight.rows)
     chex.assert_trees_all_equal(resumed.state.params, straight.state.params)
     for every in (0, -1, 1.5, True):
-        with pytest.raises(InputError, match="checkpoint_every must be a whole number of epochs >= 1"):
+        with pytest.raises(InputError, match="checkpoint_every must be a whole number >= 1"):
             fit(
                 state,
                 data,

@@ -143,3 +143,42 @@ def test_the_install_cell_keeps_the_runtimes_jax_and_installs_from_a_read_only_u
     assert missing.stderr.count(
         "\n"
     ) == 1 and "cannot be reached: upload a zip of the repository as jaxnets.zip" in (missing.stderr)
+
+
+def test_the_install_cell_names_the_supported_jax_where_the_runtimes_is_outside_it(tmp_path):
+    """A runtime whose jax jaxnets does not support (a stand-in jax 0.99.0, as a later Colab may
+    ship): pip is not allowed to replace it, so the cell stops with one line naming the range of
+    jax and Python that jaxnets supports, from the uploaded pyproject.toml."""
+    runtime = tmp_path / "runtime"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(runtime)], check=True)
+    site = next(runtime.glob("lib/python*/site-packages"))
+    site.joinpath("runtime.pth").write_text("\n".join(p for p in sys.path if p.endswith("site-packages")))
+    fake = site / "jax-0.99.0.dist-info"  # found before the real one: the runtime's jax
+    fake.mkdir()
+    fake.joinpath("METADATA").write_text("Metadata-Version: 2.1\nName: jax\nVersion: 0.99.0\n")
+    fake.joinpath("RECORD").write_text("")
+    repo = NOTEBOOK.parents[1]
+    uploads = tmp_path / "uploads"
+    (uploads / "jaxnets").mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        (uploads / "jaxnets" / name).write_text((repo / name).read_text())
+    (uploads / "jaxnets" / "jaxnets").mkdir()
+    env = {
+        **os.environ,
+        "JAXNETS_NOTEBOOK_HOSTED": "1",
+        "JAXNETS_NOTEBOOK_UPLOADS": str(uploads),
+        "PIP_NO_INDEX": "1",
+        "TMPDIR": str(tmp_path),
+    }
+    cell = subprocess.run(
+        [str(runtime / "bin" / "python"), "-c", _cells("REPO_URL =", "HOSTED =")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cell.returncode == 1 and cell.stdout == "", cell.stdout + cell.stderr
+    assert cell.stderr.count("\n") == 1, cell.stderr
+    assert "pip could not install jaxnets beside this runtime's jax 0.99.0" in cell.stderr
+    assert "jaxnets supports jax>=0.7.2,<0.13 on Python >=3.11" in cell.stderr

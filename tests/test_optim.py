@@ -39,7 +39,7 @@ def test_basic_optim_gives_the_same_parameters_as_optax_sgd():
         for tx in (optim.basic_optim(0.5), optax.sgd(0.5))
     ]
     chex.assert_trees_all_equal(runs[0].state.params, runs[1].state.params)
-    assert runs[0].run(0).history[-1]["train_loss"] < runs[0].run(0).history[0]["train_loss"]
+    assert runs[0].history["train_loss"][-1] < runs[0].history["train_loss"][0]
 
 
 def test_one_cycle_follows_fastais_schedule():

@@ -60,10 +60,10 @@ def compare_one_and_many() -> dict:
             "loss_scale": float(np.max(np.abs(a.steps["loss"]))),
             "param_diff": max_diff(a.state.params, b.state.params),
             "batch_stats_diff": max_diff(a.state.batch_stats, b.state.batch_stats),
-            "valid_diff": abs(a.run(0).history[-1]["valid_loss"] - b.run(0).history[-1]["valid_loss"]),
+            "valid_diff": abs(a.rows[-1]["valid_loss"] - b.rows[-1]["valid_loss"]),
             "state_devices": len(leaves[0].sharding.device_set),
             "all_reduce": "all-reduce" in hlo,
-            "loss_falls": bool(b.run(0).history[-1]["train_loss"] < b.run(0).history[0]["train_loss"]),
+            "loss_falls": bool(b.rows[-1]["train_loss"] < b.rows[0]["train_loss"]),
         }
     # Interrupted in epoch 2 and resumed from epoch 1's checkpoint, on 8 devices: the same run.
     with tempfile.TemporaryDirectory() as folder:
@@ -75,9 +75,7 @@ def compare_one_and_many() -> dict:
         resumed_from = checkpoint.latest_epoch(folder)
         resumed = fit_four_classes(model, tx, many, 100, checkpoint_dir=folder)
     straight = on_many["bn_dropout"]
-    strip = [
-        [{k: v for k, v in r.items() if k != "time_s"} for r in f.run(0).history] for f in (resumed, straight)
-    ]
+    strip = [[{k: v for k, v in r.items() if k != "time_s"} for r in f.rows] for f in (resumed, straight)]
     out["resumed_8"] = {
         "state_diff": max_diff(
             (resumed.state.params, resumed.state.batch_stats, resumed.state.opt_state),

@@ -25,7 +25,9 @@ def test_a_record_round_trips_through_its_saved_form():
 def test_a_stopped_seeds_view_ends_at_its_divergence():
     fitted = two_runs_one_stopped()
     second = fitted.run(1)
-    assert second.state == "state 1" and second.history == [{"epoch": 1, "a": 3.0}]
+    assert second.state == "state 1" and second.rows == [{"epoch": 1, "a": 3.0}]
+    np.testing.assert_array_equal(second.history["a"], [3.0])  # its own epochs: no padding
     np.testing.assert_array_equal(second.steps["loss"], [6, 7, 8])  # its first epoch's three steps
     assert second.diverged == Divergence(1, 3, "loss")
-    np.testing.assert_array_equal(fitted.curve("a"), [[1.0, 2.0], [3.0, np.nan]])
+    # The stacked result's columns: (runs, epochs), nan after a run stopped.
+    np.testing.assert_array_equal(fitted.history["a"], [[1.0, 2.0], [3.0, np.nan]])

@@ -48,13 +48,12 @@ def test_streamed_batches_give_the_on_device_numbers():
         assert streamed.data_path.startswith("streamed") and on_device.data_path.startswith("on device")
         np.testing.assert_allclose(streamed.steps["loss"], on_device.steps["loss"], rtol=1e-6)
         strip = [
-            [{k: v for k, v in r.items() if k != "time_s"} for r in f.run(0).history]
-            for f in (streamed, on_device)
+            [{k: v for k, v in r.items() if k != "time_s"} for r in f.rows] for f in (streamed, on_device)
         ]
         np.testing.assert_allclose(
             [list(r.values()) for r in strip[0]], [list(r.values()) for r in strip[1]], rtol=1e-6
         )
-    assert on_device.curve("train_loss")[0, -1] < on_device.curve("train_loss")[0, 0]
+    assert on_device.history["train_loss"][-1] < on_device.history["train_loss"][0]
 
 
 def test_data_too_large_for_the_device_is_streamed(monkeypatch):
@@ -88,7 +87,7 @@ def test_a_streamed_run_resumes_bit_for_bit_with_the_readers_position(tmp_path):
         jax.tree.leaves(resumed.state.params), jax.tree.leaves(straight.state.params), strict=True
     ):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(resumed.curve("valid_loss"), straight.curve("valid_loss"))
+    np.testing.assert_array_equal(resumed.history["valid_loss"], straight.history["valid_loss"])
 
 
 def test_bad_streaming_input_says_what_to_do():

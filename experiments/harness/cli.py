@@ -6,6 +6,7 @@ publishing and reporting ``runner``'s."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -17,14 +18,12 @@ from typing import Any
 import jax
 
 from experiments import all_experiments, load
-from experiments.harness import console, flags, runner, session, settings
+from experiments.harness import console, flags, job, runner, session, settings, stopping
 from experiments.harness.contract import Experiment
 from experiments.harness.flags import FLAGS, parser
 from experiments.harness.results import Result
-from jaxnets import data, distributed, interrupts
+from jaxnets import data
 from jaxnets.errors import InputError
-
-REDELIVER_S = 1.0  # how often a swallowed Ctrl-C is raised again while an experiment runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,12 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     out_root = args.out / "quick" if args.quick else args.out
     try:
         session.join_job(args)
-        distributed.agree_on(_what_runs(args, experiments, configs))
+        job.agree_on(_what_runs(args, experiments, configs))
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     session.watch_job(out_root, _again(argv, args))
-    session.stop_on_sigterm()
+    with stopping.bounded(functools.partial(session.stop_stuck, out_root=out_root, again=_again(argv, args))):
+        return _start(args, argv, experiments, configs, out_root)
+
+
+def _start(args: Any, argv: list[str], experiments: list[Experiment], configs: list, out_root: Path) -> int:
+    """Check the results folder, set up the cache, the output and the environment, and run."""
     if problem := session.unwritable(out_root):
         print(f"error: {problem}", file=sys.stderr)
         session.leave_job(f"could not write its results ({problem})", 2)
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         session.enable_compilation_cache(args.cache_dir)
     with contextlib.ExitStack() as stack:
         # In a multi-process job only process 0 prints; the others still report errors (stderr).
-        if not distributed.is_main():
+        if not job.is_main():
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
         stack.enter_context(session.environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None))
         return _run(args, argv, experiments, configs, out_root)
@@ -132,10 +136,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             )
         try:
             every = None if args.no_checkpoint else args.checkpoint_every
-            # A Ctrl-C swallowed on its way (in a garbage-collector callback, or by jax while it
-            # traces) is raised again within a second, wherever the run is (``jaxnets.interrupts``).
-            with interrupts.redelivered(every_s=REDELIVER_S):
-                result = _run_one(experiment, config, out_root, args.resume, every)
+            result = _run_one(experiment, config, out_root, args.resume, every)
         except data.MissingData as e:
             print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
             _leave_if_shared(experiment, "found no data", 2)
@@ -162,7 +163,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             session.leave_job()  # a job's other processes must not wait on this one
             return 130
         except Exception as e:  # one broken experiment must not stop the others
-            if lost := distributed.lost_peer(e):  # its collectives failed: another process is gone
+            if lost := job.lost_peer(e):  # its collectives failed: another process is gone
                 session.stop_for_peer(lost, out_root, _again(argv, args))
             if machine := console.machine_failure(e):  # memory or disk: one line, not a bug's traceback
                 print(f"error: {experiment.id}: {machine}", file=sys.stderr)
@@ -213,7 +214,7 @@ def _run_one(
     """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings
     (or say that there is nothing to go on from)."""
     result = runner.finished_earlier(experiment, config, out_root) if resume else None
-    if distributed.agree(result is not None):  # process 0 decides for a multi-process job
+    if job.agree(result is not None):  # process 0 decides for a multi-process job
         if result is None:
             raise InputError(
                 f"process 0 found a finished result in {out_root} that this process cannot read: give "

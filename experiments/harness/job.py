@@ -1,4 +1,6 @@
-"""Several processes (hosts) training one model: JAX's multi-controller runtime.
+"""The experiments' command as a job of several processes (hosts) training one model, JAX's
+multi-controller runtime, and what keeps such a job from hanging: a process that stops tells the
+others, and they stop too.
 
 Every process runs the same program. ``initialize`` connects them (``jax.distributed``); after it,
 ``jax.devices()`` lists the devices of all processes, ``parallel.data_mesh()`` spans them, and
@@ -31,12 +33,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
+from experiments.harness import coordination
 from jaxnets.errors import InputError
 
 AUTO = "auto"
@@ -165,14 +168,6 @@ def barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-def _client() -> Any:
-    """The job's coordination client (its key-value store), reached as Orbax reaches it: JAX
-    keeps it in ``jax._src.distributed`` and has no public name for it."""
-    from jax._src import distributed as jax_distributed
-
-    return jax_distributed.global_state.client
-
-
 def _say_left() -> None:
     """Tell process 0 this process is leaving (so that it does not end the coordination service
     first: JAX aborts a process whose coordinator is gone). Bounded: the coordinator may be
@@ -182,7 +177,7 @@ def _say_left() -> None:
 
     def say() -> None:
         with contextlib.suppress(Exception):
-            _client().key_value_set(f"{_LEFT}{jax.process_index()}", "1", allow_overwrite=True)
+            coordination.client().key_value_set(f"{_LEFT}{jax.process_index()}", "1", allow_overwrite=True)
 
     thread = threading.Thread(target=say, daemon=True)
     thread.start()
@@ -216,7 +211,9 @@ def watch_peers(
     stops judging."""
     if jax.process_count() == 1:
         return None
-    client, me = _client(), jax.process_index()
+    client, me = coordination.client(), jax.process_index()
+    if client is None:  # (a jax that keeps it elsewhere: said once by ``coordination.client``)
+        return None
     ending = threading.Event()
     atexit.register(ending.set)  # processes that finish wait for each other at JAX's exit barrier
     answered = [time.monotonic()]  # when the coordinator last answered
@@ -271,7 +268,7 @@ def lost_peer(error: BaseException | None = None) -> str | None:
     if jax.process_count() == 1:
         return None
     try:
-        stop = _client().key_value_try_get(_STOP)
+        stop = coordination.client().key_value_try_get(_STOP)
     except Exception:  # no such key (or no coordinator to ask)
         stop = None
     if message := _peer_stop(stop, jax.process_index()):
@@ -291,7 +288,7 @@ def leave(reason: str, code: int, wait_s: float = SILENT_S) -> None:
     aborts a process still connected to it). Nothing happens in a single process."""
     if jax.process_count() == 1:
         return
-    client, me = _client(), jax.process_index()
+    client, me = coordination.client(), jax.process_index()
     try:
         client.key_value_set(_STOP, f"{me}\t{reason}", allow_overwrite=True)
         if me == 0:

@@ -1,5 +1,6 @@
 """A fit's numbers as the reports give them: each a distribution over its seeds (``stats.Dist``),
-its history as one table with a seed column, its divergences under the runs' names."""
+its history as one table with a seed column, its divergences under the runs' names. A single run
+counts as one seed."""
 
 from __future__ import annotations
 
@@ -8,23 +9,29 @@ from typing import Any
 import numpy as np
 
 from experiments.harness.stats import Dist, dist
+from jaxnets.evaluation import evaluate as evaluate_state
 from jaxnets.record import Divergence, FitResult
 from jaxnets.state import Batch, TrainState
-from jaxnets.steps import evaluate as evaluate_state
+
+
+def curve(fitted: FitResult, column: str) -> np.ndarray:
+    """A history column as (runs, epochs), nan after a run's last recorded epoch."""
+    return np.atleast_2d(np.asarray(fitted.history.get(column, np.empty((0,))), float))
 
 
 def first(fitted: FitResult, column: str) -> Dist:
     """A history column's value at the first epoch, over the runs."""
-    return dist([h[0][column] if h else np.nan for h in fitted.history])
+    return dist([r.history[column][0] if r.rows else np.nan for r in fitted.per_run()])
 
 
 def last(fitted: FitResult, column: str) -> Dist:
     """A history column's value at each run's last recorded epoch, over the runs."""
-    return dist([h[-1][column] if h else np.nan for h in fitted.history])
+    return dist([r.history[column][-1] if r.rows else np.nan for r in fitted.per_run()])
 
 
 def evaluate(fitted: FitResult | TrainState, data: Batch, *, batch_size: int = 1000) -> dict[str, Dist]:
-    """``steps.evaluate`` of the final state(s), each metric over the runs (one value for a single run)."""
+    """``evaluation.evaluate`` of the final state(s), each metric over the runs (one value for a
+    single run)."""
     state = fitted.state if isinstance(fitted, FitResult) else fitted
     return {k: dist(np.reshape(v, -1)) for k, v in evaluate_state(state, data, batch_size=batch_size).items()}
 
@@ -36,11 +43,11 @@ def run_name(name: str, seed: int, seeds: int) -> str:
 
 def rows(fitted: FitResult, seed: int) -> list[dict[str, Any]]:
     """The history as one table, each row with its run's seed (run k has seed ``seed + k``)."""
-    return [{"seed": seed + k, **row} for k, h in enumerate(fitted.history) for row in h]
+    return [{"seed": seed + k, **row} for k, r in enumerate(fitted.per_run()) for row in r.rows]
 
 
 def divergences(fitted: FitResult, name: str, seed: int) -> dict[str, Divergence | None]:
     """Each run's divergence under its name: ``name`` for a single run, ``name (seed s)``
     for the runs of several seeds (see ``run_name``)."""
-    runs = len(fitted.diverged)
-    return {run_name(name, seed + k, runs): d for k, d in enumerate(fitted.diverged)}
+    runs = fitted.per_run()
+    return {run_name(name, seed + k, len(runs)): r.diverged for k, r in enumerate(runs)}

@@ -158,7 +158,10 @@ def plot_runs(path: Path, runs: Mapping[str, TrainedClassifier], title: str) -> 
     return plots.runs_summary(
         path,
         {
-            k: (np.arange(1, r.fitted.curve("train_loss").shape[1] + 1), r.fitted.curve("train_loss"))
+            k: (
+                np.arange(1, over_seeds.curve(r.fitted, "train_loss").shape[1] + 1),
+                over_seeds.curve(r.fitted, "train_loss"),
+            )
             for k, r in runs.items()
         },
         {k: r.held_out["accuracy"] for k, r in runs.items()},

@@ -26,11 +26,11 @@ from typing import Any
 import jax
 
 from experiments import all_experiments
-from experiments.harness import results
+from experiments.harness import job, results
 from experiments.harness.contract import Experiment, Outcome, Workspace, changed_settings
 from experiments.harness.report import report_markdown
 from experiments.harness.results import Result
-from jaxnets import checkpoint, distributed
+from jaxnets import checkpoint
 from jaxnets.errors import InputError
 from twins import fidelity
 
@@ -63,7 +63,7 @@ def run_experiment(
     checkpoint every ``checkpoint_every`` epochs (and after their last); None saves none.
     """
     final = out_root / experiment.name
-    if not distributed.is_main():
+    if not job.is_main():
         return _run_other_process(experiment, config, final, checkpoint_every)
     with _locked(out_root / ".locks" / experiment.name, final):
         return _run_locked(experiment, config, final, resume, checkpoint_every)
@@ -139,13 +139,13 @@ def _train_together(
     """Run ``experiment`` in ``work`` (its plots and checkpoints) with every process of the job,
     once process 0 has prepared the folder, at the matmul precision of ``PRECISION``; its
     outcome and wall time."""
-    distributed.barrier(f"jaxnets {experiment.name}: folder ready")
+    job.barrier(f"jaxnets {experiment.name}: folder ready")
     start = time.perf_counter()
     checkpoints = None if checkpoint_every is None else work / "checkpoints"
     workspace = Workspace(plots=work, checkpoints=checkpoints, checkpoint_every=checkpoint_every or 1)
     with jax.default_matmul_precision(PRECISION):
         outcome = experiment.run(config, workspace)
-    distributed.barrier(f"jaxnets {experiment.name}: trained")
+    job.barrier(f"jaxnets {experiment.name}: trained")
     return outcome, time.perf_counter() - start
 
 
@@ -231,7 +231,7 @@ def write_report(out_root: Path, done: list[Result], skipped: dict[str, str]) ->
     """``REPORT.md`` over every result in ``out_root`` (this run's and earlier ones), in catalog
     order, with this run's skipped experiments."""
     report = out_root / "REPORT.md"
-    if not distributed.is_main():
+    if not job.is_main():
         return report
     by_name = {r.name: r for r in done}
     runs = []

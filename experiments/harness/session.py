@@ -12,9 +12,9 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from jaxnets import distributed
+from experiments.harness import job
 
 
 def enable_compilation_cache(path: Path) -> None:
@@ -49,16 +49,16 @@ def join_job(args: argparse.Namespace) -> None:
         return
     import jax
 
-    if args.coordinator != distributed.AUTO:
-        distributed.check_settings(args.coordinator, args.num_processes, args.process_id)
+    if args.coordinator != job.AUTO:
+        job.check_settings(args.coordinator, args.num_processes, args.process_id)
     dump_stacks_on_sigusr1()
-    if args.coordinator != distributed.AUTO and args.process_id != 0:
+    if args.coordinator != job.AUTO and args.process_id != 0:
         print(
             f"process {args.process_id}: joining the job of process 0 at {args.coordinator} (giving up "
             f"after {JOIN_TIMEOUT_S} s if the job is not complete by then)",
             file=sys.stderr,
         )
-    distributed.initialize(args.coordinator, args.num_processes, args.process_id, timeout_s=JOIN_TIMEOUT_S)
+    job.initialize(args.coordinator, args.num_processes, args.process_id, timeout_s=JOIN_TIMEOUT_S)
     print(
         f"process {jax.process_index()} of {jax.process_count()}: {jax.device_count()} devices in all, "
         f"{jax.local_device_count()} here",
@@ -69,7 +69,7 @@ def join_job(args: argparse.Namespace) -> None:
 def stop_for_peer(message: str, out_root: Path, again: str) -> NoReturn:
     """End this process of a job that lost another (``message`` says which and why) with one
     line and exit 1, saying where the finished results are and how to go on (``again``)."""
-    distributed.exit_now(
+    job.exit_now(
         1,
         f"{message}: this process stops too (exit 1). Results finished before are kept in "
         f"{out_root}/; go on with: python -m experiments {again}",
@@ -80,7 +80,7 @@ def watch_job(out_root: Path, again: str) -> None:
     """In a multi-process job: when another process stops (Ctrl-C, SIGTERM, an error, death),
     this one stops too within seconds (``stop_for_peer``), instead of waiting in a collective for
     JAX's abort."""
-    distributed.watch_peers(functools.partial(stop_for_peer, out_root=out_root, again=again))
+    job.watch_peers(functools.partial(stop_for_peer, out_root=out_root, again=again))
 
 
 def leave_job(reason: str = "was interrupted (Ctrl-C or SIGTERM)", code: int = 130) -> None:
@@ -88,18 +88,21 @@ def leave_job(reason: str = "was interrupted (Ctrl-C or SIGTERM)", code: int = 1
     (``reason`` completes "process K of the job …"; they stop too, see ``watch_job``): a process
     that stops alone would otherwise wait at the job's exit barrier for peers still training, and
     they for it. Nothing happens in a single process."""
-    distributed.leave(reason, code)
+    job.leave(reason, code)
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM (``kill``, ``timeout``, a scheduler's stop) stops a run as Ctrl-C does: what
-    finished is kept and ``--resume`` goes on. Set after joining a job, whose runtime installs
-    a handler of its own that would otherwise swallow it."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+def stop_stuck(why: str, out_root: Path, again: str) -> NoReturn:
+    """End this process after a Ctrl-C or SIGTERM it did not stop on by itself (``why``,
+    ``stopping.bounded``) with one line and exit 130, saying where the finished results are and how
+    to go on (``again``); a job's other processes are told first, and stop too."""
+    print(
+        f"error: stopped on {why}: exit 130. Results finished before are kept in {out_root}/; go on "
+        f"with: python -m experiments {again}",
+        file=sys.stderr,
+        flush=True,
+    )
+    job.leave(f"was stopped ({why})", 130)  # (nothing in a single process)
+    job.exit_now(130)
 
 
 def unwritable(folder: Path) -> str | None:

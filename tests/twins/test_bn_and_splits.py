@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import needs_fashion, needs_mnist
-from tests.helpers import relative, tree_apart
+from tests.helpers import relative, tree_apart, x64
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
@@ -183,7 +183,7 @@ def _bn_run(hidden: tuple[int, int], bn: bool, lr: float):
 
 @functools.cache
 def _bn_result(hidden: tuple[int, int], bn: bool, lr: float):
-    with jax.enable_x64(True):
+    with x64():
         net, state, worst, biased = _bn_run(hidden, bn, lr)
     params, stats = _variables(net, bn)
     return {
@@ -245,7 +245,7 @@ def test_d2_d3_notebook_step_for_step(dataset):
     batches = _batches(dataset, fashion_mnist.batch_size, epochs=2, valid_split=True)
     sizes = sorted({len(Y) for _, Y in batches})
     assert sizes == [752, 1024] and len(batches) == 106, (sizes, len(batches))
-    with jax.enable_x64(True):
+    with x64():
         state = _state(
             models.MLP((128, 10)), optim.optimizer("adam", 1e-3), convert.linears([net[0], net[2]])
         )

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import needs_mnist
-from tests.helpers import relative, tree_apart
+from tests.helpers import relative, tree_apart, x64
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
@@ -111,7 +111,7 @@ def _dropout_masks(model: nn.Module):
 @needs_mnist
 @pytest.mark.parametrize("lab", list(LABS))
 def test_mnist_lab_step_for_step(lab):
-    with jax.enable_x64(lab in FLOAT64):
+    with x64(lab in FLOAT64):
         steps, losses_apart, params_apart = _step_for_step(
             lab, torch.float64 if lab in FLOAT64 else torch.float32
         )

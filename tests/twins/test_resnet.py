@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import needs_mnist
-from tests.helpers import relative, tree_apart
+from tests.helpers import relative, tree_apart, x64
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
@@ -47,7 +47,7 @@ def c6_run():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with jax.enable_x64(True):
+        with x64():
             return _run()
     finally:
         torch.set_num_threads(threads)

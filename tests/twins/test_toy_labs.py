@@ -86,7 +86,7 @@ def _fit(state, train, epochs, valid=None, **kwargs):
         on_epoch=lambda e, s, row: params.append(jax.device_get(s.params)),
         **kwargs,
     ).run(0)
-    return fitted, [row["train_loss"] for row in fitted.history], params
+    return fitted, [row["train_loss"] for row in fitted.rows], params
 
 
 def _notebook_models(n: int) -> list:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import experiments
-from experiments.harness import cli, flags, runner, session
+from experiments.harness import cli, flags, runner
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
-from tests.helpers import free_port, make_dataset, patch_run, swallow_a_signal
+from tests.helpers import free_port, make_dataset, patch_run
 
 
 @pytest.fixture
@@ -153,26 +153,6 @@ def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monk
     )
 
 
-def test_a_ctrl_c_swallowed_on_its_way_still_stops_the_run_within_seconds(monkeypatch, capsys, tmp_path):
-    """Where a library catches the KeyboardInterrupt of a Ctrl-C and goes on (jax 0.10 does while
-    it traces), the run stops all the same, as a Ctrl-C stops it, not after training on."""
-    trained_s = []
-
-    def swallowing(config, ws):
-        swallow_a_signal(signal.SIGINT)
-        start = time.monotonic()
-        try:
-            while time.monotonic() - start < 20:  # training on, with no check for a Ctrl-C
-                time.sleep(0.01)
-        finally:
-            trained_s.append(time.monotonic() - start)
-
-    patch_run(monkeypatch, "A2", swallowing)
-    assert cli.main(["A2", "--out", str(tmp_path)]) == 130
-    assert "interrupted during A2" in capsys.readouterr().err
-    assert trained_s[0] < 5 * cli.REDELIVER_S
-
-
 def test_damaged_data_fails_all_while_missing_data_is_skipped(monkeypatch, capsys, tmp_path):
     make_dataset(tmp_path / "bad" / "mnist", corrupt="train_images")
     subset = [experiments.load(n) for n in ("D1", "B1", "D2")]
@@ -284,17 +264,6 @@ def test_process_0_refuses_a_port_already_taken_in_one_line(capsys, untouched):
         assert cli.main([*args, "--out", str(out)]) == 2
     assert "process 0 cannot listen at 127.0.0.1:" in one_line(capsys.readouterr().err)
     assert unchanged()
-
-
-def test_sigterm_stops_a_run_as_ctrl_c_does():
-    before = signal.getsignal(signal.SIGTERM)
-    try:
-        session.stop_on_sigterm()
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(5)  # the signal arrives before this ends
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 def test_two_processes_started_with_different_settings_both_stop_at_once(tmp_path):

@@ -23,8 +23,8 @@ def test_train_classifier_learns_and_reports_held_out_accuracy():
         models.MLP((32, 10)), optim.optimizer("adam", 1e-2), train, test, epochs=3, batch_size=100
     )
     run = result.fitted.run(0)
-    assert len(run.history) == 3
-    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
+    assert len(run.rows) == 3
+    assert run.rows[-1]["train_loss"] < run.rows[0]["train_loss"]
     assert result.held_out["accuracy"].mean > 0.9
     assert run.diverged is None
 
