@@ -56,7 +56,8 @@ def test_c3_linear_from_scratch_step_for_step():
     for xb, yb in _batches():
         loss = linear_scratch.calc_grad(xb, yb, lambda xb: xb @ weights + bias)
         linear_scratch.step((weights, bias), 1.0)
-        ours_loss = float(losses.mnist_loss(xb.numpy() @ ours["weights"] + ours["bias"], yb.numpy()[:, 0]).mean())
+        outputs = xb.numpy() @ ours["weights"] + ours["bias"]
+        ours_loss = float(losses.mnist_loss(outputs, yb.numpy()[:, 0]).mean())
         ours = calc_grad_and_step(ours, jnp.asarray(xb.numpy()), jnp.asarray(yb.numpy()[:, 0]), 1.0)
         worst = max(worst, relative(ours_loss, loss.item()))
         steps += 1
