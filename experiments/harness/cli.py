@@ -17,7 +17,7 @@ from typing import Any
 import jax
 
 from experiments import all_experiments, load
-from experiments.harness import console, flags, runner, session, settings
+from experiments.harness import console, runner, session, settings
 from experiments.harness.contract import Experiment
 from experiments.harness.flags import FLAGS, parser
 from experiments.harness.results import Result
@@ -88,7 +88,7 @@ def plan(args: Any) -> tuple[list[Experiment], list[Any]]:
         settings.check_file_tables(file[1], file[0], load)
     if run_all:
         settings.check_names(experiments, sets, file)
-    options = {"strict": not run_all, "quick": args.quick, "flags": FLAGS, "check": flags.check}
+    options = {"strict": not run_all, "quick": args.quick, "flags": FLAGS}
     return experiments, [settings.configure(e, overrides, sets, file, **options) for e in experiments]
 
 

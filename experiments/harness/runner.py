@@ -26,7 +26,7 @@ from typing import Any
 import jax
 
 from experiments import all_experiments
-from experiments.harness import results
+from experiments.harness import limits, results
 from experiments.harness.contract import Experiment, Outcome, Workspace, changed_settings
 from experiments.harness.report import report_markdown
 from experiments.harness.results import Result
@@ -60,8 +60,10 @@ def run_experiment(
     The experiment's folder is locked for the run: a second run into the same folder stops with
     an error and touches nothing of the first. With ``resume``, an unfinished run of the same
     settings goes on from its checkpoints instead of starting afresh. Training runs save a
-    checkpoint every ``checkpoint_every`` epochs (and after their last); None saves none.
+    checkpoint every ``checkpoint_every`` epochs (and after their last); None saves none. A
+    setting outside its rule (``limits``) is an ``InputError`` before anything is written.
     """
+    limits.check(experiment, config)
     final = out_root / experiment.name
     if not distributed.is_main():
         return _run_other_process(experiment, config, final, checkpoint_every)

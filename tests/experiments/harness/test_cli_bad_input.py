@@ -75,6 +75,67 @@ def test_a_bad_flag_value_is_one_line_and_exit_2(capsys, untouched, args, messag
     assert unchanged()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["A1", "--set", "n=0"], "--set n=0: A1's n must be from 1 to 2**31 - 1, got 0"),  # ZeroDivisionError
+        (["A1", "--set", "n=99999999999"], "A1's n must be from 1 to 2**31 - 1, got 99999999999"),  # overflow
+        (["A1", "--set", "k=300"], "--set k=300: A1's k must be from 0 to n (100), got 300"),  # θ̂ 3.0
+        (["A1", "--set", "theta0=1.5"], "A1's theta0 must be between 0 and 1, both excluded"),
+        (["A1", "--set", "lr=inf"], "--set lr=inf: A1's lr must be > 0 and finite, got inf"),
+        (["A1", "--set", "theta0=1e999"], "--set theta0=1e999: A1's theta0 must be between 0 and 1"),
+        (["A1", "--set", "lr=0"], "--set lr=0: A1's lr must be > 0 and finite, got 0.0"),  # as --lr 0 is
+        (["C2", "--set", "slow_lr=0"], "C2's slow_lr must be > 0 and finite, got 0.0"),  # ZeroDivisionError
+        (["B3", "--set", "log_every=0"], "B3's log_every must be from 1 to 2**31 - 1, got 0"),  # range()
+        (["A3", "--set", "lrs=()"], "A3's lrs must be one or more values, each > 0 and finite, got ()"),
+        (
+            ["B11", "--quick", "--set", "lrs=(0.1, -1)"],
+            "B11's lrs must be one or more values, each > 0 and finite",
+        ),
+        (
+            ["B12", "--quick", "--set", "sizes=()"],
+            "B12's sizes must be one or more values, each from 1 to 2**31 - 1",
+        ),
+        (
+            ["B10", "--quick", "--set", "hidden=(512, 0)"],
+            "B10's hidden must be one or more values, each from 1",
+        ),
+        (["C5", "--set", "hidden=0"], "C5's hidden must be from 1 to 2**31 - 1, got 0"),
+        (["B10", "--quick", "--set", "drop_prob=1"], "B10's drop_prob must be from 0 to 1, 1 excluded"),
+        (
+            ["D2", "--quick", "--set", "valid_fraction=1.5"],
+            "D2-D3's valid_fraction must be between 0 and 1",
+        ),  # 50/50
+        (["A2", "--set", "sweep_seeds=0"], "A2's sweep_seeds must be from 1 to 10000, got 0"),
+        (
+            ["A5", "--quick", "--set", "chunks=9"],
+            "A5's chunks must be from 1 to 8 (the chunks A to H), got 9",
+        ),
+        (["B6", "--quick", "--set", "weight_init=glorot"], "B6's weight_init must be one of he_normal"),
+        (
+            ["A1", "--config", "NAN"],
+            "A1's theta0 must be between 0 and 1, both excluded (log L is -inf at 0 and 1), got nan",
+        ),
+        (["A1", "--lr", "0"], "argument --lr: must be > 0 and finite, got 0"),  # the flag: the same rule
+    ],
+)
+def test_a_setting_outside_its_rule_is_one_line_and_exit_2_however_it_is_given(
+    capsys, untouched, args, message
+):
+    """The value, not only the type, of every setting: a flag, --set and --config meet the same
+    rule (``limits``), before anything runs."""
+    out, unchanged = untouched
+    (out.parent / "nan.toml").write_text("[A1]\ntheta0 = nan\n")  # "NAN": a config file with a TOML nan
+    args = [str(out.parent / "nan.toml") if a == "NAN" else a for a in args]
+    try:
+        code = cli.main([*args, "--out", str(out)])
+    except SystemExit as e:  # argparse's (the flags): the same one line
+        code = e.code
+    assert code == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert unchanged()
+
+
 def test_numbers_may_be_written_as_1e3():
     args = flags.parser().parse_args(["D1", "--epochs", "1e3", "--seed", "4294967295"])
     assert (args.epochs, args.seed) == (1000, 4294967295)
