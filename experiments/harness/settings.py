@@ -166,15 +166,25 @@ def read_file(path: Path) -> dict[str, Any]:
         raise InputError(f"--config {path} is not TOML: {e}") from None
 
 
-def from_file(contents: Mapping[str, Any], experiment: Experiment) -> tuple[dict[str, Any], dict[str, Any]]:
+def from_file(
+    contents: Mapping[str, Any], experiment: Experiment, path: Path | str = "the config file"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The values a config file sets for ``experiment``: its top-level keys (for every experiment
-    run) and the keys of the experiment's own table (by id, single id or name)."""
+    run) and the keys of the experiment's own table (by id, single id or name). Two of its tables
+    that set one of its settings to different values are an ``InputError``, as two ``--set`` are."""
     own = {n.lower().replace("-", "_") for n in (experiment.id, experiment.name, *experiment.ids)}
     top = {k: v for k, v in contents.items() if not isinstance(v, dict)}
     table: dict[str, Any] = {}
+    source: dict[str, str] = {}
     for key, raw in contents.items():
         if isinstance(raw, dict) and key.lower().replace("-", "_") in own:
-            table.update(raw)
+            for name, setting in raw.items():
+                if name in table and table[name] != setting:
+                    raise InputError(
+                        f"--config {path}: tables [{source[name]}] and [{key}] are both {experiment.id}'s, "
+                        f"and set {name} to {table[name]!r} and {setting!r}: give it once"
+                    )
+                table[name], source[name] = setting, key
     return top, table
 
 
@@ -252,7 +262,7 @@ def configure(
     where: dict[str, str] = {}
     if file is not None:
         path, contents = file
-        top, table = from_file(contents, experiment)
+        top, table = from_file(contents, experiment, path)
         for name, raw in [*top.items(), *table.items()]:
             if name in fields:
                 where[name] = f"--config {path}"

@@ -202,6 +202,21 @@ def test_a_leftover_unfinished_run_of_other_settings_says_how_to_clear_it(capsys
     assert cli.main(["D1", "--out", str(out)]) == 0 and not work.exists()
 
 
+def test_two_tables_of_one_experiment_that_disagree_are_refused_as_two_sets_are(capsys, untouched):
+    out, unchanged = untouched
+    config = out.parent / "c.toml"
+    config.write_text("[A1]\nk = 30\n[thumbtack_mle]\nk = 40\n")
+    assert cli.main(["A1", "--config", str(config), "--out", str(out)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert f"--config {config}: tables [A1] and [thumbtack_mle] are both A1's, and set k to 30 and 40" in line
+    assert line.endswith("give it once")
+    assert unchanged()
+    config.write_text("[A1]\nk = 30\n[thumbtack_mle]\nk = 30\nepochs = 5\n")  # agreeing: one setting
+    assert cli.main(["A1", "--config", str(config), "--out", str(out.parent / "other")]) == 0
+    saved = json.loads((out.parent / "other" / "thumbtack_mle" / "result.json").read_text())["config"]
+    assert (saved["k"], saved["epochs"]) == (30, 5)
+
+
 def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monkeypatch, capsys, tmp_path):
     def interrupted(config, ws):
         raise KeyboardInterrupt
