@@ -14,6 +14,7 @@ import pytest
 
 import experiments
 from experiments.harness import cli, flags, runner, session
+from experiments.harness.contract import Outcome
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
 from tests.helpers import free_port, make_dataset, patch_run, swallow_a_signal
@@ -215,6 +216,31 @@ def test_two_tables_of_one_experiment_that_disagree_are_refused_as_two_sets_are(
     assert cli.main(["A1", "--config", str(config), "--out", str(out.parent / "other")]) == 0
     saved = json.loads((out.parent / "other" / "thumbtack_mle" / "result.json").read_text())["config"]
     assert (saved["k"], saved["epochs"]) == (30, 5)
+
+
+def test_resume_takes_the_data_folder_given_by_flag_that_the_first_run_found_by_variable(
+    monkeypatch, capsys, tmp_path
+):
+    """The data folder is no setting: where a run found it through $JAXNETS_DATA_DIR, --resume
+    with --data-dir naming the same folder goes on (and keeps a result finished that way)."""
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "data"))
+    ran = []
+
+    def run(config, ws):
+        ran.append(config.data_dir)
+        if len(ran) == 1:
+            raise KeyboardInterrupt  # the first run, stopped
+        return Outcome(history=[{"epoch": 1, "loss": 0.5}], metrics={}, checks=[])
+
+    patch_run(monkeypatch, "C4", run)
+    out = tmp_path / "results"
+    assert cli.main(["C4", "--out", str(out)]) == 130
+    again = ["C4", "--out", str(out), "--resume", "--data-dir", str(tmp_path / "data")]
+    assert cli.main(again) == 0, capsys.readouterr().err
+    assert ran == [None, str(tmp_path / "data")]
+    assert cli.main(["C4", "--out", str(out), "--resume"]) == 0  # finished with it: kept
+    assert "finished earlier with these settings (kept, --resume)" in capsys.readouterr().out
+    assert len(ran) == 2
 
 
 def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monkeypatch, capsys, tmp_path):
