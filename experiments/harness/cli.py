@@ -158,7 +158,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
                 f"Results finished before it are in {out_root}/",
                 file=sys.stderr,
             )
-            runner.write_report(out_root, done, skipped)
+            _write_report(out_root, done, skipped)
             session.leave_job()  # a job's other processes must not wait on this one
             return 130
         except Exception as e:  # one broken experiment must not stop the others
@@ -180,7 +180,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
         console.print_result(result, out_root)
         if result.verdict == "FAIL":
             failed.append(experiment.id)
-    report = runner.write_report(out_root, done, skipped)
+    report = _write_report(out_root, done, skipped)
     failed += bad_input
     informational = [r.id for r in done if r.verdict == "informational"]
     other = f"{len(informational)} informational (other settings than the notes'), " if informational else ""
@@ -190,10 +190,22 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
         + (f" (failed: {' '.join(failed)})" if failed else "")
         + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
     )
-    print(f"report: {report}")
+    if report is not None:
+        print(f"report: {report}")
     if bad_input:
         return 2
-    return 1 if failed or (skipped and not run_all) else 0
+    return 1 if failed or report is None or (skipped and not run_all) else 0
+
+
+def _write_report(out_root: Path, done: list[Result], skipped: dict[str, str]) -> Path | None:
+    """``REPORT.md`` over the results, or None where the disk refuses it (said in one line)."""
+    try:
+        return runner.write_report(out_root, done, skipped)
+    except OSError as e:
+        if (machine := console.machine_failure(e)) is None:
+            raise
+        print(f"error: REPORT.md: {machine}", file=sys.stderr)
+        return None
 
 
 def _again(argv: list[str], args: Any) -> str:

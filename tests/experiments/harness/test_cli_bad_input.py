@@ -431,15 +431,40 @@ def test_two_processes_started_with_different_settings_both_stop_at_once(tmp_pat
             "out of memory (RESOURCE_EXHAUSTED",
         ),
         (OSError(28, "No space left on device", "plot.png"), "could not write its results (No space left"),
+        (OSError(27, "File too large", "plot.png"), "(File too large: plot.png): raise the file-size limit"),
+        (OSError(122, "Disk quota exceeded", "x.csv"), "(Disk quota exceeded: x.csv): free some of your"),
+        (  # a checkpoint's write, as Orbax reports TensorStore's failure
+            ValueError("OUT_OF_RANGE: Error writing ...: File too large [os_error_code='27']"),
+            "could not write its results (File too large: the results folder)",
+        ),
     ],
 )
-def test_a_machine_failure_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path, error, message):
+def test_a_machine_failure_is_one_line_and_exit_1(monkeypatch, capsys, earlier, error, message):
+    out, unchanged = earlier
+
     def run(config, ws):
         raise error
 
-    patch_run(monkeypatch, "A1", run)
-    assert cli.main(["A1", "--out", str(tmp_path)]) == 1
+    patch_run(monkeypatch, "D1", run)
+    assert cli.main(["D1", "--epochs", "5", "--out", str(out)]) == 1
     assert message in one_line(capsys.readouterr().err)
+    assert unchanged()
+
+
+def test_a_file_size_limit_is_one_line_and_exit_1_and_keeps_the_results(earlier):
+    """Past ``ulimit -f`` (SIGXFSZ ignored, as a shell that sets the limit leaves it), a write
+    fails with EFBIG: the run says so in one line, and the earlier results stay as they were."""
+    out, unchanged = earlier
+    limited = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
+        "from experiments.harness import cli; sys.exit(cli.main(sys.argv[1:]))"
+    )
+    args = ["D1", "--epochs", "5", "--no-cache", "--out", str(out)]
+    run = subprocess.run([sys.executable, "-c", limited, *args], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "could not write its results (File too large" in one_line(run.stderr)
+    assert unchanged()
 
 
 @pytest.mark.parametrize(
