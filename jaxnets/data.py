@@ -32,7 +32,13 @@ Arrays = tuple[np.ndarray, np.ndarray]
 
 
 def split(data: Arrays, fractions: tuple[float, ...], seed: int) -> list[Arrays]:
-    """Shuffle ``data`` and cut it into parts of the given fractions (they must sum to 1)."""
+    """Shuffle ``data`` and cut it into parts of the given fractions (each from 0 to 1, summing to 1)."""
+    outside = [f for f in fractions if not 0 <= f <= 1]  # (nan too)
+    if outside:
+        raise InputError(
+            f"split fractions must each be from 0 to 1 (a part's share of the data), got {outside[0]!r} "
+            f"in {tuple(fractions)}"
+        )
     if not np.isclose(sum(fractions), 1.0):
         raise InputError(f"split fractions must sum to 1, got {fractions}")
     x, y = data

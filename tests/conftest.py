@@ -67,6 +67,7 @@ END_TO_END = (
             "two_processes_started_with_different_settings_both_stop_at_once",
             "resume_runs_again_a_finished_result_whose_files_were_deleted",
             "fashion_mnist_under_mnist_is_refused_unless_accepted",
+            "a_file_size_limit_is_one_line_and_exit_1_and_keeps_the_results",
         )
     ),
 )

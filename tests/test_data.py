@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxnets import data
+from jaxnets.errors import InputError
 from tests.conftest import needs_fashion, needs_mnist
 from tests.helpers import idx_bytes, make_dataset
 
@@ -21,6 +22,15 @@ def test_split_partitions_the_data():
     assert sorted(np.concatenate([p[0] for p in parts]).tolist()) == list(range(100))
     with pytest.raises(ValueError, match="sum to 1"):
         data.split((x, x), (0.5, 0.2), seed=0)
+
+
+@pytest.mark.parametrize("fractions", [(1.5, -0.5), (-0.2, 0.6, 0.6), (float("nan"), 1.0)])
+def test_split_refuses_fractions_outside_0_to_1(fractions):
+    x = np.arange(100)
+    with pytest.raises(
+        InputError, match=r"split fractions must each be from 0 to 1 .*, got (1.5|-0.2|nan) in"
+    ):
+        data.split((x, x), fractions, seed=0)
 
 
 def test_parse_idx_roundtrip_and_errors():

@@ -13,27 +13,39 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import twins
+from experiments.harness import session
+from experiments.harness.flags import setting
 from twins import fidelity
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (python -m twins --help lists the options)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m twins", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m twins", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "names", nargs="+", help="`all`, `fidelity`, or catalog ids / module names (C3 basic_optim)"
     )
-    p.add_argument("--seeds", type=int, default=1, help="how many seeds: --seed, --seed + 1, … (default 1)")
-    p.add_argument("--seed", type=int, help="the first seed (default: the experiment's)")
+    # The seeds as the experiments take them (the same rules as python -m experiments --seed, --seeds).
+    p.add_argument(
+        "--seeds",
+        type=setting(int, "seeds"),
+        default=1,
+        help="how many seeds: --seed, --seed + 1, … (default 1)",
+    )
+    p.add_argument("--seed", type=setting(int, "seed"), help="the first seed (default: the experiment's)")
     p.add_argument("--out", type=Path, default=Path("results"), help="the results folder (default ./results)")
     p.add_argument("--data-dir", help="folder with the data sets (default: $JAXNETS_DATA_DIR)")
     args = p.parse_args(argv)
     if args.names == ["fidelity"]:
-        report = args.out / "FIDELITY.md"
-        plots = fidelity.curve_plots(args.out, args.out / "fidelity")
-        report.write_text(fidelity.markdown(fidelity.rows(args.out), plots, relative_to=args.out))
-        print(report.read_text())
-        return 0
+        return _fidelity(args.out)
     try:
         names = (
             twins.modules()
@@ -43,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
+    for folder in (args.out, *(args.out / name for name in names)):  # before a seed is run
+        if problem := session.unwritable(folder):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     import torch
 
     import experiments
@@ -95,6 +111,36 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{experiment.id} twin: {len(done)} seed(s) in {record['time_s']:.1f} s → {folder / 'twin.json'}"
         )
+    return 0
+
+
+def _fidelity(out: Path) -> int:
+    """``python -m twins fidelity``: the comparison, where both runs of an experiment are in
+    ``out``; one line for each experiment with one of them only, and the command that makes the
+    other; exit 2 where there is nothing to compare."""
+    if not out.is_dir():
+        what = "is a file, not a results folder" if out.exists() else "does not exist"
+        print(
+            f"error: --out {out} {what}: give --out the folder that `python -m experiments "
+            f"<id> --seeds N` and `python -m twins <id> --seeds N` wrote to",
+            file=sys.stderr,
+        )
+        return 2
+    found, gaps = fidelity.rows(out), fidelity.missing(out)
+    for gap in gaps:
+        print(f"{'missing' if found else 'error'}: {gap}", file=sys.stderr)
+    if not found:
+        if not gaps:
+            print(
+                f"error: {out} holds no experiment's results beside its twin's: run `python -m experiments "
+                f"<id> --seeds N --out {out}` and `python -m twins <id> --seeds N --out {out}` first",
+                file=sys.stderr,
+            )
+        return 2
+    report = out / "FIDELITY.md"
+    plots = fidelity.curve_plots(out, out / "fidelity")
+    report.write_text(fidelity.markdown(found, plots, relative_to=out))
+    print(report.read_text())
     return 0
 
 

@@ -126,6 +126,43 @@ def rows(results: Path, names: list[str] | None = None) -> list[dict[str, Any]]:
     return found
 
 
+def missing(results: Path) -> list[str]:
+    """For each twin's experiment with only one of the two runs in ``results`` (ours, its
+    ``result.json``, or the twin's, its ``twin.json``): which one is missing, and the command
+    that makes it over the other's seeds."""
+    import experiments  # (not at the top: the harness imports this module)
+
+    lines = []
+    for name in twins.modules():
+        ours, twin = results / name / "result.json", results / name / "twin.json"
+        if ours.is_file() == twin.is_file():
+            continue
+        experiment = experiments.load(name)
+        try:
+            first, count = _seeds(json.loads((ours if ours.is_file() else twin).read_text()), ours.is_file())
+            seed_flags = f" --seed {first} --seeds {count}"
+        except (OSError, ValueError, TypeError, KeyError, IndexError):  # unreadable: the defaults
+            seed_flags = ""
+        if ours.is_file():
+            lines.append(
+                f"{experiment.id}: the twin's run is missing beside ours ({ours}): python -m twins "
+                f"{experiment.id}{seed_flags} --out {results}"
+            )
+        else:
+            lines.append(
+                f"{experiment.id}: our run is missing beside the twin's ({twin}): python -m experiments "
+                f"{experiment.id}{seed_flags} --out {results}"
+            )
+    return lines
+
+
+def _seeds(record: dict[str, Any], ours: bool) -> tuple[int, int]:
+    """The first seed and the number of seeds of a result (``ours``) or of a twin run."""
+    if ours:
+        return int(record["config"]["seed"]), int(record["config"].get("seeds", 1))
+    return int(record["seeds"][0]), len(record["seeds"])
+
+
 def _ours_curve(result: dict[str, Any], where: str | dict[str, str]) -> np.ndarray:
     """Our per-epoch numbers as seeds × epochs: a metric that is a list of per-epoch
     distributions (``"valid_accuracy_per_epoch"``), or a history column of one run

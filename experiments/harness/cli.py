@@ -18,7 +18,7 @@ from typing import Any
 import jax
 
 from experiments import all_experiments, load
-from experiments.harness import console, flags, job, runner, session, settings, stopping
+from experiments.harness import console, job, runner, session, settings, stopping
 from experiments.harness.contract import Experiment
 from experiments.harness.flags import FLAGS, parser
 from experiments.harness.results import Result
@@ -92,7 +92,7 @@ def plan(args: Any) -> tuple[list[Experiment], list[Any]]:
         settings.check_file_tables(file[1], file[0], load)
     if run_all:
         settings.check_names(experiments, sets, file)
-    options = {"strict": not run_all, "quick": args.quick, "flags": FLAGS, "check": flags.check}
+    options = {"strict": not run_all, "quick": args.quick, "flags": FLAGS}
     return experiments, [settings.configure(e, overrides, sets, file, **options) for e in experiments]
 
 
@@ -159,7 +159,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
                 f"Results finished before it are in {out_root}/",
                 file=sys.stderr,
             )
-            runner.write_report(out_root, done, skipped)
+            _write_report(out_root, done, skipped)
             session.leave_job()  # a job's other processes must not wait on this one
             return 130
         except Exception as e:  # one broken experiment must not stop the others
@@ -181,7 +181,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
         console.print_result(result, out_root)
         if result.verdict == "FAIL":
             failed.append(experiment.id)
-    report = runner.write_report(out_root, done, skipped)
+    report = _write_report(out_root, done, skipped)
     failed += bad_input
     informational = [r.id for r in done if r.verdict == "informational"]
     other = f"{len(informational)} informational (other settings than the notes'), " if informational else ""
@@ -191,10 +191,22 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
         + (f" (failed: {' '.join(failed)})" if failed else "")
         + (f" (skipped, no data: {' '.join(skipped)})" if skipped else "")
     )
-    print(f"report: {report}")
+    if report is not None:
+        print(f"report: {report}")
     if bad_input:
         return 2
-    return 1 if failed or (skipped and not run_all) else 0
+    return 1 if failed or report is None or (skipped and not run_all) else 0
+
+
+def _write_report(out_root: Path, done: list[Result], skipped: dict[str, str]) -> Path | None:
+    """``REPORT.md`` over the results, or None where the disk refuses it (said in one line)."""
+    try:
+        return runner.write_report(out_root, done, skipped)
+    except OSError as e:
+        if (machine := console.machine_failure(e)) is None:
+            raise
+        print(f"error: REPORT.md: {machine}", file=sys.stderr)
+        return None
 
 
 def _again(argv: list[str], args: Any) -> str:

@@ -4,6 +4,8 @@ each finished experiment's log, checks, divergences and verdict."""
 from __future__ import annotations
 
 import errno
+import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -26,9 +28,21 @@ def _describe_divergence(run: str, d: DivergedRun) -> str:
     return f"{run} at epoch {d['epoch']}, step {d['step']} ({what})"
 
 
+# A write the machine refused, and what to do about it: a full disk, a quota, a file-size limit
+# (``ulimit -f``), a read-only or failing disk.
+_DISK = {
+    errno.ENOSPC: "free some space, or choose another --out",
+    errno.EDQUOT: "free some of your disk quota, or choose another --out",
+    errno.EFBIG: "raise the file-size limit (ulimit -f), or choose another --out",
+    errno.EROFS: "choose another --out",
+    errno.EIO: "choose another --out",
+}
+
+
 def machine_failure(error: BaseException) -> str | None:
     """What to say where the machine, not the program, failed a run: out of memory (XLA's
-    RESOURCE_EXHAUSTED) or a disk that cannot take the results; None for anything else."""
+    RESOURCE_EXHAUSTED) or a disk that cannot take the results (an ``OSError``, or, for a
+    checkpoint, TensorStore's error that carries one's code); None for anything else."""
     text = str(error)
     if "RESOURCE_EXHAUSTED" in text or isinstance(error, MemoryError):
         first = text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
@@ -36,11 +50,26 @@ def machine_failure(error: BaseException) -> str | None:
             f"out of memory ({first}): train fewer --seeds at once (run the rest with --seed), a smaller "
             f"--batch-size, or on a machine with more memory"
         )
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+    if (code := _os_error_code(error)) in _DISK:
+        where = getattr(error, "filename", None) or "the results folder"
         return (
-            f"could not write its results ({error.strerror}: {error.filename or 'the results folder'}): free "
-            f"some space, or choose another --out; results finished before it are kept"
+            f"could not write its results ({os.strerror(code)}: {where}): {_DISK[code]}; results "
+            f"finished before it are kept"
         )
+    return None
+
+
+def _os_error_code(error: BaseException | None) -> int | None:
+    """The errno of ``error`` or of the error it was raised from (Orbax's checkpoint writes fail as
+    TensorStore's ``ValueError("... [os_error_code='27']")``), or None."""
+    for _ in range(8):  # the chain of causes, not forever
+        if error is None:
+            return None
+        if isinstance(error, OSError) and error.errno is not None:
+            return error.errno
+        if found := re.search(r"\[os_error_code='(\d+)'\]", str(error)):
+            return int(found.group(1))
+        error = error.__cause__
     return None
 
 

@@ -1,5 +1,6 @@
 """The command line's options: each flag, the settings it reaches, and the checks that a value is
-one a run can take (a one-line error otherwise)."""
+one a run can take (a one-line error otherwise; a setting's flag checks it by the setting's rule
+in ``limits``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import os
 from pathlib import Path
 from typing import NoReturn
 
+from experiments.harness import limits
+from experiments.harness.limits import MAX_EPOCHS, MAX_SEED
 from jaxnets import data
-from jaxnets.errors import InputError
-from jaxnets.loop import MAX_SEED  # JAX's keys take 32-bit seeds: larger ones would be silently reduced
 
 # Config fields the command line can set, and the flag that sets each.
 FLAGS = {
@@ -26,7 +27,36 @@ FLAGS = {
 CACHE_ENV = "JAXNETS_CACHE_DIR"
 
 
-MAX_EPOCHS = 10_000_000  # more than any run here can finish (B3's 10,001 steps take seconds)
+def _read(kind: type, text: str) -> float | int:
+    """``text`` as a finite number of ``kind`` (integers may be written like 1e3), or an
+    ``ArgumentTypeError`` saying what it is not."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            if not value.is_integer():
+                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            return int(value)
+    return value
+
+
+def setting(kind: type, name: str):
+    """An argparse type for the flag of setting ``name``: a number of ``kind`` that the setting's
+    rule (``limits.RULES``) allows, the same rule as for ``--set`` and ``--config``."""
+
+    def parse(text: str):
+        value = _read(kind, text)
+        if (what := limits.problem(name, value)) is not None:
+            raise argparse.ArgumentTypeError(f"{what}, got {text}")
+        return value
+
+    return parse
 
 
 def _number(kind: type, low: float, high: float, what: str):
@@ -34,19 +64,7 @@ def _number(kind: type, low: float, high: float, what: str):
     written like 1e3), or a one-line error saying what is allowed."""
 
     def parse(text: str):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if kind is int:
-            try:
-                value = int(text)
-            except ValueError:
-                if not value.is_integer():
-                    raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-                value = int(value)
+        value = _read(kind, text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{what}, got {text}")
         return value
@@ -60,17 +78,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (python -m experiments --help lists the options)\n")
-
-
-def check(name: str, value: object) -> None:
-    """A setting given by ``--set`` or a config file passes its flag's own check where it has a
-    flag (``--set epochs=0`` is refused as ``--epochs 0`` is); ``InputError`` otherwise."""
-    action = _ACTIONS.get(name)
-    if action is not None and action.type is not None and value is not None:
-        try:
-            action.type(str(value))
-        except argparse.ArgumentTypeError as e:
-            raise InputError(f"{name} {e}") from None
 
 
 def parser(epilog: str | None = None) -> argparse.ArgumentParser:
@@ -88,24 +95,22 @@ def parser(epilog: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=_number(int, 0, MAX_SEED, f"must be from 0 to {MAX_SEED} (2**32 - 1)"),
-        help="random seed (default: the experiment's); the first of --seeds",
+        type=setting(int, "seed"),
+        help=f"random seed, 0 to {MAX_SEED} (default: the experiment's); the first of --seeds",
     )
     p.add_argument(
         "--seeds",
-        type=_number(int, 1, 10_000, "must be from 1 to 10000"),
+        type=setting(int, "seeds"),
         help="train N seeds (--seed, --seed+1, …) as one program and report each statistical number "
         "as mean ± sd over them, with the notes' figure placed in the distribution (default: 1)",
     )
     p.add_argument(
         "--epochs",
-        type=_number(int, 1, MAX_EPOCHS, f"must be from 1 to {MAX_EPOCHS} (more than any run can finish)"),
+        type=setting(int, "epochs"),
         help="number of epochs (or steps)",
     )
-    p.add_argument("--lr", type=_number(float, 1e-300, math.inf, "must be > 0"), help="learning rate")
-    p.add_argument(
-        "--batch-size", type=_number(int, 1, 2**31 - 1, "must be from 1 to 2**31 - 1"), help="batch size"
-    )
+    p.add_argument("--lr", type=setting(float, "lr"), help="learning rate")
+    p.add_argument("--batch-size", type=setting(int, "batch_size"), help="batch size")
     p.add_argument(
         "--on-divergence",
         choices=("stop", "continue"),
@@ -188,6 +193,3 @@ def parser(epilog: str | None = None) -> argparse.ArgumentParser:
         "their checks are informational, the bars being for the full runs",
     )
     return p
-
-
-_ACTIONS = {name: parser()._option_string_actions[flag] for name, flag in FLAGS.items()}

@@ -26,7 +26,7 @@ from typing import Any
 import jax
 
 from experiments import all_experiments
-from experiments.harness import job, results
+from experiments.harness import job, limits, results
 from experiments.harness.contract import Experiment, Outcome, Workspace, changed_settings
 from experiments.harness.report import report_markdown
 from experiments.harness.results import Result
@@ -60,8 +60,10 @@ def run_experiment(
     The experiment's folder is locked for the run: a second run into the same folder stops with
     an error and touches nothing of the first. With ``resume``, an unfinished run of the same
     settings goes on from its checkpoints instead of starting afresh. Training runs save a
-    checkpoint every ``checkpoint_every`` epochs (and after their last); None saves none.
+    checkpoint every ``checkpoint_every`` epochs (and after their last); None saves none. A
+    setting outside its rule (``limits``) is an ``InputError`` before anything is written.
     """
+    limits.check(experiment, config)
     final = out_root / experiment.name
     if not job.is_main():
         return _run_other_process(experiment, config, final, checkpoint_every)
@@ -100,8 +102,8 @@ def _run_locked(
     saved = settings(config)
     if resume and work.exists():
         started = _read_json(work / "config.json")
-        if started is not None and started != saved:
-            changed = sorted(k for k in saved if saved[k] != started.get(k))
+        changed = [] if started is None else _differ(started, saved)
+        if changed:
             raise InputError(
                 f"--resume: the unfinished run in {work} has other settings ({', '.join(changed)}): run "
                 f"with those settings and --resume to finish it, or without --resume to start afresh "
@@ -194,7 +196,16 @@ def finished_earlier(experiment: Experiment, config: Any, out_root: Path) -> Res
         return None
     # A result is its files too: its history and plots.
     complete = all((folder / name).is_file() for name in ["history.csv", *saved.plots])
-    return saved if complete and saved.config == settings(config) else None
+    return saved if complete and not _differ(saved.config, settings(config)) else None
+
+
+def _differ(started: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The settings in which a run's saved config (``started``) and this run's (``now``) differ,
+    where the data folder is none: the same data found another way (``--data-dir`` naming the
+    folder ``$JAXNETS_DATA_DIR`` named) is the same run (other data is refused by its checkpoints'
+    fingerprint of the data, and by its MD5 check)."""
+    names = sorted(set(started) | set(now))
+    return [k for k in names if k != "data_dir" and started.get(k) != now.get(k)]
 
 
 def nothing_to_resume(out_root: Path, experiment: Experiment) -> str | None:

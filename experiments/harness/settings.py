@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from experiments.harness import limits
 from experiments.harness.contract import Experiment
 from jaxnets.errors import InputError
 
@@ -93,12 +94,19 @@ def _try(value: Any, kind: Any) -> Any:
         return _FAIL
 
 
+# Floats that are no Python literal: ``--set lr=inf`` is the float inf (which the rules refuse).
+_NOT_FINITE = {f"{sign}{word}" for sign in ("", "+", "-") for word in ("inf", "infinity", "nan")}
+
+
 def _literal(text: str) -> Any:
-    """What ``--set`` text stands for: a Python literal (30, 1e-3, (64, 64), None, true), else the text."""
+    """What ``--set`` text stands for: a Python literal (30, 1e-3, (64, 64), None, true), inf or
+    nan, else the text."""
     if text.lower() in ("none", "null"):
         return None
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
+    if text.strip().lower() in _NOT_FINITE:
+        return float(text)
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -115,23 +123,21 @@ def _unknown(experiment: Experiment, name: str) -> InputError:
     )
 
 
-def value(
-    experiment: Experiment, name: str, raw: Any, where: str, check: Callable[[str, Any], None] | None = None
-) -> Any:
+def value(experiment: Experiment, name: str, raw: Any, where: str) -> Any:
     """Setting ``name`` of ``experiment`` from ``raw`` (text from ``--set``, or a TOML value),
-    converted to the setting's type and passed through ``check`` (the flag's own range check);
-    ``InputError`` naming ``where`` it came from and what the setting takes, otherwise."""
+    converted to the setting's type; ``InputError`` naming ``where`` it came from and what the
+    setting takes, otherwise. (Its value is checked with the whole config: ``limits.check``.)"""
     kind = kinds(experiment).get(name)
     if kind is None:
         raise _unknown(experiment, name)
     converted = _try(_literal(raw) if isinstance(raw, str) else raw, kind)
+    if converted is _FAIL and isinstance(raw, str):  # text that reads as a literal: a folder named 123
+        converted = _try(raw, kind)
     if converted is _FAIL:
         raise InputError(
             f"{where}: {experiment.id}'s {name} is {_type_name(kind)}, and {raw!r} is not one "
             f"(its default: {getattr(experiment.config(), name)!r})"
         )
-    if check is not None:
-        check(name, converted)
     return converted
 
 
@@ -160,15 +166,25 @@ def read_file(path: Path) -> dict[str, Any]:
         raise InputError(f"--config {path} is not TOML: {e}") from None
 
 
-def from_file(contents: Mapping[str, Any], experiment: Experiment) -> tuple[dict[str, Any], dict[str, Any]]:
+def from_file(
+    contents: Mapping[str, Any], experiment: Experiment, path: Path | str = "the config file"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The values a config file sets for ``experiment``: its top-level keys (for every experiment
-    run) and the keys of the experiment's own table (by id, single id or name)."""
+    run) and the keys of the experiment's own table (by id, single id or name). Two of its tables
+    that set one of its settings to different values are an ``InputError``, as two ``--set`` are."""
     own = {n.lower().replace("-", "_") for n in (experiment.id, experiment.name, *experiment.ids)}
     top = {k: v for k, v in contents.items() if not isinstance(v, dict)}
     table: dict[str, Any] = {}
+    source: dict[str, str] = {}
     for key, raw in contents.items():
         if isinstance(raw, dict) and key.lower().replace("-", "_") in own:
-            table.update(raw)
+            for name, setting in raw.items():
+                if name in table and table[name] != setting:
+                    raise InputError(
+                        f"--config {path}: tables [{source[name]}] and [{key}] are both {experiment.id}'s, "
+                        f"and set {name} to {table[name]!r} and {setting!r}: give it once"
+                    )
+                table[name], source[name] = setting, key
     return top, table
 
 
@@ -235,31 +251,37 @@ def configure(
     strict: bool,
     quick: bool,
     flags: Mapping[str, str],
-    check: Callable[[str, Any], None],
 ) -> Any:
     """The config ``experiment`` runs with: the notes' defaults, ``--quick``'s reductions, the
     config ``file`` (its path and contents), ``--set``'s ``sets``, then the flags' values. With
     ``strict`` (experiments named one by one) a setting the experiment lacks is an error; with
-    ``all`` it applies where the experiment has it. ``check`` is the flags' range check."""
+    ``all`` it applies where the experiment has it. Every value is checked by its setting's rule
+    (``limits``), and an error names where the value came from."""
     fields = kinds(experiment)
     chosen: dict[str, Any] = {}
+    where: dict[str, str] = {}
     if file is not None:
         path, contents = file
-        top, table = from_file(contents, experiment)
+        top, table = from_file(contents, experiment, path)
         for name, raw in [*top.items(), *table.items()]:
             if name in fields:
-                chosen[name] = value(experiment, name, raw, f"--config {path}", check)
+                where[name] = f"--config {path}"
+                chosen[name] = value(experiment, name, raw, where[name])
             elif name not in IGNORABLE and (strict or name in table):
                 raise InputError(f"--config {path}: {_unknown(experiment, name)}")
     for name, raw in sets.items():
         if name in fields:
-            chosen[name] = value(experiment, name, raw, f"--set {name}={raw}", check)
+            where[name] = f"--set {name}={raw}"
+            chosen[name] = value(experiment, name, raw, where[name])
         elif name not in IGNORABLE and strict:
             raise _unknown(experiment, name)
     for name, flagged in flag_values.items():
         if name in sets and chosen.get(name, flagged) != flagged:
             raise InputError(f"{name} is set twice, by {flags[name]} and by --set: give it once")
-    return make_config(experiment, {**chosen, **flag_values}, strict, quick, flags)
+        where[name] = flags.get(name, name)
+    config = make_config(experiment, {**chosen, **flag_values}, strict, quick, flags)
+    limits.check(experiment, config, where)
+    return config
 
 
 def check_names(

@@ -14,6 +14,7 @@ import pytest
 
 import experiments
 from experiments.harness import cli, flags, runner
+from experiments.harness.contract import Outcome
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
 from tests.helpers import free_port, make_dataset, patch_run
@@ -71,6 +72,67 @@ def test_a_bad_flag_value_is_one_line_and_exit_2(capsys, untouched, args, messag
     with pytest.raises(SystemExit) as exit_:
         cli.main(["D1", *args, "--out", str(out)])
     assert exit_.value.code == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert unchanged()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["A1", "--set", "n=0"], "--set n=0: A1's n must be from 1 to 2**31 - 1, got 0"),  # ZeroDivisionError
+        (["A1", "--set", "n=99999999999"], "A1's n must be from 1 to 2**31 - 1, got 99999999999"),  # overflow
+        (["A1", "--set", "k=300"], "--set k=300: A1's k must be from 0 to n (100), got 300"),  # θ̂ 3.0
+        (["A1", "--set", "theta0=1.5"], "A1's theta0 must be between 0 and 1, both excluded"),
+        (["A1", "--set", "lr=inf"], "--set lr=inf: A1's lr must be > 0 and finite, got inf"),
+        (["A1", "--set", "theta0=1e999"], "--set theta0=1e999: A1's theta0 must be between 0 and 1"),
+        (["A1", "--set", "lr=0"], "--set lr=0: A1's lr must be > 0 and finite, got 0.0"),  # as --lr 0 is
+        (["C2", "--set", "slow_lr=0"], "C2's slow_lr must be > 0 and finite, got 0.0"),  # ZeroDivisionError
+        (["B3", "--set", "log_every=0"], "B3's log_every must be from 1 to 2**31 - 1, got 0"),  # range()
+        (["A3", "--set", "lrs=()"], "A3's lrs must be one or more values, each > 0 and finite, got ()"),
+        (
+            ["B11", "--quick", "--set", "lrs=(0.1, -1)"],
+            "B11's lrs must be one or more values, each > 0 and finite",
+        ),
+        (
+            ["B12", "--quick", "--set", "sizes=()"],
+            "B12's sizes must be one or more values, each from 1 to 2**31 - 1",
+        ),
+        (
+            ["B10", "--quick", "--set", "hidden=(512, 0)"],
+            "B10's hidden must be one or more values, each from 1",
+        ),
+        (["C5", "--set", "hidden=0"], "C5's hidden must be from 1 to 2**31 - 1, got 0"),
+        (["B10", "--quick", "--set", "drop_prob=1"], "B10's drop_prob must be from 0 to 1, 1 excluded"),
+        (
+            ["D2", "--quick", "--set", "valid_fraction=1.5"],
+            "D2-D3's valid_fraction must be between 0 and 1",
+        ),  # 50/50
+        (["A2", "--set", "sweep_seeds=0"], "A2's sweep_seeds must be from 1 to 10000, got 0"),
+        (
+            ["A5", "--quick", "--set", "chunks=9"],
+            "A5's chunks must be from 1 to 8 (the chunks A to H), got 9",
+        ),
+        (["B6", "--quick", "--set", "weight_init=glorot"], "B6's weight_init must be one of he_normal"),
+        (
+            ["A1", "--config", "NAN"],
+            "A1's theta0 must be between 0 and 1, both excluded (log L is -inf at 0 and 1), got nan",
+        ),
+        (["A1", "--lr", "0"], "argument --lr: must be > 0 and finite, got 0"),  # the flag: the same rule
+    ],
+)
+def test_a_setting_outside_its_rule_is_one_line_and_exit_2_however_it_is_given(
+    capsys, untouched, args, message
+):
+    """The value, not only the type, of every setting: a flag, --set and --config meet the same
+    rule (``limits``), before anything runs."""
+    out, unchanged = untouched
+    (out.parent / "nan.toml").write_text("[A1]\ntheta0 = nan\n")  # "NAN": a config file with a TOML nan
+    args = [str(out.parent / "nan.toml") if a == "NAN" else a for a in args]
+    try:
+        code = cli.main([*args, "--out", str(out)])
+    except SystemExit as e:  # argparse's (the flags): the same one line
+        code = e.code
+    assert code == 2
     assert message in one_line(capsys.readouterr().err)
     assert unchanged()
 
@@ -139,6 +201,46 @@ def test_a_leftover_unfinished_run_of_other_settings_says_how_to_clear_it(capsys
     assert "has other settings (" in err and "or without --resume to start afresh (which deletes it)" in err
     assert unchanged()
     assert cli.main(["D1", "--out", str(out)]) == 0 and not work.exists()
+
+
+def test_two_tables_of_one_experiment_that_disagree_are_refused_as_two_sets_are(capsys, untouched):
+    out, unchanged = untouched
+    config = out.parent / "c.toml"
+    config.write_text("[A1]\nk = 30\n[thumbtack_mle]\nk = 40\n")
+    assert cli.main(["A1", "--config", str(config), "--out", str(out)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert f"--config {config}: tables [A1] and [thumbtack_mle] are both A1's, and set k to 30 and 40" in line
+    assert line.endswith("give it once")
+    assert unchanged()
+    config.write_text("[A1]\nk = 30\n[thumbtack_mle]\nk = 30\nepochs = 5\n")  # agreeing: one setting
+    assert cli.main(["A1", "--config", str(config), "--out", str(out.parent / "other")]) == 0
+    saved = json.loads((out.parent / "other" / "thumbtack_mle" / "result.json").read_text())["config"]
+    assert (saved["k"], saved["epochs"]) == (30, 5)
+
+
+def test_resume_takes_the_data_folder_given_by_flag_that_the_first_run_found_by_variable(
+    monkeypatch, capsys, tmp_path
+):
+    """The data folder is no setting: where a run found it through $JAXNETS_DATA_DIR, --resume
+    with --data-dir naming the same folder goes on (and keeps a result finished that way)."""
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "data"))
+    ran = []
+
+    def run(config, ws):
+        ran.append(config.data_dir)
+        if len(ran) == 1:
+            raise KeyboardInterrupt  # the first run, stopped
+        return Outcome(history=[{"epoch": 1, "loss": 0.5}], metrics={}, checks=[])
+
+    patch_run(monkeypatch, "C4", run)
+    out = tmp_path / "results"
+    assert cli.main(["C4", "--out", str(out)]) == 130
+    again = ["C4", "--out", str(out), "--resume", "--data-dir", str(tmp_path / "data")]
+    assert cli.main(again) == 0, capsys.readouterr().err
+    assert ran == [None, str(tmp_path / "data")]
+    assert cli.main(["C4", "--out", str(out), "--resume"]) == 0  # finished with it: kept
+    assert "finished earlier with these settings (kept, --resume)" in capsys.readouterr().out
+    assert len(ran) == 2
 
 
 def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monkeypatch, capsys, tmp_path):
@@ -298,15 +400,40 @@ def test_two_processes_started_with_different_settings_both_stop_at_once(tmp_pat
             "out of memory (RESOURCE_EXHAUSTED",
         ),
         (OSError(28, "No space left on device", "plot.png"), "could not write its results (No space left"),
+        (OSError(27, "File too large", "plot.png"), "(File too large: plot.png): raise the file-size limit"),
+        (OSError(122, "Disk quota exceeded", "x.csv"), "(Disk quota exceeded: x.csv): free some of your"),
+        (  # a checkpoint's write, as Orbax reports TensorStore's failure
+            ValueError("OUT_OF_RANGE: Error writing ...: File too large [os_error_code='27']"),
+            "could not write its results (File too large: the results folder)",
+        ),
     ],
 )
-def test_a_machine_failure_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path, error, message):
+def test_a_machine_failure_is_one_line_and_exit_1(monkeypatch, capsys, earlier, error, message):
+    out, unchanged = earlier
+
     def run(config, ws):
         raise error
 
-    patch_run(monkeypatch, "A1", run)
-    assert cli.main(["A1", "--out", str(tmp_path)]) == 1
+    patch_run(monkeypatch, "D1", run)
+    assert cli.main(["D1", "--epochs", "5", "--out", str(out)]) == 1
     assert message in one_line(capsys.readouterr().err)
+    assert unchanged()
+
+
+def test_a_file_size_limit_is_one_line_and_exit_1_and_keeps_the_results(earlier):
+    """Past ``ulimit -f`` (SIGXFSZ ignored, as a shell that sets the limit leaves it), a write
+    fails with EFBIG: the run says so in one line, and the earlier results stay as they were."""
+    out, unchanged = earlier
+    limited = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
+        "from experiments.harness import cli; sys.exit(cli.main(sys.argv[1:]))"
+    )
+    args = ["D1", "--epochs", "5", "--no-cache", "--out", str(out)]
+    run = subprocess.run([sys.executable, "-c", limited, *args], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "could not write its results (File too large" in one_line(run.stderr)
+    assert unchanged()
 
 
 @pytest.mark.parametrize(
