@@ -132,6 +132,7 @@ def test_commands_are_ones_the_project_takes(where, words, tmp_path, monkeypatch
         args = [name, *args]
         module = "experiments"
     if module == "twins":
+        pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
         import twins
 
         for name in args:

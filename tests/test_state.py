@@ -212,7 +212,7 @@ def test_weights_and_models_from_elsewhere_are_refused_in_one_line():
     with pytest.raises(InputError, match="variables must be a dict of collections.*got list"):
         make([params])
     with pytest.raises(InputError, match=r"collection\(s\) 'stats', which the model does not"):
-        make({"params": params, "stats": {}})
+        make({"params": params, "stats": {"mean": np.zeros(3, np.float32)}})
     with pytest.raises(InputError, match=r"_Counter keeps variables in the collection\(s\) 'counts'"):
         create_train_state(_Counter(), optax.sgd(0.1), x, jax.random.key(0))
     with pytest.raises(InputError, match=r"_MaskAndFlag.__call__ needs mask besides its inputs"):
