@@ -22,7 +22,7 @@ def uniform(bound: float) -> Initializer:
     """U(-bound, bound)."""
 
     def init(key, shape, dtype=jnp.float32):
-        return _drawn(lambda s: jax.random.uniform(key, s, dtype, -bound, bound), key, shape)
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
 
     return init
 
@@ -31,21 +31,9 @@ def normal(std: float = 1.0) -> Initializer:
     """N(0, std²) (``torch.nn.init.normal_`` has std 1 by default)."""
 
     def init(key, shape, dtype=jnp.float32):
-        return std * _drawn(lambda s: jax.random.normal(key, s, dtype), key, shape)
+        return std * jax.random.normal(key, shape, dtype)
 
     return init
-
-
-def _drawn(draw: Callable[[tuple[int, ...]], jax.Array], key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """``draw(shape)``, drawn as the first values of a draw of the next power of two: the same
-    numbers to the last bit (JAX's partitionable threefry makes value i depend on i and the key
-    alone; tests/test_init.py), but one compiled program per power of two instead of one per
-    shape. Initialisation runs op by op, and each new shape's draw is compiled on its own (~0.5 s
-    on CPU): most of a small model's start-up. Drawn directly under another PRNG."""
-    size = math.prod(shape)
-    if not (jax.config.jax_threefry_partitionable and str(jax.random.key_impl(key)) == "threefry2x32"):
-        return draw(shape)
-    return draw((1 << max(size - 1, 0).bit_length(),))[:size].reshape(shape)
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -1,4 +1,3 @@
-import logging
 import math
 
 import jax
@@ -101,40 +100,3 @@ def test_the_2d_kernels_of_the_labs_are_drawn_bit_for_bit_as_before(monkeypatch)
 def test_a_conv_kernel_is_drawn_as_flax_draws_it(name, flax_init):
     """Flax's variance scaling, whose fans count the receptive field, to float32 rounding."""
     np.testing.assert_allclose(init.kernel_init(name)(KEY, CONV), flax_init(KEY, CONV), rtol=1e-6, atol=1e-7)
-
-
-def test_draws_are_the_shapes_own_to_the_last_bit_with_one_program_per_power_of_two():
-    """``init`` draws a shape's values as the first of a draw of the next power of two: the very
-    numbers ``jax.random`` gives that shape (single keys and vmapped ones), and for the shapes of
-    a net, fewer compiled draws than shapes."""
-    shapes = [(300, 100), (3, 3, 16, 32), (10,), (1,), (7,)]  # a dense kernel, a conv's, biases
-    keys = jax.random.split(KEY, 3)
-    for shape in shapes:
-        direct = {
-            "uniform": lambda k, s=shape: jax.random.uniform(k, s, np.float32, -0.3, 0.3),
-            "normal": lambda k, s=shape: 0.7 * jax.random.normal(k, s, np.float32),
-        }
-        for name, ours in (("uniform", init.uniform(0.3)), ("normal", init.normal(0.7))):
-            np.testing.assert_array_equal(ours(KEY, shape), direct[name](KEY), err_msg=f"{name} {shape}")
-            if shape == (3, 3, 16, 32):  # and vmapped, as create_train_states draws seeds
-                np.testing.assert_array_equal(
-                    jax.vmap(lambda k, f=ours, s=shape: f(k, s))(keys),
-                    jax.vmap(direct[name])(keys),
-                    err_msg=f"{name} {shape}",
-                )
-    compiled = []
-    with jax.log_compiles(True):
-
-        class Count(logging.Handler):
-            def emit(self, record):
-                if "Finished XLA compilation of jit(_uniform)" in record.getMessage():
-                    compiled.append(record.getMessage())
-
-        handler = Count()
-        logging.getLogger("jax").addHandler(handler)
-        try:
-            for shape in [(11, 3), (5, 7), (9, 4), (17, 2)]:  # 33, 35, 36, 34 values: one bucket of 64
-                init.uniform(0.123)(jax.random.key(5), shape, np.float32)
-        finally:
-            logging.getLogger("jax").removeHandler(handler)
-    assert len(compiled) <= 1, compiled
