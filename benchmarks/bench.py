@@ -11,8 +11,8 @@ and each ratio is the median (min–max) of the rounds' ratios. Absolute times a
 - **jaxnets**: an epoch as ``fit`` runs it, with the strategy it chooses for this backend and
   model: one compiled scan, or on CPU, for a model whose convolutions are XLA's (the "XLA
   convolutions" rows), a host loop of the compiled step. The "conv_as_matmul" rows are the same
-  models written with the workaround jaxnets offers for XLA:CPU (``models.conv_as_matmul``,
-  ``models.max_pool_tiled``), which scan.
+  models written with the workaround jaxnets offers for XLA:CPU (``xla_cpu.conv_as_matmul``,
+  ``xla_cpu.max_pool_tiled``), which scan.
 - **bare JAX**: the same epoch as a short JAX program without the engine
   (``jax_epochs.bare_epoch``), run as one scan, as a Python loop of the jitted step, and (for the
   convolutional nets, whose epochs are short) as a scan unrolled whole: jaxnets ÷ the fastest of

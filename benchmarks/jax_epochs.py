@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 from flax import linen as nn
 
-from jaxnets import feed, losses, models, parallel, train
+from jaxnets import feed, losses, parallel, train, xla_cpu
 
 Epoch = Callable[[], float]
 
@@ -35,8 +35,8 @@ def _timed(run: Callable[[], object]) -> Epoch:
 class SmallCNN(nn.Module):
     """A user's own small CNN: (3×3 convolution → BatchNorm → ReLU → 2×2 max pool) twice, 16 and
     32 channels, then one dense layer. ``as_matmul``: written with the workaround jaxnets offers
-    for XLA:CPU, its convolutions ``models.conv_as_matmul`` and its pools
-    ``models.max_pool_tiled`` (the same numbers to float rounding)."""
+    for XLA:CPU, its convolutions ``xla_cpu.conv_as_matmul`` and its pools
+    ``xla_cpu.max_pool_tiled`` (the same numbers to float rounding)."""
 
     n_classes: int = 10
     as_matmul: bool = False
@@ -44,11 +44,11 @@ class SmallCNN(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         x = x[..., None] if x.ndim == 3 else x
-        conv = models.conv_as_matmul if self.as_matmul else None
+        conv = xla_cpu.conv_as_matmul if self.as_matmul else None
         for features in (16, 32):
             x = nn.Conv(features, (3, 3), padding=1, conv_general_dilated=conv)(x)
             x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(x))
-            x = models.max_pool_tiled(x, (2, 2)) if self.as_matmul else nn.max_pool(x, (2, 2), (2, 2))
+            x = xla_cpu.max_pool_tiled(x, (2, 2)) if self.as_matmul else nn.max_pool(x, (2, 2), (2, 2))
         return nn.Dense(self.n_classes)(x.reshape(len(x), -1))
 
 

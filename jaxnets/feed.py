@@ -174,7 +174,7 @@ def epoch_strategy(
     one compiled scan, except on CPU for a model whose program holds a convolution: a host loop
     of the compiled step then, since XLA:CPU runs convolutions many times slower inside a
     compiled loop (jax-ml/jax#12868; ``python -m benchmarks.bench``). A model that convolves
-    with ``models.conv_as_matmul`` holds none, and scans."""
+    with ``xla_cpu.conv_as_matmul`` holds none, and scans."""
     if epoch_as is not None:
         unroll = isinstance(epoch_as, int) and not isinstance(epoch_as, bool) and epoch_as >= 1
         if epoch_as not in EPOCH_AS and not unroll:
@@ -188,7 +188,7 @@ def epoch_strategy(
     if convolves(state, data[0][:1]):
         return "loop", (
             "a loop of the compiled step (convolutions on CPU: XLA:CPU runs them many times slower "
-            "inside a compiled loop; models.conv_as_matmul makes them matmuls, which scan fast)"
+            "inside a compiled loop; xla_cpu.conv_as_matmul makes them matmuls, which scan fast)"
         )
     return "scan", "one compiled scan (no convolutions)"
 

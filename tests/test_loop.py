@@ -8,7 +8,7 @@ import optax
 import pytest
 from flax import linen as nn
 
-from jaxnets import losses, models, optim
+from jaxnets import losses, models, optim, xla_cpu
 from jaxnets.errors import InputError
 from jaxnets.evaluation import evaluate
 from jaxnets.loop import fit, seed_keys, seed_plus, seeded_state, train_model
@@ -209,7 +209,7 @@ class _TinyCNN(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        conv = nn.Conv(4, (3, 3), conv_general_dilated=models.conv_as_matmul if self.as_matmul else None)
+        conv = nn.Conv(4, (3, 3), conv_general_dilated=xla_cpu.conv_as_matmul if self.as_matmul else None)
         x = nn.relu(conv(x[..., None]))
         return nn.Dense(2)(x.mean(axis=(1, 2)))
 

@@ -96,28 +96,6 @@ def test_batch_norm_keeps_pytorchs_running_statistics():
     chex.assert_trees_all_close(evaluated, (x - stats["mean"]) / np.sqrt(stats["var"] + 1e-5), atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("shape", "kernel", "stride", "padding"),
-    [
-        ((2, 7, 7, 5), 3, 1, ((1, 1), (1, 1))),
-        ((2, 7, 7, 5), 3, 2, ((1, 1), (1, 1))),
-        ((2, 2, 2, 8), 3, 1, ((1, 1), (1, 1))),
-        ((2, 28, 28, 1), 7, 2, ((3, 3), (3, 3))),
-        ((2, 7, 7, 4), 1, 2, "VALID"),
-        ((2, 6, 5, 3), 3, 1, "SAME"),
-    ],
-)
-def test_conv_as_matmul_equals_xla_convolution(shape, kernel, stride, padding):
-    rng = np.random.default_rng(0)  # NumPy's draws: jax.random's would each be compiled, per shape
-    x = rng.standard_normal(shape, np.float32)
-    w = rng.standard_normal((kernel, kernel, shape[-1], 6), np.float32)
-    dims = ("NHWC", "HWIO", "NHWC")
-    want = jax.lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=dims)
-    # jitted, as in a model (op by op, each of its many slices would be compiled on its own)
-    got = jax.jit(models.conv_as_matmul, static_argnums=(2, 3))(x, w, (stride, stride), padding)
-    chex.assert_trees_all_close(got, want, atol=1e-4, rtol=1e-4)
-
-
 def test_resnet18_gives_the_same_outputs_and_gradients_either_way():
     x = jax.random.uniform(jax.random.key(1), (4, 28, 28))
     narrow = (8, 16, 16, 32)  # the same architecture, fewer channels: quick to compile
