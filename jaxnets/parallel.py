@@ -2,7 +2,7 @@
 devices, batches split along it, state and data sets replicated. jit inserts the collectives
 (the gradient all-reduce, batch-norm statistics over the global batch), so the same training code
 runs on one CPU, one GPU, all eight cores of a TPU, or the devices of several processes (hosts)
-started with ``jax.distributed`` (see ``jaxnets.distributed``): the mesh spans ``jax.devices()``,
+started with ``jax.distributed.initialize``: the mesh spans ``jax.devices()``,
 and arrays are placed on it from each process's host copy (``put``).
 
 Several seeds of one model (a state with a leading run axis) are split the other way: each

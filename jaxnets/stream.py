@@ -7,7 +7,7 @@ on-device path (``steps.train_epoch``, one compiled scan per epoch) stays the de
 data fits. Both draw an epoch's batches from the same permutation (``steps.epoch_batches`` of
 ``fold_in(key, epoch)``) and take the same steps, so they give the same numbers.
 
-In a multi-process job (``jaxnets.distributed``) each process reads only its own rows of every
+In a multi-process job (``jax.distributed``) each process reads only its own rows of every
 batch, and the global batch is assembled from the processes' parts on the devices.
 """
 

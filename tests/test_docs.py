@@ -22,7 +22,7 @@ import numpy as np
 import optax
 import pytest
 
-from experiments.harness import cli, flags
+from experiments.harness import cli, flags, plan
 from jaxnets import models
 from jaxnets.train import fit, train_step
 from tests.helpers import state_for
@@ -152,7 +152,7 @@ def test_commands_are_ones_the_project_takes(where, words, tmp_path, monkeypatch
     if parsed.names == ["list"]:
         assert cli.main(args) == 0
         return
-    experiments, configs = cli.plan(parsed)  # raises InputError on anything a run would refuse
+    experiments, configs = plan.plan(parsed)  # raises InputError on anything a run would refuse
     assert experiments and len(configs) == len(experiments)
     if set(parsed.names) <= QUICK and parsed.coordinator is None:
         assert cli.main([*args, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err

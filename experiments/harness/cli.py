@@ -17,10 +17,9 @@ from typing import Any
 
 import jax
 
-from experiments import all_experiments, load
-from experiments.harness import console, job, runner, session, settings, stopping
+from experiments.harness import console, job, plan, runner, session, stopping
 from experiments.harness.contract import Experiment
-from experiments.harness.flags import FLAGS, parser
+from experiments.harness.flags import parser
 from experiments.harness.results import Result
 from jaxnets import data
 from jaxnets.errors import InputError
@@ -28,7 +27,7 @@ from jaxnets.errors import InputError
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser(_settings_help(argv)).parse_args(argv)
+    args = parser(plan.settings_help(argv)).parse_args(argv)
     if args.names == ["list"]:
         print(console.list_experiments())
         return 0
@@ -37,14 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     # reported in one line. A run's output is ours to print.
     logging.getLogger("absl").setLevel(logging.CRITICAL)
     try:
-        experiments, configs = plan(args)
+        experiments, configs = plan.plan(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out_root = args.out / "quick" if args.quick else args.out
     try:
         session.join_job(args)
-        job.agree_on(_what_runs(args, experiments, configs))
+        job.agree_on(plan.what_runs(args, experiments, configs))
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -71,49 +70,6 @@ def _start(args: Any, argv: list[str], experiments: list[Experiment], configs: l
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
         stack.enter_context(session.environment(data.ACCEPT_ENV_VAR, "1" if args.accept_data else None))
         return _run(args, argv, experiments, configs, out_root)
-
-
-def plan(args: Any) -> tuple[list[Experiment], list[Any]]:
-    """The experiments the parsed ``args`` name and the config each runs with, or ``InputError``
-    (nothing is run or written: what a check of a command line needs)."""
-    if args.resume and args.no_checkpoint:
-        raise InputError(
-            "--resume goes on from the checkpoints of an unfinished run, and --no-checkpoint saves none: "
-            "drop --no-checkpoint (or --resume)"
-        )
-    overrides: dict[str, Any] = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
-    if args.on_divergence is not None:
-        overrides["stop_on_divergence"] = args.on_divergence == "stop"
-    run_all = args.names == ["all"]
-    experiments = all_experiments() if run_all else [load(n) for n in args.names]
-    sets = settings.parse_sets(args.set)
-    file = None if args.config is None else (args.config, settings.read_file(args.config))
-    if file is not None:
-        settings.check_file_tables(file[1], file[0], load)
-    if run_all:
-        settings.check_names(experiments, sets, file)
-    options = {"strict": not run_all, "quick": args.quick, "flags": FLAGS}
-    return experiments, [settings.configure(e, overrides, sets, file, **options) for e in experiments]
-
-
-def _what_runs(args: Any, experiments: list[Experiment], configs: list[Any]) -> str:
-    """What this process will run, in words every process of a job must share (the data folder
-    aside: hosts may keep their data in different places)."""
-    settings_ = [{k: v for k, v in vars(c).items() if k != "data_dir"} for c in configs]
-    options = (args.out, args.quick, args.resume, args.no_checkpoint, args.checkpoint_every, args.accept_data)
-    return repr(([e.id for e in experiments], settings_, options))
-
-
-def _settings_help(argv: list[str]) -> str | None:
-    """For ``--help`` with experiments named: each one's settings and defaults."""
-    if not {"-h", "--help"} & set(argv):
-        return None
-    found = []
-    for word in argv:
-        with contextlib.suppress(InputError):
-            if not word.startswith("-") and (experiment := load(word)) not in found:
-                found.append(experiment)
-    return "\n\n".join(settings.describe(e, FLAGS) for e in found) or None
 
 
 def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: list, out_root: Path) -> int:

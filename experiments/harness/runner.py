@@ -5,7 +5,7 @@ A run works in ``<out>/<name>/.inprogress/`` (its plots, its checkpoints); only 
 finishes moves its files over the earlier ones and writes ``result.json``, so a run that fails or
 is stopped leaves the earlier results as they were.
 
-In a multi-process job (``jaxnets.distributed``) every process runs the experiment (they train
+In a multi-process job (``experiments.harness.job``) every process runs the experiment (they train
 it together) and writes its checkpoints there; only process 0 locks the folder, draws the plots,
 publishes the result and writes the report.
 """

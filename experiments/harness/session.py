@@ -43,7 +43,7 @@ def dump_stacks_on_sigusr1() -> None:
 
 
 def join_job(args: argparse.Namespace) -> None:
-    """Join the multi-process job the flags describe, if any (``jaxnets.distributed``). In a job,
+    """Join the multi-process job the flags describe, if any (``experiments.harness.job``). In a job,
     ``kill -USR1 PID`` prints where each of the process's threads is (a process that waits)."""
     if args.coordinator is None and args.num_processes is None and args.process_id is None:
         return

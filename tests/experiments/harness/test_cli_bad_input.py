@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import experiments
-from experiments.harness import cli, flags, runner
+from experiments.harness import cli, flags, plan, runner
 from experiments.harness.contract import Outcome
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
@@ -258,7 +258,7 @@ def test_an_interrupted_experiment_without_checkpoints_says_it_starts_again(monk
 def test_damaged_data_fails_all_while_missing_data_is_skipped(monkeypatch, capsys, tmp_path):
     make_dataset(tmp_path / "bad" / "mnist", corrupt="train_images")
     subset = [experiments.load(n) for n in ("D1", "B1", "D2")]
-    monkeypatch.setattr(cli, "all_experiments", lambda: subset)
+    monkeypatch.setattr(plan, "all_experiments", lambda: subset)
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     code = cli.main(["all", "--quick", "--data-dir", str(tmp_path / "bad"), "--out", str(tmp_path / "r")])
     captured = capsys.readouterr()
