@@ -1,5 +1,5 @@
-"""One module per experiment of the catalog (``docs/experiments.md``), in catalog order;
-each defines an ``EXPERIMENT`` record (see ``experiments.harness.contract``)."""
+"""One module per experiment of the catalog (``docs/experiments.md``), in catalog order; each
+declares what the harness needs in a few lines (``experiments.harness.contract``)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,12 @@ MODULES = (
 
 
 def all_experiments() -> list[Experiment]:
-    """Every experiment, in catalog order."""
-    return [importlib.import_module(f"experiments.{m}").EXPERIMENT for m in MODULES]
+    """Every experiment, in catalog order (each as its lab module declares it)."""
+    return [_experiment(importlib.import_module(f"experiments.{m}")) for m in MODULES]
+
+
+def _experiment(module) -> Experiment:
+    return module.EXPERIMENT if hasattr(module, "EXPERIMENT") else Experiment.of(module)
 
 
 def load(name: str) -> Experiment:

@@ -1,27 +1,29 @@
-"""C4 (fastai ch. 4): the optimizer as an object. The update step p ← p − lr·g becomes a tiny
-Optax ``GradientTransformation`` of our own (``optim.basic_optim``), used by the same training
-engine as every other experiment, on a Linear(784, 1) layer with PyTorch's default init,
-``mnist_loss``, batch 256, lr 1.0, 20 epochs, on the book's data loader: 3s then 7s, in order
-(not shuffled), the last batch partial. Then, as the book does, the library's SGD (``optax.sgd``)
-replaces it and gives the very same parameters. Validation is the book's ``validate_epoch``: the
-mean of the accuracies of batches of 256."""
+"""C4 (fastai ch. 4): the optimizer as an object. The book's ``BasicOptim`` (``step``: p ← p −
+lr·g; ``zero_grad``) becomes a tiny Optax ``GradientTransformation`` of our own, stepping a
+Linear(784, 1) layer with PyTorch's default init, ``mnist_loss``, batch 256, lr 1.0, 20 epochs,
+on the book's data loader: 3s then 7s, in order (not shuffled), the last batch partial, and
+``validate_epoch`` (the mean of the accuracies of batches of 256) after each epoch. Then, as the
+book does, the library's SGD (``optax.sgd``) replaces it and gives the very same parameters."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import jax
 import numpy as np
 import optax
 
-from experiments.harness import over_seeds, plots, recipes, toy_data
-from experiments.harness.checks import at_least, equal
-from experiments.harness.contract import Experiment, Outcome, Workspace
-from experiments.harness.stats import dist
-from jaxnets import data, losses, models, optim
+from experiments.harness import plots, toy_data
+from jaxnets import data, losses
 from jaxnets.metrics import logit_binary_metrics
-from jaxnets.train import epoch_table, evaluate, train_model
+from jaxnets.models import Linear
+from jaxnets.train import evaluate, seeded_state, train_step
+
+ID = "C4"
+TITLE = "BasicOptim: the SGD step as an Optax transformation, then optax.sgd"
+SUMMARY = (
+    "Linear(784,1) (PyTorch init), mnist_loss, our BasicOptim vs optax.sgd, lr 1.0, batch 256, 20 epochs"
+)
 
 # What the notes printed after each of the 20 epochs (validate_epoch, the BasicOptim run).
 NOTES_CURVE = (0.4932, 0.8813, 0.8149, 0.9087, 0.9316, 0.9472, 0.9555, 0.9619, 0.9658, 0.9678)
@@ -38,82 +40,76 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
+QUICK = {"epochs": 3}
+
+
+def basic_optim(lr: float) -> optax.GradientTransformation:
+    """The book's ``BasicOptim``: its ``step`` is p ← p − lr·g and nothing else, so its state is
+    empty; ``zero_grad`` has no counterpart (JAX's gradients are returned, not accumulated)."""
+
+    def init(params):
+        return optax.EmptyState()
+
+    def update(grads, state, params=None):
+        return jax.tree.map(lambda g: -lr * g, grads), state
+
+    return optax.GradientTransformation(init, update)
+
+
+def run(cfg: Config, ws) -> dict:
     # The book's dl and valid_dl: DataLoader(dset, batch_size=256), 3s then 7s, unshuffled.
-    train, valid = map(toy_data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
-    batch_means: dict[str, list] = {}
-    # The same Linear(784, 1) and training, stepped by our BasicOptim and by optax.sgd.
-    runs = {}
-    for name, tx in (("BasicOptim", optim.basic_optim(cfg.lr)), ("optax.sgd", optax.sgd(cfg.lr))):
-        means = batch_means[name] = []
-        table = epoch_table(title=f"{name}:")
-
-        def on_epoch(epoch, state, row, means=means, table=table):
-            means.append(evaluate(state, valid, batch_size=cfg.batch_size, batch_mean=True)["accuracy"])
-            return table(epoch, state, row)
-
-        runs[name] = train_model(
-            models.MLP((1,)),
+    (x, y), (xv, yv) = map(toy_data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
+    x, valid = x.reshape(-1, 28 * 28), (xv.reshape(-1, 28 * 28), yv)  # .view(-1, 28*28)
+    accuracies, states = {}, {}
+    for name, tx in (("BasicOptim", basic_optim(cfg.lr)), ("optax.sgd", optax.sgd(cfg.lr))):
+        # linear_model = nn.Linear(28*28, 1), one per seed (--seeds N: stacked, stepped as one).
+        state, _ = seeded_state(
+            Linear(1),
             tx,
-            train,
-            **recipes.settings(cfg),
+            x[:1],
+            seed=cfg.seed,
+            seeds=cfg.seeds,
             loss_fn=losses.mnist_loss,
             metrics_fn=logit_binary_metrics,
-            valid=valid,
-            shuffle=False,
-            drop_last=False,
-            on_epoch=on_epoch,
         )
-    ours, library = (r.state.params for r in runs.values())
-    max_diff = max(
-        float(np.max(np.abs(a - b)))
-        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(library), strict=True)
-    )
-    identical = max_diff == 0.0
-    # The book's number: the mean of the batch accuracies after the last epoch (per seed).
-    acc = dist(np.reshape(batch_means["BasicOptim"][-1], -1))
+        accuracies[name] = []
+        for _ in range(cfg.epochs):  # train_model(linear_model, 20)
+            for i in range(0, len(x), cfg.batch_size):  # train_epoch: every batch, the last partial
+                state, _ = train_step(state, (x[i : i + cfg.batch_size], y[i : i + cfg.batch_size]))
+            # validate_epoch: the mean of the batches' accuracies, each batch counting once
+            accuracies[name].append(
+                evaluate(state, valid, batch_size=cfg.batch_size, batch_mean=True)["accuracy"]
+            )
+        print(f"{name}:", " ".join(f"{np.mean(a):.4f}" for a in accuracies[name]))
+        states[name] = state
+    # The same steps from the same start: BasicOptim and optax.sgd end on the same parameters.
+    leaves = zip(*(jax.tree.leaves(s.params) for s in states.values()), strict=True)
+    max_diff = max(float(np.max(np.abs(a - b))) for a, b in leaves)
+    per_epoch = {k: np.stack(v, -1) for k, v in accuracies.items()}  # (seeds, epochs), or (epochs,)
+    epochs = np.arange(1, cfg.epochs + 1)
     plots.curves(
         ws.plots / "basic_optim.png",
-        {
-            k: (np.arange(1, len(m) + 1), np.reshape(np.asarray(m, np.float64).T, (-1, len(m))))
-            for k, m in batch_means.items()
-        }
-        | {"the notes (one run)": (np.arange(1, len(NOTES_CURVE) + 1), np.array(NOTES_CURVE))},
+        {k: (epochs, v) for k, v in per_epoch.items()}
+        | {"the notes (one run)": (epochs, NOTES_CURVE[: cfg.epochs])},
         title="Linear(784, 1): validation accuracy, ours and the notes",
         ylabel="validation accuracy (mean of batch accuracies)",
         markers=True,
     )
-    return Outcome(
-        history=[{"optimizer": k, **row} for k, r in runs.items() for row in over_seeds.rows(r, cfg.seed)],
-        metrics={
-            "valid_accuracy": acc,
-            "valid_accuracy_per_epoch": [dist(np.reshape(m, -1)) for m in batch_means["BasicOptim"]],
-            "valid_accuracy_exact": over_seeds.last(runs["BasicOptim"], "valid_accuracy"),
-            "params_identical": identical,
-            "max_param_difference": max_diff,
-        },
-        checks=[
-            at_least(f"valid accuracy after {cfg.epochs} epochs", acc, 0.97, notes=0.9785),
-            equal("BasicOptim params == optax.sgd params, bit for bit", identical, True, notes=True),
+    return {
+        "valid_accuracy": accuracies["BasicOptim"][-1],
+        "valid_accuracy_per_epoch": per_epoch["BasicOptim"],
+        "valid_accuracy_exact": evaluate(states["BasicOptim"], valid)["accuracy"],
+        "params_identical": max_diff == 0.0,
+        "max_param_difference": max_diff,
+        "history": [
+            {"optimizer": k, "epoch": e, "valid_accuracy": float(np.mean(a))}
+            for k, v in accuracies.items()
+            for e, a in enumerate(v, 1)
         ],
-        diverged={
-            name: d for k, r in runs.items() for name, d in over_seeds.divergences(r, k, cfg.seed).items()
-        },
-        log=[f"BasicOptim and optax.sgd parameters identical: {identical} (max difference {max_diff:g})"],
-    )
+    }
 
 
-EXPERIMENT = Experiment(
-    __name__,
-    "C4",
-    "BasicOptim: the SGD step as an Optax transformation, then optax.sgd",
-    "Linear(784,1) (PyTorch init), mnist_loss, our BasicOptim vs optax.sgd, lr 1.0, batch 256, 20 epochs",
-    Config,
-    run,
-    quick={"epochs": 3},
-)
-
-if __name__ == "__main__":
-    from experiments.harness.cli import main
-
-    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))
+NOTES = {
+    "valid accuracy after the last epoch": ("valid_accuracy", "≥ 0.97", 0.9785),
+    "BasicOptim params == optax.sgd params, bit for bit": ("params_identical", "= True", True),
+}

@@ -5,16 +5,20 @@ dropout is trained beside it for comparison."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
+import optax
+from flax import linen as nn
 
-from experiments.harness import over_seeds, recipes
-from experiments.harness.checks import at_least, identical
-from experiments.harness.contract import Experiment, Outcome, Workspace
-from experiments.harness.stats import dist
-from jaxnets import data, models, optim
+from experiments.harness.outcome import get_one_and_predict
+from jaxnets import data
+from jaxnets.models import Linear
+from jaxnets.train import classification_metrics, evaluate, train_model
+
+ID = "B10"
+TITLE = "Dropout on a deep MNIST MLP"
+SUMMARY = "784-512x4-10 ReLU, Xavier, dropout 0.3, Adam lr 0.001, batch 100, 15 epochs (vs no dropout)"
 
 
 @dataclass(frozen=True)
@@ -31,71 +35,61 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
+QUICK = {"train_subset": 2000, "epochs": 2, "hidden": (128, 128), "compare_without": False}
+
+
+class DropoutNet(nn.Module):
+    """The lab's ``Sequential(linear1, relu, dropout, …, linear4, relu, dropout, linear5)``: each
+    hidden layer Linear → ReLU → Dropout(p), every weight Xavier-uniform."""
+
+    hidden: tuple[int, ...]
+    drop_prob: float
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = x.reshape(len(x), -1)
+        for width in self.hidden:
+            x = nn.relu(Linear(width, kernel_init=nn.initializers.xavier_uniform())(x))
+            # model.train(): a fresh mask every step; model.eval(): every unit kept.
+            x = nn.Dropout(self.drop_prob, deterministic=not train)(x)
+        return Linear(10, kernel_init=nn.initializers.xavier_uniform())(x)
+
+
+def run(cfg: Config, ws) -> dict:
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
-    # The deep net with dropout after each hidden ReLU (and, for comparison, without).
-    with_dropout = f"dropout {cfg.drop_prob:g}"
-    probs = {with_dropout: cfg.drop_prob, **({"no dropout": 0.0} if cfg.compare_without else {})}
-    adam = optim.optimizer("adam", cfg.lr)
-    setups = {
-        name: (models.MLP((*cfg.hidden, 10), weight_init="xavier_uniform", dropout=p), adam)
+    probs = {"dropout": cfg.drop_prob, **({"no dropout": 0.0} if cfg.compare_without else {})}
+    # Cross-entropy and Adam, batches of 100, shuffled; --seeds N trains N seeds as one program.
+    fits = {
+        name: train_model(
+            DropoutNet(cfg.hidden, p),
+            optax.adam(cfg.lr),
+            train,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            seeds=cfg.seeds,
+            metrics_fn=classification_metrics,
+            **ws.checkpoint(name),
+        )
         for name, p in probs.items()
     }
-    runs = recipes.train_each(
-        setups,
-        train,
-        test,
-        **recipes.settings(cfg),
-        **ws.checkpoint_each(),
-    )
-
-    # Evaluation mode (dropout off) is deterministic: the same test set twice gives the same numbers.
-    again = over_seeds.evaluate(runs[with_dropout].fitted, test)
-    train_eval = {k: over_seeds.evaluate(r.fitted, train) for k, r in runs.items()}
-    acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
-    sample = recipes.get_one_and_predict(
-        runs,
-        test,
-        seed=cfg.seed,
-        out=ws.plots / "get_one_and_predict.png",
-    )
-    recipes.plot_runs(ws.plots / "dropout.png", runs, "784-512x4-10: training cost (dropout on)")
-    return Outcome(
-        history=recipes.history(runs),
-        metrics={
-            "test": {k: r.held_out for k, r in runs.items()},
-            "get_one_and_predict": sample,
-            "train_eval_mode": train_eval,
-            "train_minus_test_accuracy": {
-                k: dist(np.subtract(train_eval[k]["accuracy"].values, acc[k].values)) for k in runs
-            },
+    # Test the model with dropout off (evaluate: train=False), twice: the same numbers.
+    tested = {name: evaluate(fit.state, test) for name, fit in fits.items()}
+    again = evaluate(fits["dropout"].state, test)
+    on_train = {name: evaluate(fit.state, train) for name, fit in fits.items()}
+    return {
+        "fits": fits,
+        "test": tested,
+        "train_eval_mode": on_train,
+        "train_minus_test_accuracy": {
+            k: np.subtract(on_train[k]["accuracy"], tested[k]["accuracy"]) for k in fits
         },
-        checks=[
-            at_least("test accuracy with dropout", acc[with_dropout], 0.975, notes="~0.98 (original lab)"),
-            identical("evaluation is deterministic (dropout off)", runs[with_dropout].held_out, again),
-        ],
-        diverged=recipes.divergences(runs),
-        log=[
-            f"{k}: cost {over_seeds.first(r.fitted, 'train_loss'):.4f} → "
-            f"{over_seeds.last(r.fitted, 'train_loss'):.4f}; "
-            f"test accuracy {acc[k]:.4f}; train accuracy (eval mode) {train_eval[k]['accuracy']:.4f}"
-            for k, r in runs.items()
-        ]
-        + [recipes.describe(sample)],
-    )
+        "evaluation_is_deterministic": all(np.array_equal(again[k], tested["dropout"][k]) for k in again),
+        "get_one_and_predict": get_one_and_predict(test, fits, cfg.seed),
+    }
 
 
-EXPERIMENT = Experiment(
-    __name__,
-    "B10",
-    "Dropout on a deep MNIST MLP",
-    "784-512x4-10 ReLU, Xavier, dropout 0.3, Adam lr 0.001, batch 100, 15 epochs (vs no dropout)",
-    Config,
-    run,
-    quick={"train_subset": 2000, "epochs": 2, "hidden": (128, 128), "compare_without": False},
-)
-
-if __name__ == "__main__":
-    from experiments.harness.cli import main
-
-    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))
+NOTES = {
+    "test accuracy with dropout": ("test/dropout/accuracy", "≥ 0.975", "~0.98 (original lab)"),
+    "evaluation is deterministic (dropout off)": ("evaluation_is_deterministic", "= True", None),
+}

@@ -72,17 +72,18 @@ class BatchNorm(nn.Module):
 
 
 class Linear(nn.Module):
-    """y = x W + b, with W initialised by name (see ``jaxnets.init``) and a PyTorch-style bias."""
+    """PyTorch's ``nn.Linear``: y = x W + b, W drawn by ``kernel_init`` (PyTorch's default,
+    U(±1/√fan_in), unless given: ``nn.initializers.xavier_uniform()``, …) and b by PyTorch's
+    default, which the labs never change. (Flax's ``nn.Dense`` draws its bias as zeros.)"""
 
     features: int
-    weight_init: str = "torch"
-    std: float = 1.0
+    kernel_init: inits.Initializer = inits.torch_default
     use_bias: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         fan_in = x.shape[-1]
-        kernel = self.param("kernel", inits.kernel_init(self.weight_init, self.std), (fan_in, self.features))
+        kernel = self.param("kernel", self.kernel_init, (fan_in, self.features))
         y = x @ kernel
         if self.use_bias:
             y = y + self.param("bias", inits.torch_bias(fan_in), (self.features,))
@@ -112,13 +113,13 @@ class MLP(nn.Module):
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.float32)
         for width in self.widths[:-1]:
-            x = Linear(width, self.weight_init, self.std)(x)
+            x = Linear(width, inits.kernel_init(self.weight_init, self.std))(x)
             if self.batch_norm:
                 x = BatchNorm(use_running_average=not train)(x)
             x = act(x)
             if self.dropout > 0:
                 x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        x = Linear(self.widths[-1], self.weight_init, self.std)(x)
+        x = Linear(self.widths[-1], inits.kernel_init(self.weight_init, self.std))(x)
         return activation(self.output_activation)(x)
 
 

@@ -188,9 +188,11 @@ def patch_run(monkeypatch, name: str, run) -> None:
     import experiments
 
     experiment = experiments.load(name)
-    monkeypatch.setattr(
-        sys.modules[experiment.module], "EXPERIMENT", dataclasses.replace(experiment, run=run)
-    )
+    module = sys.modules[experiment.module]
+    if hasattr(module, "EXPERIMENT"):
+        monkeypatch.setattr(module, "EXPERIMENT", dataclasses.replace(experiment, run=run))
+    else:  # a lab module that declares its experiment by its names (ID, Config, run, NOTES, …)
+        monkeypatch.setattr(module, "run", run)
 
 
 def swallow_a_signal(signum: int) -> None:

@@ -19,7 +19,7 @@ from twins.data import image_datasets
 from twins.mnist_softmax import batch_size, test_accuracy, train, training_epochs
 
 NUMBERS = {
-    "test accuracy": {"notes": None, "ours": "test/dropout 0.3/accuracy", "kind": "accuracy"},
+    "test accuracy": {"notes": None, "ours": "test/dropout/accuracy", "kind": "accuracy"},
 }
 
 drop_prob = 0.3

@@ -1,9 +1,12 @@
-"""The contract between an experiment module and the runner.
+"""The contract between a lab module and the harness.
 
-Each module of ``experiments/`` reads like the lab it reproduces: its ``Config`` (a frozen
-dataclass with the notes' settings as defaults), a ``run(config, workspace) -> Outcome`` that
-loads the data, builds the lab's models, trains them, plots and checks, and at its end one
-``EXPERIMENT = Experiment(...)`` record that names it for the catalog and the command line.
+Each module of ``experiments/`` reads like the lab it reproduces, and declares in a few lines what
+the harness needs: ``ID``, ``TITLE`` and ``SUMMARY`` (the catalog's), its ``Config`` (a frozen
+dataclass with the notes' settings as defaults), ``QUICK`` (``--quick``'s reductions), a
+``run(config, ws)`` that loads the data, builds the lab's models, trains and measures them and
+returns its numbers (``outcome``), and ``NOTES``, the notes' numbers with the bars ours must meet
+(``notes``); ``IDS`` where one run covers several of the catalog's ids, ``EXPECTED_DIVERGENCE``
+for the runs that blow up on purpose. ``Experiment.of(module)`` reads them.
 """
 
 from __future__ import annotations
@@ -70,6 +73,24 @@ class Experiment:
     ids: tuple[str, ...] = ()
     quick: Mapping[str, Any] = field(default_factory=dict)
     expected_divergence: tuple[str, ...] = ()
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, module: Any) -> Experiment:
+        """The experiment a lab module declares (its ``ID``, ``TITLE``, ``SUMMARY``, ``Config``,
+        ``run``, ``NOTES`` and, where it has them, ``IDS``, ``QUICK``, ``EXPECTED_DIVERGENCE``)."""
+        return cls(
+            module.__name__,
+            module.ID,
+            module.TITLE,
+            module.SUMMARY,
+            module.Config,
+            module.run,
+            ids=tuple(getattr(module, "IDS", ())),
+            quick=dict(getattr(module, "QUICK", {})),
+            expected_divergence=tuple(getattr(module, "EXPECTED_DIVERGENCE", ())),
+            notes=dict(module.NOTES),
+        )
 
     @property
     def name(self) -> str:

@@ -27,6 +27,7 @@ import jax
 
 from experiments import all_experiments
 from experiments.harness import job, limits, results
+from experiments.harness import outcome as measured
 from experiments.harness.contract import Experiment, Outcome, Workspace, changed_settings
 from experiments.harness.report import report_markdown
 from experiments.harness.results import Result
@@ -146,7 +147,10 @@ def _train_together(
     checkpoints = None if checkpoint_every is None else work / "checkpoints"
     workspace = Workspace(plots=work, checkpoints=checkpoints, checkpoint_every=checkpoint_every or 1)
     with jax.default_matmul_precision(PRECISION):
-        outcome = experiment.run(config, workspace)
+        returned = experiment.run(config, workspace)
+    outcome = (
+        returned if isinstance(returned, Outcome) else measured.outcome(experiment, config, returned, work)
+    )
     job.barrier(f"jaxnets {experiment.name}: trained")
     return outcome, time.perf_counter() - start
 

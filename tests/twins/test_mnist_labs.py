@@ -29,7 +29,8 @@ from tests.helpers import relative, tree_apart, x64
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
-from experiments.weight_init import INITS  # noqa: E402
+from experiments.dropout import DropoutNet  # noqa: E402
+from experiments.weight_init import INITS, MNISTNet  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
 from twins import convert, dropout, mnist_softmax, weight_init  # noqa: E402
@@ -44,13 +45,10 @@ LABS = {
     "B1": (models.softmax_classifier(10), optim.optimizer("sgd", 0.1)),
     "B2": (models.softmax_classifier(10), optim.optimizer("adam", 0.001)),
     **{
-        name.split()[0]: (models.MLP((256, 256, 10), weight_init=init), optim.optimizer("adam", 0.001))
+        name.split()[0]: (MNISTNet((256, 256), init), optim.optimizer("adam", 0.001))
         for name, init in INITS.items()
     },
-    "B10": (
-        models.MLP((512, 512, 512, 512, 10), weight_init="xavier_uniform", dropout=dropout.drop_prob),
-        optim.optimizer("adam", 0.001),
-    ),
+    "B10": (DropoutNet((512, 512, 512, 512), dropout.drop_prob), optim.optimizer("adam", 0.001)),
 }
 
 

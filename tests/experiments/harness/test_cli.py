@@ -190,7 +190,7 @@ def test_ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends(ca
         f"sys.argv[0] = {main!r}; runpy.run_module({main!r}, run_name='__main__', alter_sys=True)"
     )
     cmd = [sys.executable, "-c", start, *args, "--out", str(tmp_path / "stopped")]
-    saved = tmp_path / "stopped" / "quick" / "dropout" / runner.WORK / "checkpoints" / "dropout_0.3"
+    saved = tmp_path / "stopped" / "quick" / "dropout" / runner.WORK / "checkpoints" / "dropout"
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while (checkpoint.latest_epoch(saved) or 0) < 2 and proc.poll() is None and time.time() < deadline:
@@ -198,7 +198,7 @@ def test_ctrl_c_saves_and_resume_ends_exactly_where_an_uninterrupted_run_ends(ca
     proc.send_signal(signal.SIGINT)  # Ctrl-C
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
-    assert "interrupted during B10; saved: dropout_0.3 up to epoch" in err
+    assert "interrupted during B10; saved: dropout up to epoch" in err
     assert "Go on from there with: python -m experiments B10 --quick --epochs 30" in err and "--resume" in err
     assert "Traceback" not in err
     stopped_at = checkpoint.latest_epoch(saved)
