@@ -52,7 +52,6 @@ END_TO_END = (
     "tests/test_notebook.py",
     "tests/test_parallel.py::test_eight_devices_train_like_one",
     "tests/test_checkpoint.py::test_a_killed_run_resumes_to_the_same_parameters_and_history_bit_for_bit",
-    "tests/experiments/harness/test_contract.py::test_a_module_runs_as_a_script_even_with_a_range_id",
     "tests/experiments/harness/test_plots.py::test_importing_jaxnets_changes_no_global_state",
     "tests/experiments/harness/test_settings.py::test_a_tuple_setting_takes_a_literal_and_quick_still_applies",
     # the command line and the docs' code blocks, run as users run them

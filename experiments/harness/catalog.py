@@ -55,7 +55,7 @@ def markdown() -> str:
             "",
             _settings(e),
             "",
-            f"`python -m experiments {e.id}` (or `python -m experiments.{e.name}`); results in "
+            f"`python -m experiments {e.id}` (or `python -m experiments {e.name}`); results in "
             f"`results/{e.name}/`.",
         ]
     return "\n".join(lines) + "\n"
