@@ -57,6 +57,8 @@ END_TO_END = (
     # the command line and the docs' code blocks, run as users run them
     "tests/experiments/harness/test_cli.py",
     "tests/test_docs.py::test_python_blocks_run",
+    "tests/experiments/harness/test_stopping.py::test_sigterm_to_a_process_stuck_in_a_collective",
+    "tests/experiments/harness/test_stopping.py::test_a_ctrl_c_swallowed_on_its_way",
     *(
         f"tests/experiments/harness/test_cli_bad_input.py::test_{name}"
         for name in (
@@ -72,10 +74,26 @@ END_TO_END = (
 )
 
 
+# Kept apart, on one xdist worker one after another: the programs of 8 simulated CPU devices and
+# PyTorch's twins. Beside PyTorch's load, XLA:CPU's in-process all-reduce of 8 devices lost a
+# device's part about 1 run in 6 (rendezvous.cc: "Expected 8 threads to join the rendezvous, but
+# only 7 of them arrived", then an abort: the device's task left waiting behind threads that wait
+# for it); with nothing beside them it has not happened. `--dist loadgroup` (pyproject.toml) runs
+# a group on one worker.
+APART = (
+    "tests/twins/",
+    "tests/test_notebook.py::test_the_notebook_executes_on_one_and_on_eight_devices",
+    "tests/test_parallel.py::test_eight_devices_train_like_one",
+    "tests/test_accelerator.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.startswith(END_TO_END):
             item.add_marker(pytest.mark.slow)
+        if item.nodeid.startswith(APART):
+            item.add_marker(pytest.mark.xdist_group("eight-devices-and-pytorch"))
 
 
 @pytest.fixture

@@ -101,8 +101,11 @@ def stop_stuck(why: str, out_root: Path, again: str) -> NoReturn:
         file=sys.stderr,
         flush=True,
     )
-    job.leave(f"was stopped ({why})", 130)  # (nothing in a single process)
+    job.leave(f"was stopped ({why})", 130, wait_s=STUCK_WAIT_S)  # (nothing in a single process)
     job.exit_now(130)
+
+
+STUCK_WAIT_S = 2.0  # how long a stuck process 0 waits for the others to leave, before it does
 
 
 def unwritable(folder: Path) -> str | None:

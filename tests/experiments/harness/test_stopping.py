@@ -126,3 +126,49 @@ def test_the_command_run_from_a_notebook_leaves_the_kernels_handlers_as_they_wer
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert os.environ.get("JAXNETS_ACCEPT_DATA") is None
+
+
+def test_sigterm_to_a_process_stuck_in_a_collective_ends_it_within_its_bound(tmp_path):
+    """A 2-process job whose process 1 is frozen (SIGSTOP): process 0 waits inside a collective,
+    where no Python handler runs. SIGTERM to it ends it all the same, GRACE_S (10 s) after the
+    signal and a few seconds of telling the others, with one line and exit 130 (before its watch
+    of process 1's heartbeat, 15 s, would have)."""
+    from tests.helpers import free_port
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    env.pop("JAX_PLATFORMS", None)
+    job = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--out", str(tmp_path)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "experiments", "D1", "--epochs", "1000000", *job, "--process-id", i],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in ("0", "1")
+    ]
+    try:
+        for line in procs[0].stdout:  # training is under way shortly after the header
+            if line.startswith("=== D1"):
+                break
+        time.sleep(2)
+        procs[1].send_signal(signal.SIGSTOP)
+        time.sleep(1)  # process 0 now waits for process 1 in its next collective
+        procs[0].send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = procs[0].communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert procs[0].returncode == 130, err[-3000:]
+    assert len(lines) == 1 and "stopped on SIGTERM, and it had not stopped 10 s later" in lines[0], err[
+        -3000:
+    ]
+    assert lines[0].endswith("--resume") and "Traceback" not in err
+    assert took < stopping.GRACE_S + 8, f"{took:.1f} s"
