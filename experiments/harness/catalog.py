@@ -27,7 +27,7 @@ Written from the modules by `python -m experiments.harness.catalog` (a test keep
 """
 
 
-def _module_doc(experiment: Experiment) -> str:
+def module_doc(experiment: Experiment) -> str:
     """The module's docstring, each paragraph on one line (Markdown reflows them anyway)."""
     doc = (sys.modules[experiment.module].__doc__ or "").strip()
     return "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
@@ -51,12 +51,12 @@ def markdown() -> str:
             f'<a id="{e.name}"></a>',
             f"## {e.id}: {e.title}",
             "",
-            _module_doc(e),
+            module_doc(e),
             "",
             _settings(e),
             "",
             f"`python -m experiments {e.id}` (or `python -m experiments {e.name}`); results in "
-            f"`results/{e.name}/`.",
+            f"`results/{e.name}/`. Side by side with the lab's own code: [labs/{e.id}.md](labs/{e.id}.md).",
         ]
     return "\n".join(lines) + "\n"
 

@@ -1,7 +1,7 @@
 """The catalog in the repository (docs/experiments.md) is the one the experiment modules write."""
 
 from experiments import all_experiments
-from experiments.harness import catalog
+from experiments.harness import catalog, pages
 
 
 def test_docs_experiments_md_is_current_with_the_modules():
@@ -10,4 +10,14 @@ def test_docs_experiments_md_is_current_with_the_modules():
     )
     text = catalog.PATH.read_text()
     for e in all_experiments():
-        assert f"## {e.id}: {e.title}" in text and f"python -m experiments.{e.name}" in text
+        assert f"## {e.id}: {e.title}" in text and f"python -m experiments {e.name}" in text
+
+
+def test_the_labs_pages_are_current_with_the_modules():
+    """docs/labs/<id>.md: each lab beside its twin, written from the modules (experiments.harness.pages)."""
+    written = pages.pages()
+    assert {p.name for p in pages.FOLDER.glob("*.md")} == {p.name for p in written}
+    for path, text in written.items():
+        assert path.read_text() == text, f"{path} is out of date: run python -m experiments.harness.pages"
+    dropout = written[pages.FOLDER / "B10.md"]
+    assert "class DropoutNet(nn.Module):" in dropout and "def dropout_nn(" in dropout  # ours, and the twin's
