@@ -41,6 +41,7 @@ from tests.helpers import relative, tree_apart, x64
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
+from experiments.batch_norm import BNNet  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
@@ -103,7 +104,7 @@ def _layers(net: torch.nn.Sequential, bn: bool) -> tuple[list, list]:
 
 
 def _variables(net: torch.nn.Sequential, bn: bool) -> tuple[dict, dict]:
-    """The twin's parameters and BN statistics as ``jaxnets.models.MLP``'s (Linear_i, BatchNorm_i)."""
+    """The twin's parameters and BN statistics as ``BNNet``'s (Linear_i, BatchNorm_i)."""
     linears, bns = _layers(net, bn)
     params, stats = convert.linears(linears), {}
     for i, layer in enumerate(bns):
@@ -148,9 +149,7 @@ def _bn_run(hidden: tuple[int, int], bn: bool, lr: float):
     drops = [i for i, m in enumerate(net) if isinstance(m, torch.nn.Dropout)]
     for i in drops:  # the homework shares one nn.Dropout between both hidden layers
         net[i] = _GivenMask(batch_norm.drop_prob)
-    model = models.MLP(
-        (*hidden, 10), weight_init="xavier_uniform", batch_norm=bn, dropout=batch_norm.drop_prob
-    )
+    model = BNNet(hidden, batch_norm.drop_prob, batch_norm=bn)  # the model as B11 and B12 build it
     params, stats = _variables(net, bn)
     state = _state(model, optim.optimizer("adam", lr), params, stats)
     optimizer, criterion = torch.optim.Adam(net.parameters(), lr=lr), torch.nn.CrossEntropyLoss()
