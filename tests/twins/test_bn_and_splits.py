@@ -42,7 +42,8 @@ from tests.helpers import relative, tree_apart, x64
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
 from experiments.batch_norm import BNNet  # noqa: E402
-from jaxnets import losses, models, optim  # noqa: E402
+from experiments.fashion_mnist import NotebookNet  # noqa: E402
+from jaxnets import losses, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
 from twins import batch_norm, convert, fashion_mnist  # noqa: E402
@@ -245,9 +246,7 @@ def test_d2_d3_notebook_step_for_step(dataset):
     sizes = sorted({len(Y) for _, Y in batches})
     assert sizes == [752, 1024] and len(batches) == 106, (sizes, len(batches))
     with x64():
-        state = _state(
-            models.MLP((128, 10)), optim.optimizer("adam", 1e-3), convert.linears([net[0], net[2]])
-        )
+        state = _state(NotebookNet((128,)), optim.optimizer("adam", 1e-3), convert.linears([net[0], net[2]]))
         optimizer, loss_function = torch.optim.Adam(net.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss()
         worst = 0.0
         for images, labels in batches:
