@@ -6,22 +6,31 @@ initialisation, and training curves with plain SGD."""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+from flax import linen as nn
 
-from experiments.harness import over_seeds, plots, recipes
-from experiments.harness.checks import at_least, below, between
-from experiments.harness.contract import Experiment, Outcome, Workspace
-from experiments.harness.stats import dist
-from jaxnets import data, losses, models, optim
-from jaxnets.loop import seeded_state
-from jaxnets.state import each_run
+from experiments.harness import plots
+from jaxnets import data, init
+from jaxnets.models import Linear
+from jaxnets.train import classification_metrics, evaluate, fit, seeded_state
 
-ACTIVATIONS = ("sigmoid", "relu", "leaky_relu")
+ID = "B6"
+TITLE = "Sigmoid vs ReLU vs leaky ReLU: vanishing gradients"
+SUMMARY = "784-(128x8)-10 on MNIST: per-layer gradient size at init, and 5 epochs of SGD lr 0.1"
+
+# torch.nn.Sigmoid(), torch.nn.ReLU(), torch.nn.LeakyReLU(0.01)
+ACTIVATIONS = {
+    "sigmoid": nn.sigmoid,
+    "relu": nn.relu,
+    "leaky_relu": partial(nn.leaky_relu, negative_slope=0.01),
+}
 
 
 @dataclass(frozen=True)
@@ -39,143 +48,122 @@ class Config:
     data_dir: str | None = None
 
 
-def layer_gradient_norms(model: models.MLP, params, batch) -> list[float]:
-    """‖∂loss/∂W‖ for each layer's weight matrix, input layer first."""
-    x, y = batch
-    grads = jax.grad(lambda p: losses.cross_entropy(model.apply({"params": p}, x), y).mean())(params)
-    return [float(jnp.linalg.norm(grads[f"Linear_{i}"]["kernel"])) for i in range(len(model.widths))]
+QUICK = {"train_subset": 6000, "epochs": 2, "depth": 6}
 
 
-def inactive_units(model: models.MLP, params, x) -> list[float]:
+class DeepNet(nn.Module):
+    """``depth`` hidden layers of ``width`` units, each Linear → ``activation``, then Linear(·, 10);
+    every weight drawn by ``kernel_init``."""
+
+    depth: int
+    width: int
+    activation: Callable[[jax.Array], jax.Array]
+    kernel_init: Callable
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = x.reshape(len(x), -1)  # X.view(-1, 28 * 28)
+        for _ in range(self.depth):
+            x = self.activation(Linear(self.width, kernel_init=self.kernel_init)(x))
+        return Linear(10, kernel_init=self.kernel_init)(x)
+
+
+def layer_gradient_norms(model: DeepNet, x, y, params) -> jax.Array:
+    """‖∂loss/∂W‖ of each layer's weight matrix, input layer first."""
+
+    def loss(p):
+        return optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": p}, x), y).mean()
+
+    grads = jax.grad(loss)(params)
+    return jnp.stack([jnp.linalg.norm(grads[f"Linear_{i}"]["kernel"]) for i in range(model.depth + 1)])
+
+
+def inactive_units(model: DeepNet, x, params) -> jax.Array:
     """Per hidden layer, the share of units whose input is ≤ 0 for every example of ``x``: dead
     units under ReLU (zero gradient), units on the 0.01 slope under leaky ReLU."""
-    _, state = model.apply({"params": params}, x, capture_intermediates=True)
-    inter = state["intermediates"]
-    return [
-        float(jnp.mean(jnp.all(inter[f"Linear_{i}"]["__call__"][0] <= 0, axis=0)))
-        for i in range(len(model.widths) - 1)
-    ]
+    _, found = model.apply({"params": params}, x, capture_intermediates=True)
+    inputs = [found["intermediates"][f"Linear_{i}"]["__call__"][0] for i in range(model.depth)]
+    return jnp.stack([jnp.mean(jnp.all(z <= 0, axis=0)) for z in inputs])
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
+def run(cfg: Config, ws) -> dict:
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
-    grad_batch = (train[0][: cfg.grad_batch], train[1][: cfg.grad_batch])
-    widths = (cfg.width,) * cfg.depth + (10,)
-    norms, runs, inactive = {}, {}, {}
-    for act in ACTIVATIONS:
-        # The deep net with this activation: gradient sizes at initialisation, then training.
-        model, tx = (
-            models.MLP(widths, activation=act, weight_init=cfg.weight_init),
-            optim.optimizer("sgd", cfg.lr),
-        )
-        initial, _ = seeded_state(
-            model, tx, grad_batch[0][:1], seed=cfg.seed, seeds=cfg.seeds
-        )  # what is trained below
-        norms[act] = np.array([layer_gradient_norms(model, s.params, grad_batch) for s in each_run(initial)])
-        runs[act] = recipes.train_classifier(
+    x_grad, y_grad = train[0][: cfg.grad_batch], train[1][: cfg.grad_batch]
+    # --seeds N: N states stacked along a leading axis, trained as one program; jax.vmap measures
+    # each seed's parameters the same way.
+    each_seed = jax.vmap if cfg.seeds > 1 else (lambda f: f)
+    fits, norms, inactive = {}, {}, {}
+    for name, activation in ACTIVATIONS.items():
+        model = DeepNet(cfg.depth, cfg.width, activation, init.kernel_init(cfg.weight_init))
+        # The seed's first weights (plain SGD, cross-entropy: the state's default loss) and the
+        # key that shuffles its batches.
+        state, data_key = seeded_state(
             model,
-            tx,
-            train,
-            test,
-            **recipes.settings(cfg),
-            desc=act,
-            **ws.checkpoint(act),
+            optax.sgd(cfg.lr),
+            train[0][:1],
+            seed=cfg.seed,
+            seeds=cfg.seeds,
+            metrics_fn=classification_metrics,
         )
-        if act != "sigmoid":  # seeds × hidden layers
-            inactive[act] = np.array(
-                [inactive_units(model, r.state.params, test[0]) for r in runs[act].fitted.per_run()]
-            )
+        # The gradient of each layer at initialisation, then the same state trained.
+        norms[name] = each_seed(partial(layer_gradient_norms, model, x_grad, y_grad))(state.params)
+        fits[name] = fit(
+            state,
+            train,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            key=data_key,
+            **ws.checkpoint(name),
+        )
+        if name != "sigmoid":
+            inactive[name] = each_seed(partial(inactive_units, model, test[0]))(fits[name].state.params)
 
-    fig, (left, mid, right) = plots.figure(1, 3, figsize=(16, 4.4))
-    layers = np.arange(1, len(widths) + 1)
-    styles = {"sigmoid": "o-", "relu": "s-", "leaky_relu": "^--"}  # ReLU and leaky ReLU overlap
-    for act in ACTIVATIONS:
-        plots.band_line(left, layers, norms[act], styles[act], logy=True, label=act)
-        cost = over_seeds.curve(runs[act].fitted, "train_loss")
-        plots.band_line(mid, np.arange(1, cost.shape[1] + 1), cost, styles[act], label=act)
-    left.set(
+    layers = np.arange(1, cfg.depth + 2)
+    plots.curves(
+        ws.plots / "gradient_per_layer.png",
+        {name: (layers, n) for name, n in norms.items()},
         title="Gradient size per layer at initialisation",
         xlabel="layer (1 = input side)",
         ylabel="‖∂loss/∂W‖ (log)",
-        yscale="log",
-        xticks=layers,
+        logy=True,
+        markers=True,
     )
-    mid.set(
-        title=f"Training, SGD lr {cfg.lr}",
-        xlabel="epoch",
-        ylabel="train loss (mean over the epoch)",
-        xticks=range(1, cfg.epochs + 1),
-    )
-    for ax in (left, mid):
-        ax.legend()
-        ax.grid(alpha=0.3)
-    acc = {act: runs[act].held_out["accuracy"] for act in ACTIVATIONS}
-    plots.score_bars(right, acc, "test accuracy")
-    plots.save(fig, ws.plots / "activations.png")
-
-    ratio = {act: dist(norms[act][:, 0] / norms[act][:, -1]) for act in ACTIVATIONS}
-    return Outcome(
-        history=recipes.history(runs, "activation"),
-        metrics={
-            "layer_gradient_norms": {act: [dist(layer) for layer in norms[act].T] for act in ACTIVATIONS},
-            "first_over_last_layer_gradient": ratio,
-            "test": {act: runs[act].held_out for act in ACTIVATIONS},
-            "inactive_units_per_layer_after_training": {
-                act: [dist(layer) for layer in shares.T] for act, shares in inactive.items()
-            },
-        },
-        checks=[
-            below(
-                "sigmoid: layer-1 / last-layer gradient norm",
-                ratio["sigmoid"],
-                1e-3,
-                notes="vanishing gradient",
-            ),
-            between(
-                "ReLU, leaky ReLU: layer-1 / last-layer gradient norm",
-                [ratio["relu"], ratio["leaky_relu"]],
-                0.1,
-                10,
-                notes="no vanishing",
-            ),
-            below(
-                f"sigmoid: test accuracy after {cfg.epochs} epochs",
-                acc["sigmoid"],
-                0.5,
-                notes="hardly learns",
-            ),
-            at_least(
-                f"ReLU, leaky ReLU: test accuracy after {cfg.epochs} epochs",
-                [acc["relu"], acc["leaky_relu"]],
-                0.95,
-                notes="learn",
-            ),
-        ],
-        diverged=recipes.divergences(runs),
-        log=[
-            f"{act}: gradient norm layer 1 / layer {len(widths)} = {ratio[act]:.2e}; "
-            f"test accuracy {acc[act]:.4f}"
+    tested = {name: evaluate(f.state, test) for name, f in fits.items()}
+    ratio = {name: n[..., 0] / n[..., -1] for name, n in norms.items()}
+    return {
+        "fits": fits,
+        "layer_gradient_norms": norms,
+        "first_over_last_layer_gradient": ratio,
+        "test": tested,
+        "inactive_units_per_layer_after_training": inactive,
+        "log": [
+            f"{name}: gradient norm layer 1 / layer {cfg.depth + 1} = {np.mean(ratio[name]):.2e}; "
+            f"test accuracy {np.mean(tested[name]['accuracy']):.4f}"
             + (
-                f"; units with input ≤ 0 for every test image: {dist(inactive[act].mean(1)):.3f}"
-                if act in inactive
+                f"; units with input ≤ 0 for every test image: {np.mean(inactive[name]):.3f}"
+                if name in inactive
                 else ""
             )
-            for act in ACTIVATIONS
+            for name in fits
         ],
-    )
+    }
 
 
-EXPERIMENT = Experiment(
-    __name__,
-    "B6",
-    "Sigmoid vs ReLU vs leaky ReLU: vanishing gradients",
-    "784-(128x8)-10 on MNIST: per-layer gradient size at init, and 5 epochs of SGD lr 0.1",
-    Config,
-    run,
-    quick={"train_subset": 6000, "epochs": 2, "depth": 6},
-)
-
-if __name__ == "__main__":
-    from experiments.harness.cli import main
-
-    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))
+NOTES = {
+    "sigmoid: layer-1 / last-layer gradient norm": (
+        "first_over_last_layer_gradient/sigmoid",
+        "< 1e-3",
+        "vanishing gradient",
+    ),
+    "ReLU, leaky ReLU: layer-1 / last-layer gradient norm": (
+        ("first_over_last_layer_gradient/relu", "first_over_last_layer_gradient/leaky_relu"),
+        "from 0.1 to 10",
+        "no vanishing",
+    ),
+    "sigmoid: test accuracy after 5 epochs": ("test/sigmoid/accuracy", "< 0.5", "hardly learns"),
+    "ReLU, leaky ReLU: test accuracy after 5 epochs": (
+        ("test/relu/accuracy", "test/leaky_relu/accuracy"),
+        "≥ 0.95",
+        "learn",
+    ),
+}

@@ -6,15 +6,20 @@ rate 0.1 and at the lab's own 0.01."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
+import optax
+from flax import linen as nn
 
-from experiments.harness import over_seeds, recipes
-from experiments.harness.checks import below, greater
-from experiments.harness.contract import Experiment, Outcome, Workspace
-from jaxnets import data, models, optim
+from experiments.harness.outcome import get_one_and_predict
+from jaxnets import data
+from jaxnets.models import BatchNorm, Linear
+from jaxnets.train import classification_metrics, evaluate, train_model
+
+ID = "B11"
+TITLE = "Batch normalisation vs none, at lr 0.1 and 0.01"
+SUMMARY = "784-100-100-10, Linear-BN-ReLU-Dropout(0.3), Xavier, Adam lr 0.1 (and 0.01), 15 epochs; vs no BN"
 
 
 @dataclass(frozen=True)
@@ -30,79 +35,84 @@ class Config:
     data_dir: str | None = None
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
+QUICK = {"train_subset": 2000, "epochs": 2, "lrs": (0.01,)}
+
+
+class BNNet(nn.Module):
+    """The homework's ``torch.nn.Sequential(linear1, bn1, relu, dropout, linear2, bn2, relu,
+    dropout, linear3)``, every weight Xavier-uniform; ``batch_norm=False`` is the lab's
+    ``nn_model``, the same layers without ``bn1`` and ``bn2``."""
+
+    hidden: tuple[int, ...]
+    drop_prob: float
+    batch_norm: bool = True
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = x.reshape(len(x), -1)  # X.view(-1, 28 * 28)
+        for width in self.hidden:
+            x = Linear(width, kernel_init=nn.initializers.xavier_uniform())(x)
+            if self.batch_norm:
+                # bn_model.train(): the batch's mean and variance, averaged into batch_stats;
+                # bn_model.eval(): those running averages (PyTorch's BatchNorm1d).
+                x = BatchNorm(use_running_average=not train)(x)
+            x = nn.Dropout(self.drop_prob, deterministic=not train)(nn.relu(x))
+        return Linear(10, kernel_init=nn.initializers.xavier_uniform())(x)
+
+
+def run(cfg: Config, ws) -> dict:
+    # MNIST; train_loader: batch 100, shuffled, drop_last.
     train, test = data.load_float("mnist", cfg.data_dir, cfg.train_subset, cfg.seed)
-    # Linear → [BatchNorm] → ReLU → Dropout, with and without BN, at each learning rate.
-    setups = {
-        f"{'BN' if bn else 'no BN'}, lr {lr:g}": (
-            models.MLP((*cfg.hidden, 10), weight_init="xavier_uniform", batch_norm=bn, dropout=cfg.drop_prob),
-            optim.optimizer("adam", lr),
-        )
+    # At each learning rate bn_model and nn_model, each with its own Adam, on the same batches
+    # (the same seed); cross-entropy is train_model's loss; --seeds N: N seeds as one program.
+    nets = {
+        f"{'BN' if bn else 'no BN'}, lr {lr:g}": (BNNet(cfg.hidden, cfg.drop_prob, batch_norm=bn), lr)
         for lr in cfg.lrs
         for bn in (True, False)
     }
-    runs = recipes.train_each(
-        setups,
-        train,
-        test,
-        **recipes.settings(cfg),
-        **ws.checkpoint_each(),
-    )
-    acc = {k: r.held_out["accuracy"] for k, r in runs.items()}
-    cost = {k: over_seeds.last(r.fitted, "train_loss") for k, r in runs.items()}
-    # Running averages make evaluation independent of how the test set is batched.
-    bn_main = runs[f"BN, lr {cfg.lrs[0]:g}"]
-    rebatched = over_seeds.evaluate(bn_main.fitted, test, batch_size=7)["accuracy"]
-    sample = recipes.get_one_and_predict(
-        runs,
-        test,
-        seed=cfg.seed,
-        out=ws.plots / "get_one_and_predict.png",
-    )
-    recipes.plot_runs(ws.plots / "batch_norm.png", runs, "784-100-100-10 with dropout 0.3: training cost")
-    checks = [
-        greater(
-            f"lr {lr:g}: test accuracy BN vs no BN",
-            acc[f"BN, lr {lr:g}"],
-            acc[f"no BN, lr {lr:g}"],
-            ("BN", "no BN"),
-            notes="(no figure) BN allows larger learning rates",
+    fits = {
+        name: train_model(
+            net,
+            optax.adam(lr),
+            train,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            seeds=cfg.seeds,
+            metrics_fn=classification_metrics,
+            **ws.checkpoint(name),
         )
-        for lr in cfg.lrs
-    ]
-    checks.append(
-        below(  # one image would be 1e-4
-            "BN eval: |test accuracy in batches of 1000 − in batches of 7|, largest over seeds",
-            float(np.max(np.abs(np.subtract(bn_main.held_out["accuracy"].values, rebatched.values)))),
-            1e-6,
-            notes="running averages in evaluation",
-        )
-    )
-    return Outcome(
-        history=recipes.history(runs),
-        metrics={
-            "test": {k: r.held_out for k, r in runs.items()},
-            "get_one_and_predict": sample,
-            "last_epoch_train_cost": cost,
-        },
-        checks=checks,
-        diverged=recipes.divergences(runs),
-        log=[f"{k}: train cost {cost[k]:.4f}, test accuracy {acc[k]:.4f}" for k in runs]
-        + [recipes.describe(sample)],
-    )
+        for name, (net, lr) in nets.items()
+    }
+    # model.eval(): running averages, no dropout; the accuracy over the test set.
+    tested = {name: evaluate(fit.state, test) for name, fit in fits.items()}
+    acc = {name: t["accuracy"] for name, t in tested.items()}
+    cost = {name: np.asarray(fit.history["train_loss"])[..., -1] for name, fit in fits.items()}  # avg_cost
+    # Running averages do not depend on the batch: the same accuracy in test batches of 7.
+    bn = f"BN, lr {cfg.lrs[0]:g}"
+    in_sevens = evaluate(fits[bn].state, test, batch_size=7)["accuracy"]
+    return {
+        "fits": fits,
+        "test": tested,
+        "last_epoch_train_cost": cost,
+        # bn_model's test accuracy − nn_model's, at each learning rate of lrs
+        "BN_minus_no_BN_test_accuracy": np.stack(
+            [np.subtract(acc[f"BN, lr {lr:g}"], acc[f"no BN, lr {lr:g}"]) for lr in cfg.lrs], -1
+        ),
+        "BN_eval_batch_of_7_vs_1000": float(np.max(np.abs(np.subtract(in_sevens, acc[bn])))),
+        "get_one_and_predict": get_one_and_predict(test, fits, cfg.seed),
+    }
 
 
-EXPERIMENT = Experiment(
-    __name__,
-    "B11",
-    "Batch normalisation vs none, at lr 0.1 and 0.01",
-    "784-100-100-10, Linear-BN-ReLU-Dropout(0.3), Xavier, Adam lr 0.1 (and 0.01), 15 epochs; vs no BN",
-    Config,
-    run,
-    quick={"train_subset": 2000, "epochs": 2, "lrs": (0.01,)},
-)
-
-if __name__ == "__main__":
-    from experiments.harness.cli import main
-
-    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))
+NOTES = {
+    "test accuracy BN − no BN, at each lr (0.1, 0.01)": (
+        "BN_minus_no_BN_test_accuracy",
+        "> 0",
+        "(no figure) BN allows larger learning rates",
+    ),
+    "BN eval: |test accuracy in batches of 1000 − in batches of 7|, largest over seeds": (
+        "BN_eval_batch_of_7_vs_1000",
+        "< 1e-6",
+        "running averages in evaluation",
+    ),
+}

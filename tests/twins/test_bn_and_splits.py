@@ -41,7 +41,9 @@ from tests.helpers import relative, tree_apart, x64
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
-from jaxnets import losses, models, optim  # noqa: E402
+from experiments.batch_norm import BNNet  # noqa: E402
+from experiments.fashion_mnist import NotebookNet  # noqa: E402
+from jaxnets import losses, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
 from twins import batch_norm, convert, fashion_mnist  # noqa: E402
@@ -103,7 +105,7 @@ def _layers(net: torch.nn.Sequential, bn: bool) -> tuple[list, list]:
 
 
 def _variables(net: torch.nn.Sequential, bn: bool) -> tuple[dict, dict]:
-    """The twin's parameters and BN statistics as ``jaxnets.models.MLP``'s (Linear_i, BatchNorm_i)."""
+    """The twin's parameters and BN statistics as ``BNNet``'s (Linear_i, BatchNorm_i)."""
     linears, bns = _layers(net, bn)
     params, stats = convert.linears(linears), {}
     for i, layer in enumerate(bns):
@@ -148,9 +150,7 @@ def _bn_run(hidden: tuple[int, int], bn: bool, lr: float):
     drops = [i for i, m in enumerate(net) if isinstance(m, torch.nn.Dropout)]
     for i in drops:  # the homework shares one nn.Dropout between both hidden layers
         net[i] = _GivenMask(batch_norm.drop_prob)
-    model = models.MLP(
-        (*hidden, 10), weight_init="xavier_uniform", batch_norm=bn, dropout=batch_norm.drop_prob
-    )
+    model = BNNet(hidden, batch_norm.drop_prob, batch_norm=bn)  # the model as B11 and B12 build it
     params, stats = _variables(net, bn)
     state = _state(model, optim.optimizer("adam", lr), params, stats)
     optimizer, criterion = torch.optim.Adam(net.parameters(), lr=lr), torch.nn.CrossEntropyLoss()
@@ -246,9 +246,7 @@ def test_d2_d3_notebook_step_for_step(dataset):
     sizes = sorted({len(Y) for _, Y in batches})
     assert sizes == [752, 1024] and len(batches) == 106, (sizes, len(batches))
     with x64():
-        state = _state(
-            models.MLP((128, 10)), optim.optimizer("adam", 1e-3), convert.linears([net[0], net[2]])
-        )
+        state = _state(NotebookNet((128,)), optim.optimizer("adam", 1e-3), convert.linears([net[0], net[2]]))
         optimizer, loss_function = torch.optim.Adam(net.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss()
         worst = 0.0
         for images, labels in batches:

@@ -30,8 +30,9 @@ from tests.helpers import relative, tree_apart, x64
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
 from experiments.dropout import DropoutNet  # noqa: E402
+from experiments.mnist_softmax import SoftmaxRegression  # noqa: E402
 from experiments.weight_init import INITS, MNISTNet  # noqa: E402
-from jaxnets import losses, models, optim  # noqa: E402
+from jaxnets import losses, optim  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
 from twins import convert, dropout, mnist_softmax, weight_init  # noqa: E402
 from twins.data import image_datasets  # noqa: E402
@@ -42,8 +43,8 @@ TOL = 1e-4
 FLOAT64 = {"B7", "B8", "B9", "B10"}
 # The jaxnets model and optimizer of each lab, as the experiments build them.
 LABS = {
-    "B1": (models.softmax_classifier(10), optim.optimizer("sgd", 0.1)),
-    "B2": (models.softmax_classifier(10), optim.optimizer("adam", 0.001)),
+    "B1": (SoftmaxRegression(), optim.optimizer("sgd", 0.1)),
+    "B2": (SoftmaxRegression(), optim.optimizer("adam", 0.001)),
     **{
         name.split()[0]: (MNISTNet((256, 256), init), optim.optimizer("adam", 0.001))
         for name, init in INITS.items()
