@@ -29,6 +29,7 @@ torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install
 
 from experiments import quadratic_sgd as c2_port  # noqa: E402
 from experiments.harness import toy_data  # noqa: E402
+from experiments.overfitting import SoftmaxClassifierModel  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics, no_metrics  # noqa: E402
 from jaxnets.train import create_train_state, evaluate, fit, train_full_batch  # noqa: E402
@@ -140,8 +141,8 @@ def test_a2_overfitting_step_for_step():
     (x, y), test = toy_data.softmax_toy()
     twin = _notebook_models(1)[0]
     state = _state(
-        models.softmax_classifier(3),
-        optim.optimizer("sgd", 0.1),
+        SoftmaxClassifierModel(),
+        optax.sgd(0.1),
         x,
         convert.linears([twin.linear]),
         losses.cross_entropy,
@@ -172,8 +173,8 @@ def test_a3_learning_rate_step_for_step(lr):
     (x, y), _ = toy_data.softmax_toy()
     twin = _notebook_models(2 + learning_rate.LRS.index(lr))[-1]
     state = _state(
-        models.softmax_classifier(3),
-        optim.optimizer("sgd", lr),
+        SoftmaxClassifierModel(),
+        optax.sgd(lr),
         x,
         convert.linears([twin.linear]),
         losses.cross_entropy,
