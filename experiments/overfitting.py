@@ -8,21 +8,19 @@ reports how often the notes' outcome (test cost above train cost, test accuracy 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
-import jax.numpy as jnp
 import numpy as np
+import optax
+from flax import linen as nn
 
-from experiments.harness import over_seeds, plots, toy_data
-from experiments.harness.checks import above, compared, falls
-from experiments.harness.contract import Experiment, Outcome, Workspace
-from experiments.harness.stats import Dist, dist
-from jaxnets import models, optim
-from jaxnets.loop import seed_plus
-from jaxnets.metrics import classification_metrics
-from jaxnets.record import FitResult
-from jaxnets.train import train_model
+from experiments.harness import plots, toy_data
+from jaxnets.models import Linear
+from jaxnets.train import classification_metrics, evaluate, train_model
+
+ID = "A2"
+TITLE = "Overfitting on the 3-class toy problem"
+SUMMARY = "softmax Linear(3,3), SGD lr 0.1, 20 full-batch epochs; train vs test cost"
 
 
 @dataclass(frozen=True)
@@ -34,101 +32,101 @@ class Config:
     sweep_seeds: int = 100
 
 
-def train_and_test(cfg: Config, seed: int, seeds: int) -> tuple[FitResult, dict[str, Dist], dict[str, Dist]]:
-    """The lab: Linear(3, 3) trained on the 8 points, full batch, from ``seeds`` seeds starting at
-    ``seed`` (one program); returns the fit and the final train and test metrics over the seeds."""
-    train, test = toy_data.softmax_toy()
-    fitted = train_model(
-        models.softmax_classifier(3),
-        optim.optimizer("sgd", cfg.lr),
-        train,
-        epochs=cfg.epochs,
+QUICK = {"sweep_seeds": 5}
+
+
+class SoftmaxClassifierModel(nn.Module):
+    """The lab's model: ``self.linear = nn.Linear(3, 3)`` (PyTorch's default init), its logits
+    the softmax classifier's."""
+
+    @nn.compact
+    def __call__(self, x):
+        return Linear(3)(x)
+
+
+def train(model, optimizer, x_train, y_train, *, nb_epochs: int, seed: int, seeds: int = 1, **fit_kwargs):
+    """The lab's ``train``: ``nb_epochs`` full-batch steps of ``F.cross_entropy`` (``train_model``'s
+    default loss), each epoch's cost recorded before its update, as the notes print it. With
+    ``seeds`` > 1, that many initialisations stacked on a leading axis and trained as one program
+    (each step ``jax.vmap``-ped over them)."""
+    return train_model(
+        model,
+        optimizer,
+        (x_train, y_train),
+        epochs=nb_epochs,
         seed=seed,
         seeds=seeds,
         metrics_fn=classification_metrics,
-        valid=test,
         shuffle=False,
         progress=False,
-    )
-    return (
-        fitted,
-        over_seeds.evaluate(fitted, tuple(map(jnp.asarray, train))),
-        over_seeds.evaluate(fitted, tuple(map(jnp.asarray, test))),
+        **fit_kwargs,
     )
 
 
-def notes_outcome(train: dict[str, Dist], test: dict[str, Dist]) -> Dist:
-    """For each seed, 1 where its run ends as the notes' did (test cost above train cost, the
-    test set not learned: accuracy ≤ 1/3), else 0."""
-    above_train = np.greater(test["loss"].values, train["loss"].values)
-    return dist(above_train & (np.asarray(test["accuracy"].values) <= 1 / 3))
+def notes_outcome(train_metrics: dict, test_metrics: dict) -> np.ndarray:
+    """For each run, 1 where it ends as the notes' did (test cost above train cost, the test set
+    not learned: accuracy ≤ 1/3), else 0."""
+    above = np.greater(test_metrics["loss"], train_metrics["loss"])
+    return np.asarray(above & (np.asarray(test_metrics["accuracy"]) <= 1 / 3), float)
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
-    fitted, final_train, final_test = train_and_test(cfg, cfg.seed, cfg.seeds)
-    first_cost, last_cost = over_seeds.first(fitted, "train_loss"), over_seeds.last(fitted, "train_loss")
-    ours = notes_outcome(final_train, final_test)
+def run(cfg: Config, ws) -> dict:
+    (x_train, y_train), (x_test, y_test) = toy_data.softmax_toy()
+
+    def train_and_test(seed: int, seeds: int, **fit_kwargs):
+        """The notebook's cells: ``model = SoftmaxClassifierModel()``, ``optimizer =
+        optim.SGD(model.parameters(), lr=0.1)``, ``train(...)``, then ``test`` (cost and accuracy:
+        ``evaluate``) on the training and the test points."""
+        fitted = train(
+            SoftmaxClassifierModel(),
+            optax.sgd(cfg.lr),
+            x_train,
+            y_train,
+            nb_epochs=cfg.epochs,
+            seed=seed,
+            seeds=seeds,
+            **fit_kwargs,
+        )
+        return fitted, evaluate(fitted.state, (x_train, y_train)), evaluate(fitted.state, (x_test, y_test))
+
+    # The lab (its test cost after each epoch too, for the plot).
+    fit, on_train, on_test = train_and_test(cfg.seed, cfg.seeds, valid=(x_test, y_test))
     # The same lab from other initialisations (one program): how often does the notes' outcome occur?
-    _, sweep_train, sweep_test = train_and_test(cfg, seed_plus(cfg.seed, 1000), cfg.sweep_seeds)
-    share = notes_outcome(sweep_train, sweep_test).mean
+    _, sweep_train, sweep_test = train_and_test((cfg.seed + 1000) % 2**32, cfg.sweep_seeds)
 
-    cost = over_seeds.curve(fitted, "train_loss")
-    epochs = np.arange(1, cost.shape[1] + 1)
+    cost, test_cost = fit.history["train_loss"], fit.history["valid_loss"]  # (epochs,), or (seeds, epochs)
+    epochs = np.arange(1, cfg.epochs + 1)
     plots.curves(
         ws.plots / "train_vs_test_cost.png",
-        {"train cost": (epochs, cost), "test cost": (epochs, over_seeds.curve(fitted, "valid_loss"))},
+        {"train cost": (epochs, cost), "test cost": (epochs, test_cost)},
         title="Overfitting: train vs test cost (softmax, SGD lr 0.1)",
         ylabel="cross-entropy",
     )
-    return Outcome(
-        history=over_seeds.rows(fitted, cfg.seed),
-        metrics={
-            "first_train_cost": first_cost,
-            "last_train_cost": last_cost,
-            "train_cost": final_train["loss"],
-            "test_cost": final_test["loss"],
-            "test_accuracy": final_test["accuracy"],
-            "share_with_the_notes_outcome": ours,
-            "sweep_share_not_learned": share,
-            "sweep_mean_test_accuracy": sweep_test["accuracy"].mean,
-        },
-        checks=[
-            falls(
-                "train cost first → last epoch",
-                first_cost,
-                last_cost,
-                notes=[2.203667, 0.989365],
-            ),
-            above(
-                "the notes' outcome: test cost > train cost and test accuracy ≤ 1/3, share of our seeds",
-                ours,
-                0,
-                notes="1 run (torch seed 1): test cost 1.425844 > train cost 0.989365, test accuracy 0",
-            ),
-            compared("test cost (after training)", final_test["loss"], notes=1.425844),
-            compared("test accuracy", final_test["accuracy"], notes=0.0),
-            above(
-                f"share of {cfg.sweep_seeds} inits with test cost > train cost and test acc ≤ 1/3",
-                share,
-                0,
-                notes="1 run (torch seed 1)",
-            ),
-        ],
-        diverged=over_seeds.divergences(fitted, "softmax", cfg.seed),
-    )
+    return {
+        "fits": {"softmax": fit},
+        "first_train_cost": cost[..., 0],
+        "last_train_cost": cost[..., -1],
+        "train_cost": on_train["loss"],
+        "test_cost": on_test["loss"],
+        "test_accuracy": on_test["accuracy"],
+        "share_with_the_notes_outcome": notes_outcome(on_train, on_test),
+        "sweep_share_not_learned": notes_outcome(sweep_train, sweep_test).mean(),
+        "sweep_mean_test_accuracy": np.mean(sweep_test["accuracy"]),
+    }
 
 
-EXPERIMENT = Experiment(
-    __name__,
-    "A2",
-    "Overfitting on the 3-class toy problem",
-    "softmax Linear(3,3), SGD lr 0.1, 20 full-batch epochs; train vs test cost",
-    Config,
-    run,
-    quick={"sweep_seeds": 5},
-)
-
-if __name__ == "__main__":
-    from experiments.harness.cli import main
-
-    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))
+NOTES = {
+    "train cost first → last epoch": ("fits/softmax/train_loss", "falls", [2.203667, 0.989365]),
+    "the notes' outcome: test cost > train cost and test accuracy ≤ 1/3, share of our seeds": (
+        "share_with_the_notes_outcome",
+        "> 0",
+        "1 run (torch seed 1): test cost 1.425844 > train cost 0.989365, test accuracy 0",
+    ),
+    "test cost (after training)": ("test_cost", "none", 1.425844),
+    "test accuracy": ("test_accuracy", "none", 0.0),
+    "share of the sweep's inits with test cost > train cost and test acc ≤ 1/3": (
+        "sweep_share_not_learned",
+        "> 0",
+        "1 run (torch seed 1)",
+    ),
+}

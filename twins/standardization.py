@@ -23,24 +23,24 @@ from twins.overfitting import SoftmaxClassifierModel
 NUMBERS = {
     "standardized: cost, epoch 0": {
         "notes": 29785.091797,
-        "ours": "seeds/standardized_cost_epoch_0",
+        "ours": "standardized_cost_epoch_0",
         "kind": "cost, initial",
     },
     "standardized: cost, epoch 19": {
         "notes": 6.6337,
-        "ours": "seeds/standardized_cost_last_epoch",
+        "ours": "standardized_cost_last_epoch",
         "kind": "cost",
     },
-    "raw: cost, epoch 0": {"notes": 57621.976562, "ours": "seeds/raw_cost_epoch_0", "kind": "cost, initial"},
+    "raw: cost, epoch 0": {"notes": 57621.976562, "ours": "raw_cost_epoch_0", "kind": "cost, initial"},
     "raw: first epoch with cost inf (1-based)": {
         "notes": 6,
-        "ours": "seeds/raw_first_inf_epoch",
+        "ours": "raw_first_inf_epoch",
         "kind": "epoch",
     },
     # Ours only with `--on-divergence continue` (the port stops at the first inf by default).
     "raw: first epoch with cost nan (1-based)": {
         "notes": 13,
-        "ours": "seeds/raw_first_nan_epoch",
+        "ours": "raw_first_nan_epoch",
         "kind": "epoch",
     },
 }

@@ -58,7 +58,7 @@ def test_a4_raw_inputs_diverge_and_are_reported(out):
     assert result.metrics["raw_first_inf_epoch"] == 6
     assert result.metrics["standardized_costs"][-1] < 20
     saved = json.loads((out / "standardization" / "result.json").read_text())
-    assert saved["metrics"]["raw_costs"][-1] == "inf" and len(saved["metrics"]["raw_costs"]) == 6
+    assert saved["metrics"]["raw_costs"][-1]["values"] == ["inf"] and len(saved["metrics"]["raw_costs"]) == 6
 
 
 @needs_mnist

@@ -29,6 +29,8 @@ torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install
 
 from experiments import quadratic_sgd as c2_port  # noqa: E402
 from experiments.harness import toy_data  # noqa: E402
+from experiments.overfitting import SoftmaxClassifierModel  # noqa: E402
+from experiments.standardization import MultivariateLinearRegressionModel  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics, no_metrics  # noqa: E402
 from jaxnets.train import create_train_state, evaluate, fit, train_full_batch  # noqa: E402
@@ -140,8 +142,8 @@ def test_a2_overfitting_step_for_step():
     (x, y), test = toy_data.softmax_toy()
     twin = _notebook_models(1)[0]
     state = _state(
-        models.softmax_classifier(3),
-        optim.optimizer("sgd", 0.1),
+        SoftmaxClassifierModel(),
+        optax.sgd(0.1),
         x,
         convert.linears([twin.linear]),
         losses.cross_entropy,
@@ -172,8 +174,8 @@ def test_a3_learning_rate_step_for_step(lr):
     (x, y), _ = toy_data.softmax_toy()
     twin = _notebook_models(2 + learning_rate.LRS.index(lr))[-1]
     state = _state(
-        models.softmax_classifier(3),
-        optim.optimizer("sgd", lr),
+        SoftmaxClassifierModel(),
+        optax.sgd(lr),
         x,
         convert.linears([twin.linear]),
         losses.cross_entropy,
@@ -197,12 +199,13 @@ def test_a4_standardization_step_for_step():
     5 epochs, then inf, then nan, at the same epochs on both sides; the parameters while finite)."""
     x, y = toy_data.exam_scores()
     *_, twin_std, twin_raw = _notebook_models(6)
-    tx = optim.optimizer("sgd", 0.1)
+    tx = optax.sgd(0.1)
     for twin, inputs, twin_inputs in (
         (twin_std, toy_data.standardize(x), standardization.standardize(standardization.x_train)),
         (twin_raw, x, standardization.x_train),
     ):
-        state = _state(models.linear_regression(1), tx, inputs, convert.linears([twin.linear]), losses.mse)
+        linear = convert.linears([twin.linear])
+        state = _state(MultivariateLinearRegressionModel(), tx, inputs, linear, optax.squared_error)
         opt = torch.optim.SGD(twin.parameters(), lr=0.1)
         twin_costs, twin_params = [], []
         for _ in range(20):

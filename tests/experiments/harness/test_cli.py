@@ -132,12 +132,14 @@ def test_divergence_stops_the_run_is_saved_and_fails_only_where_unexpected(capsy
     raw = result["diverged"]["raw"]
     assert raw == {"epoch": 6, "step": 6, "reason": "loss", "expected": True}
     assert [r["epoch"] for r in result["history"] if r["run"] == "raw"] == [1, 2, 3, 4, 5, 6]
-    assert result["metrics"]["raw_costs"][-1] == "inf" and result["plots"] == ["standardization.png"]
+    assert result["metrics"]["raw_costs"][-1]["values"] == ["inf"]
+    assert result["plots"] == ["standardization.png"]
     assert "diverged, as the notes show: raw at epoch 6, step 6" in capsys.readouterr().out
     # --on-divergence continue trains on, through inf to the notes' nan at epoch 13.
     assert cli.main(["A4", "--on-divergence", "continue", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "standardization" / "result.json").read_text())
-    assert result["metrics"]["raw_first_nan_epoch"] == 13 and len(result["metrics"]["raw_costs"]) == 20
+    metrics = result["metrics"]
+    assert metrics["raw_first_nan_epoch"]["values"] == [13] and len(metrics["raw_costs"]) == 20
     capsys.readouterr()
     # D1 at an absurd learning rate diverges where nobody expects it: saved, plotted, reported,
     # and informational (exit 0): the run was at other settings than the notes'.
