@@ -9,7 +9,8 @@ written as it is shown, and the notes' figure::
         "B7 cost at epoch 1": ("fits/B7 normal(0,1)/train_loss/1", "from 12.9 to 1294", 129.38),
     }
 
-A path goes through the returned dict by its keys ("test/B8 Xavier/accuracy"); ``fits/<run>/<column>``
+A path goes through the returned dict by its keys ("test/B8 Xavier/accuracy", and a list's index:
+"valid_accuracy/-1"); ``fits/<run>/<column>``
 is a column of a fit's history, one curve per seed, and ``fits/<run>/<column>/<epoch>`` its value
 at one epoch (from 1) over the seeds. The bars (on the mean, for a distribution over
 seeds; on each entry of a list):
@@ -120,9 +121,12 @@ def _at(path: str, metrics: Mapping, fits: Mapping) -> Any:
         return curve if len(keys) == 3 else dist(curve[:, int(keys[3]) - 1])  # (its epoch, from 1)
     value: Any = metrics
     for key in keys:
-        if not isinstance(value, Mapping) or key not in value:
+        if isinstance(value, list) and key.lstrip("-").isdigit() and -len(value) <= int(key) < len(value):
+            value = value[int(key)]  # an entry of a list (a curve's epoch, from 0; -1 the last)
+        elif isinstance(value, Mapping) and key in value:
+            value = value[key]
+        else:
             raise KeyError(path)
-        value = value[key]
     return value
 
 

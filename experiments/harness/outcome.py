@@ -84,13 +84,18 @@ def get_one_and_predict(test: Any, models: Mapping[str, FitResult], seed: int) -
 
 
 def _cost_line(name: str, fit: FitResult) -> str:
-    first, last = over_seeds.first(fit, "train_loss"), over_seeds.last(fit, "train_loss")
+    first, last = (_said(over_seeds.first(fit, "train_loss")), _said(over_seeds.last(fit, "train_loss")))
     valid = (
         f"; valid accuracy {over_seeds.last(fit, 'valid_accuracy'):.4f}"
         if "valid_accuracy" in fit.history
         else ""
     )
     return f"{name}: train cost {first:.6g} → {last:.6g}{valid}"
+
+
+def _said(d: Dist) -> Dist | float:
+    """A distribution as the cost line says it: its one value where no seed's is finite (inf)."""
+    return d.values[0] if d.n == 0 and len(d.values) == 1 else d
 
 
 def _get_one_and_predict(sample: Mapping[str, Any], folder: Path) -> tuple[dict[str, Any], str]:

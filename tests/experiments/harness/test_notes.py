@@ -13,6 +13,7 @@ METRICS = {
     "theta": 0.27001,
     "identical": True,
     "share": Dist((0.0, 1.0)),
+    "curve": [Dist((0.5,)), Dist((0.9,))],
 }
 ROWS = [[{"epoch": 1, "train_loss": 100.0}, {"epoch": 2, "train_loss": 1.0}]]
 FITS = {"run": FitResult(None, {k: v[0] for k, v in columns(ROWS).items()}, ROWS[0], {}, None)}
@@ -39,6 +40,8 @@ FITS = {"run": FitResult(None, {k: v[0] for k, v in columns(ROWS).items()}, ROWS
         ("fits/run/train_loss", "rises", False),
         ("fits/run/train_loss", "falls every epoch", True),
         ("fits/run/train_loss/1", "from 50 to 150", True),  # epoch 1 over the seeds
+        ("curve/-1", "≥ 0.9", True),  # a list's entry
+        ("curve/0", "≥ 0.9", False),
         (("test/a/accuracy", "test/b/accuracy"), "A > B", True),
         (("test/a/accuracy", "test/b/accuracy"), "A < B", False),
         (("test/a/accuracy", "theta"), ["≥ 0.9", "< 0.3"], True),  # every part must hold
