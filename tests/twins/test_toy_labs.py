@@ -8,9 +8,9 @@ side alone takes 5-15 s for a whole run on a busy CPU. (Run once over all 10,001
 agree within 1e-4 too: losses within 8e-6 (AND), 6e-5 (OR: a loss of 9e-4, near float32's
 resolution of log p for p near 1), 2e-7 (XOR), 2e-5 (B4). B5: see its test.)
 
-Our side runs as the ports do: ``fit`` (full batch, unshuffled) for A2-A4 and C2; for B3-B5
-lab 08-1's jitted ``train_step`` (``experiments.perceptron``) in the lab's loop, B3 on the lab's
-``Perceptron``. Where a run diverges on purpose (A4 on raw
+Our side runs as the ports do: ``fit`` (full batch, unshuffled) for A2-A4 and C2; for B3-B5 the
+labs' own models (``Perceptron``, ``XORNet``) stepped by lab 08-1's jitted ``train_step``
+(``experiments.perceptron``) in the lab's loop. Where a run diverges on purpose (A4 on raw
 inputs), the finite part is compared and both overflow to inf, then nan, at the same epoch. (A3
 at lr 1e5 overshoots to ~1e6 and stays finite: all 20 epochs agree.) The A2-A4 runs start from
 the notes' initialisation (``torch.manual_seed(1)``, the notebook's models in its order): there
@@ -31,6 +31,7 @@ torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install
 
 from experiments import perceptron as b3_port  # noqa: E402
 from experiments import quadratic_sgd as c2_port  # noqa: E402
+from experiments import xor_mlp as b4_b5_port  # noqa: E402
 from experiments.harness import toy_data  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics, no_metrics  # noqa: E402
@@ -295,8 +296,7 @@ def test_b4_b5_xor_mlp_step_for_step(net, widths, steps):
     x, y = toy_data.logic_gate("xor")
     torch.manual_seed(0)
     twin = xor_mlp.NETS[net]()
-    model = models.MLP(widths, activation="sigmoid", output_activation="sigmoid")  # as experiments/xor_mlp.py
     layers = [m for m in twin if isinstance(m, torch.nn.Linear)]
-    costs, twin_costs, params = _full_batch(model, twin, layers, x, y, (steps,))
+    costs, twin_costs, params = _full_batch(b4_b5_port.XORNet(widths), twin, layers, x, y, (steps,))
     assert _worst(costs, twin_costs) <= TOL, net
     assert tree_apart(*params[0]) <= TOL, net
