@@ -13,21 +13,23 @@ trajectory with B4's (the engine, ``jax.grad``) from the same initialisation.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+from flax.training.train_state import TrainState
+from matplotlib.figure import Figure
 
 from experiments.harness import plots, toy_data
-from experiments.harness.checks import at_most, equal
-from experiments.harness.contract import Experiment, Outcome, Workspace
-from experiments.harness.stats import dist
-from jaxnets import losses, models, optim
-from jaxnets.loop import seeded_state
-from jaxnets.state import each_run
-from jaxnets.steps import train_full_batch
+from experiments.perceptron import train_step
+from experiments.xor_mlp import XORNet
+from jaxnets import losses
+
+ID = "B13"
+TITLE = "Backpropagation by hand: the chain rule, then the XOR net"
+SUMMARY = "the notes' graph (-2*5)+3 = -7 backward by the chain rule; B4's 2-2-1 XOR net with hand gradients"
 
 
 @dataclass(frozen=True)
@@ -43,18 +45,19 @@ class Config:
 
 
 def graph(x: float, y: float, z: float) -> dict[str, float]:
-    """Forward through q = x·y and f = q + z, then backward by the chain rule."""
+    """Forward through q = x·y and f = q + z, then backward by the chain rule (``df_dx`` is ∂f/∂x)."""
     q = x * y  # forward
     f = q + z
-    local = {"∂q/∂x": y, "∂q/∂y": x, "∂f/∂q": 1.0, "∂f/∂z": 1.0}  # each node's own derivative
-    df_dq = local["∂f/∂q"]  # backward: from f back to the inputs
-    return {
+    dq_dx, dq_dy, df_dq, df_dz = y, x, 1.0, 1.0  # each node's own (local) derivative
+    return {  # backward: from f back to the inputs, the local derivatives multiplied along the path
         "q": q,
         "f": f,
-        **local,
-        "∂f/∂x": df_dq * local["∂q/∂x"],
-        "∂f/∂y": df_dq * local["∂q/∂y"],
-        "∂f/∂z": local["∂f/∂z"],
+        "dq_dx": dq_dx,
+        "dq_dy": dq_dy,
+        "df_dq": df_dq,
+        "df_dz": df_dz,
+        "df_dx": df_dq * dq_dx,
+        "df_dy": df_dq * dq_dy,
     }
 
 
@@ -85,17 +88,13 @@ def autodiff(params: dict, x: jax.Array, y: jax.Array) -> dict:
     return jax.grad(lambda p: losses.binary_cross_entropy(forward(p, x)[1], y).mean())(params)
 
 
-def train_by_hand(params: dict, x: jax.Array, y: jax.Array, lr: float, steps: int):
-    """``steps`` updates W ← W − lr · ∂loss/∂W with the hand gradients, in one ``lax.scan``.
-    Returns each step's loss (before its update) and the largest |hand − jax.grad| gradient entry."""
-
-    def step(params, _):
-        loss, grads = backward(params, x, y)
-        difference = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), grads, autodiff(params, x, y))
-        gap = jnp.max(jnp.stack(jax.tree.leaves(difference)))
-        return jax.tree.map(lambda w, g: w - lr * g, params, grads), (loss, gap)
-
-    return jax.lax.scan(step, params, length=steps)[1]
+def step_by_hand(params: dict, x: jax.Array, y: jax.Array, lr: float) -> tuple[dict, jax.Array, jax.Array]:
+    """One update W ← W − lr · ∂loss/∂W with the hand gradients: the new weights, the loss before
+    the update and the largest |hand − jax.grad| gradient entry."""
+    loss, grads = backward(params, x, y)
+    difference = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), grads, autodiff(params, x, y))
+    gap = jnp.max(jnp.stack(jax.tree.leaves(difference)))
+    return jax.tree.map(lambda w, g: w - lr * g, params, grads), loss, gap
 
 
 def from_flax(params: dict) -> dict:
@@ -104,42 +103,43 @@ def from_flax(params: dict) -> dict:
     return {"W1": first["kernel"], "b1": first["bias"], "W2": second["kernel"], "b2": second["bias"]}
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
+def run(cfg: Config, ws) -> dict:
     # (a) The graph, forward and backward, and jax.grad of f(x, y, z) = x·y + z.
     g = graph(-2.0, 5.0, 3.0)
-    by_hand = [g["∂f/∂x"], g["∂f/∂y"], g["∂f/∂z"]]
-    by_jax = [float(v) for v in jax.grad(lambda x, y, z: x * y + z, argnums=(0, 1, 2))(-2.0, 5.0, 3.0)]
+    by_jax = jax.grad(lambda x, y, z: x * y + z, argnums=(0, 1, 2))(-2.0, 5.0, 3.0)
 
-    # (b) B4's net and initialisation (each seed's), trained by the engine (jax.grad) ...
+    # (b) B4's net and initialisation, from each seed (--seeds N: N at once, jax.vmap over them) ...
     x, y = map(jnp.asarray, toy_data.logic_gate("xor"))
-    model = models.MLP((2, 1), activation="sigmoid", output_activation="sigmoid")
-    state, _ = seeded_state(
-        model,
-        optim.optimizer("sgd", cfg.lr),
-        x[:1],
-        seed=cfg.seed,
-        seeds=cfg.seeds,
-        loss_fn=losses.binary_cross_entropy,
+    model = XORNet((2, 1))
+    seeds = jnp.arange(cfg.seeds, dtype=jnp.uint32) + jnp.uint32(cfg.seed)
+    params = jax.vmap(lambda seed: model.init(jax.random.key(seed), x)["params"])(seeds)
+    # ... trained as B4 is (lab 08-1's train_step: jax.grad, then SGD), and by hand, from the same weights.
+    state = jax.vmap(lambda p: TrainState.create(apply_fn=model.apply, params=p, tx=optax.sgd(cfg.lr)))(
+        params
     )
-    start = jax.tree.map(lambda *a: jnp.stack(a), *[from_flax(s.params) for s in each_run(state)])  # copies
-    _, engine = train_full_batch(state, (x, y), cfg.epochs)  # (the state is donated)
-    engine_loss = np.asarray(engine["loss"]).reshape(cfg.seeds, -1)
-    # ... and by hand, from the same parameters, every seed at once.
-    hand = jax.jit(jax.vmap(lambda p: train_by_hand(p, x, y, cfg.lr, cfg.epochs)))
-    hand_loss, gap = (np.asarray(a) for a in hand(start))
-
+    weights = from_flax(params)
+    b4_step = jax.jit(jax.vmap(train_step, in_axes=(0, None, None)))
+    hand_step = jax.jit(jax.vmap(step_by_hand, in_axes=(0, None, None, None)))
+    b4_loss, hand_loss, gap = [], [], []
+    for _ in range(cfg.epochs):  # for step in range(10001), both ways
+        state, cost = b4_step(state, x, y)
+        weights, loss, difference = hand_step(weights, x, y, cfg.lr)
+        b4_loss.append(cost)
+        hand_loss.append(loss)
+        gap.append(difference)
+    b4_loss, hand_loss, gap = (np.stack(a, axis=1) for a in (b4_loss, hand_loss, gap))  # (seeds, steps)
     logged = np.arange(0, cfg.epochs, cfg.log_every)
-    loss_gap = dist(np.max(np.abs(hand_loss - engine_loss)[:, logged], axis=1))
-    grad_gap = dist(gap.max(axis=1))
+    runs = slice(None) if cfg.seeds > 1 else 0  # one seed: its numbers; N seeds: an axis of N
 
-    fig, (left, right) = plots.figure(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    left, right = fig.subplots(1, 2)
     steps = np.arange(cfg.epochs)
-    plots.band_line(left, steps, engine_loss, logy=True, label="B4: jax.grad (the engine)", lw=3, alpha=0.5)
+    plots.band_line(left, steps, b4_loss, logy=True, label="B4: jax.grad (train_step)", lw=3, alpha=0.5)
     plots.band_line(left, steps, hand_loss, "--", logy=True, label="by hand (δ, then σ' = σ(1 − σ))")
     left.set(title="XOR 2-2-1: BCE per step", xlabel="step", ylabel="binary cross-entropy", yscale="log")
     left.legend(fontsize=8)
     worst = np.maximum(gap.max(axis=0), 1e-12)  # the worst seed at each step
-    plots.finite_line(right, steps, worst, ",", logy=True, label="largest |hand − jax.grad| entry")
+    plots.band_line(right, steps, worst, ",", logy=True, label="largest |hand − jax.grad| entry")
     right.axhline(1e-6, color="red", ls=":", label="bar: 1e-6")
     right.set(
         title="Gradient difference at each step", xlabel="step", ylabel="max |difference| (log)", yscale="log"
@@ -147,66 +147,64 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
     right.legend(fontsize=8, loc="lower left")
     plots.save(fig, ws.plots / "backprop.png")
 
-    return Outcome(
-        history=[
+    by_hand = [g["df_dx"], g["df_dy"], g["df_dz"]]
+    grad_gap = float(gap.max())  # over every step and seed
+    loss_gap = float(np.abs(hand_loss - b4_loss)[:, logged].max())
+    return {
+        "graph": g,
+        "graph_gradients_by_hand": by_hand,
+        "graph_gradients_jax_grad": dict(zip(("df_dx", "df_dy", "df_dz"), map(float, by_jax), strict=True)),
+        "max_gradient_difference": grad_gap,
+        "max_loss_difference_at_logged_steps": loss_gap,
+        "final_loss": hand_loss[runs, -1],
+        "history": [
             {
                 "seed": cfg.seed + k,
                 "step": int(s),
                 "loss_by_hand": float(hand_loss[k, s]),
-                "loss_jax_grad": float(engine_loss[k, s]),
+                "loss_jax_grad": float(b4_loss[k, s]),
                 "max_gradient_difference": float(gap[k, s]),
             }
             for k in range(cfg.seeds)
             for s in logged
         ],
-        metrics={
-            "graph": g,
-            "graph_gradients_by_hand": by_hand,
-            "graph_gradients_jax_grad": by_jax,
-            "max_gradient_difference": grad_gap,
-            "max_loss_difference_at_logged_steps": loss_gap,
-            "final_loss": dist(hand_loss[:, -1]),
-        },
-        checks=[
-            equal("(a) forward: q = x·y, f = q + z", [g["q"], g["f"]], [-10.0, -7.0], notes=[-10, -7]),
-            equal("(a) chain rule: [∂f/∂x, ∂f/∂y, ∂f/∂z]", by_hand, [5.0, -2.0, 1.0], notes=[5, -2, 1]),
-            equal("(a) jax.grad: [∂f/∂x, ∂f/∂y, ∂f/∂z]", by_jax, by_hand, notes=[5, -2, 1]),
-            at_most(
-                "(b) largest |hand − jax.grad| gradient entry over every step",
-                grad_gap.max,
-                1e-6,
-                notes="equal",
-            ),
-            at_most(
-                "(b) largest |loss by hand − B4's loss| at the logged steps",
-                loss_gap.max,
-                1e-5,
-                notes="the same training as B4",
-            ),
-        ],
-        log=[
+        "log": [
             f"forward: q = x·y = {g['q']:g}, f = q + z = {g['f']:g}",
-            "local derivatives: "
-            + ", ".join(f"{k} = {g[k]:g}" for k in ("∂q/∂x", "∂q/∂y", "∂f/∂q", "∂f/∂z")),
+            f"local derivatives: ∂q/∂x = {g['dq_dx']:g}, ∂q/∂y = {g['dq_dy']:g}, ∂f/∂q = {g['df_dq']:g}, "
+            f"∂f/∂z = {g['df_dz']:g}",
             f"chain rule: ∂f/∂x = ∂f/∂q·∂q/∂x = {by_hand[0]:g}, ∂f/∂y = ∂f/∂q·∂q/∂y = {by_hand[1]:g}, "
-            f"∂f/∂z = {by_hand[2]:g}; jax.grad: {by_jax}",
-            f"XOR by hand: loss {dist(hand_loss[:, 0]):.4f} → {dist(hand_loss[:, -1]):.6f}; "
-            f"largest gradient difference from jax.grad {grad_gap.max:.2e}, "
-            f"largest loss difference from B4 {loss_gap.max:.2e}",
+            f"∂f/∂z = {by_hand[2]:g}; jax.grad: {[float(v) for v in by_jax]}",
+            f"XOR by hand: loss {hand_loss[:, 0].mean():.4f} → {hand_loss[:, -1].mean():.6f}; "
+            f"largest gradient difference from jax.grad {grad_gap:.2e}, "
+            f"largest loss difference from B4 {loss_gap:.2e}",
         ],
-    )
+    }
 
 
-EXPERIMENT = Experiment(
-    __name__,
-    "B13",
-    "Backpropagation by hand: the chain rule, then the XOR net",
-    "the notes' graph (-2*5)+3 = -7 backward by the chain rule; B4's 2-2-1 XOR net with hand gradients",
-    Config,
-    run,
-)
-
-if __name__ == "__main__":
-    from experiments.harness.cli import main
-
-    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))
+NOTES = {
+    "(a) forward: q = x·y, f = q + z": (("graph/q", "graph/f"), ["= -10", "= -7"], [-10, -7]),
+    "(a) chain rule: [∂f/∂x, ∂f/∂y, ∂f/∂z]": (
+        ("graph/df_dx", "graph/df_dy", "graph/df_dz"),
+        ["= 5", "= -2", "= 1"],
+        [5, -2, 1],
+    ),
+    "(a) jax.grad: [∂f/∂x, ∂f/∂y, ∂f/∂z]": (
+        (
+            "graph_gradients_jax_grad/df_dx",
+            "graph_gradients_jax_grad/df_dy",
+            "graph_gradients_jax_grad/df_dz",
+        ),
+        ["= 5", "= -2", "= 1"],
+        [5, -2, 1],
+    ),
+    "(b) largest |hand − jax.grad| gradient entry over every step": (
+        "max_gradient_difference",
+        "≤ 1e-6",
+        "equal",
+    ),
+    "(b) largest |loss by hand − B4's loss| at the logged steps": (
+        "max_loss_difference_at_logged_steps",
+        "≤ 1e-5",
+        "the same training as B4",
+    ),
+}

@@ -8,12 +8,13 @@ side alone takes 5-15 s for a whole run on a busy CPU. (Run once over all 10,001
 agree within 1e-4 too: losses within 8e-6 (AND), 6e-5 (OR: a loss of 9e-4, near float32's
 resolution of log p for p near 1), 2e-7 (XOR), 2e-5 (B4). B5: see its test.)
 
-Our side runs as the ports do: ``fit`` (full batch, unshuffled) for A2-A4 and C2,
-``train_full_batch`` for B3-B5. Where a run diverges on purpose (A4 on raw inputs), the finite part
-is compared and both overflow to inf, then nan, at the same epoch. (A3 at lr 1e5 overshoots to
-~1e6 and stays finite: all 20 epochs agree.) The A2-A4 runs start from the notes' initialisation
-(``torch.manual_seed(1)``, the notebook's models in its order): there our port prints the notes'
-own costs too."""
+Our side runs as the ports do: ``fit`` (full batch, unshuffled) for A2-A4 and C2; for B3-B5 the
+labs' own models (``Perceptron``, ``XORNet``) stepped by lab 08-1's jitted ``train_step``
+(``experiments.perceptron``) in the lab's loop. Where a run diverges on purpose (A4 on raw
+inputs), the finite part is compared and both overflow to inf, then nan, at the same epoch. (A3
+at lr 1e5 overshoots to ~1e6 and stays finite: all 20 epochs agree.) The A2-A4 runs start from
+the notes' initialisation (``torch.manual_seed(1)``, the notebook's models in its order): there
+our port prints the notes' own costs too."""
 
 from __future__ import annotations
 
@@ -22,18 +23,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax.training.train_state import TrainState
 
 from tests.helpers import relative, tree_apart
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
+from experiments import perceptron as b3_port  # noqa: E402
 from experiments import quadratic_sgd as c2_port  # noqa: E402
+from experiments import xor_mlp as b4_b5_port  # noqa: E402
 from experiments.harness import toy_data  # noqa: E402
 from experiments.overfitting import SoftmaxClassifierModel  # noqa: E402
 from experiments.standardization import MultivariateLinearRegressionModel  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import classification_metrics, no_metrics  # noqa: E402
-from jaxnets.train import create_train_state, evaluate, fit, train_full_batch  # noqa: E402
+from jaxnets.train import create_train_state, evaluate, fit  # noqa: E402
 from twins import (  # noqa: E402
     convert,
     learning_rate,
@@ -250,18 +254,18 @@ def test_c2_quadratic_step_for_step():
 
 
 def _full_batch(model, twin, layers, x, y, segments):
-    """Full-batch steps of the twin (BCE, SGD lr 1) and of our ``train_full_batch``, in ``segments``
-    (numbers of steps): both sides' losses, and both sides' parameters after each segment."""
-    state = _state(
-        model, optim.optimizer("sgd", 1.0), x, convert.linears(layers), losses.binary_cross_entropy
-    )
+    """Full-batch steps of the twin (BCE, SGD lr 1) and of the lab's loop of its jitted
+    ``train_step`` from the twin's parameters, in ``segments`` (numbers of steps): both sides'
+    losses, and both sides' parameters after each segment."""
+    state = TrainState.create(apply_fn=model.apply, params=convert.linears(layers), tx=optax.sgd(1.0))
     costs, twin_costs, params = [], [], []
     for steps in segments:
         twin_costs += perceptron.train(twin, torch.from_numpy(x), torch.from_numpy(y), steps)
-        state, metrics = train_full_batch(state, (x, y), steps)
-        costs += np.asarray(metrics["loss"]).tolist()
+        for _ in range(steps):
+            state, cost = b3_port.train_step(state, x, y)
+            costs.append(cost)
         params.append((jax.device_get(state.params), convert.linears(layers)))
-    return costs, twin_costs, params
+    return np.asarray(costs).tolist(), twin_costs, params
 
 
 @pytest.mark.parametrize("gate", ["and", "or", "xor"])
@@ -273,7 +277,7 @@ def test_b3_perceptron_step_for_step(gate):
     torch.manual_seed(0)
     twin = perceptron.perceptron_model()
     segments = (100, B3_STEPS - 100) if gate == "xor" else (B3_STEPS,)
-    costs, twin_costs, params = _full_batch(models.perceptron(), twin, [twin[0]], x, y, segments)
+    costs, twin_costs, params = _full_batch(b3_port.Perceptron(), twin, [twin[0]], x, y, segments)
     assert len(costs) == B3_STEPS and _worst(costs, twin_costs) <= TOL, gate
     assert tree_apart(*params[0]) <= TOL, gate
     if gate == "xor":
@@ -295,8 +299,7 @@ def test_b4_b5_xor_mlp_step_for_step(net, widths, steps):
     x, y = toy_data.logic_gate("xor")
     torch.manual_seed(0)
     twin = xor_mlp.NETS[net]()
-    model = models.MLP(widths, activation="sigmoid", output_activation="sigmoid")  # as experiments/xor_mlp.py
     layers = [m for m in twin if isinstance(m, torch.nn.Linear)]
-    costs, twin_costs, params = _full_batch(model, twin, layers, x, y, (steps,))
+    costs, twin_costs, params = _full_batch(b4_b5_port.XORNet(widths), twin, layers, x, y, (steps,))
     assert _worst(costs, twin_costs) <= TOL, net
     assert tree_apart(*params[0]) <= TOL, net
