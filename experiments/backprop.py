@@ -8,7 +8,7 @@ gives ∂f/∂x = y = 5, ∂f/∂y = x = −2, ∂f/∂z = 1; ``jax.grad`` gives
 backward pass written out in plain ``jax.numpy``, in the notes' order: forward, loss, backward
 step 1 (the output layer's weights), backward step 2 (the hidden layer's, through σ' = σ(1 − σ)),
 update. At every step the hand gradients are compared with ``jax.grad``'s, and the whole loss
-trajectory with B4's (the engine, ``jax.grad``) from the same initialisation.
+trajectory with B4's (lab 08-1's ``train_step``, ``jax.grad``) from the same initialisation.
 """
 
 from __future__ import annotations
