@@ -35,7 +35,7 @@ from experiments import xor_mlp as b4_b5_port  # noqa: E402
 from experiments.harness import toy_data  # noqa: E402
 from experiments.overfitting import SoftmaxClassifierModel  # noqa: E402
 from experiments.standardization import MultivariateLinearRegressionModel  # noqa: E402
-from jaxnets import losses, models, optim  # noqa: E402
+from jaxnets import losses, models  # noqa: E402
 from jaxnets.metrics import classification_metrics, no_metrics  # noqa: E402
 from jaxnets.train import create_train_state, evaluate, fit  # noqa: E402
 from twins import (  # noqa: E402
