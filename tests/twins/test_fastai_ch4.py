@@ -15,7 +15,7 @@ from tests.helpers import relative, tree_apart
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
-from experiments.linear_scratch import calc_grad_and_step  # noqa: E402
+from experiments.linear_scratch import calc_grad_and_step, linear1, mnist_loss  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import logit_binary_metrics  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
@@ -56,9 +56,9 @@ def test_c3_linear_from_scratch_step_for_step():
     for xb, yb in _batches():
         loss = linear_scratch.calc_grad(xb, yb, lambda xb: xb @ weights + bias)
         linear_scratch.step((weights, bias), 1.0)
-        outputs = xb.numpy() @ ours["weights"] + ours["bias"]
-        ours_loss = float(losses.mnist_loss(outputs, yb.numpy()[:, 0]).mean())
-        ours = calc_grad_and_step(ours, jnp.asarray(xb.numpy()), jnp.asarray(yb.numpy()[:, 0]), 1.0)
+        xb_, yb_ = jnp.asarray(xb.numpy()), jnp.asarray(yb.numpy())  # (the book's yb: a column)
+        ours_loss = float(mnist_loss(linear1(ours, xb_), yb_))
+        ours = calc_grad_and_step(ours, xb_, yb_, 1.0)
         worst = max(worst, relative(ours_loss, loss.item()))
         steps += 1
     assert steps >= 100 and worst <= TOL, f"{steps} steps: losses {worst:.1e} apart"
