@@ -8,6 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from tests.conftest import needs_mnist
@@ -16,6 +17,7 @@ from tests.helpers import relative, tree_apart
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
 from experiments.linear_scratch import calc_grad_and_step, linear1, mnist_loss  # noqa: E402
+from experiments.simple_net import SimpleNet  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import logit_binary_metrics  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
@@ -78,10 +80,10 @@ def test_c4_c5_through_train_step_step_for_step(lab):
             [twin_model],
         )
     else:
-        twin_model, model = simple_net.simple_net_model(), models.MLP((30, 1))
+        twin_model, model = simple_net.simple_net_model(), SimpleNet(30)
         twin_opt, tx, step = (
             torch.optim.SGD(twin_model.parameters(), lr=0.1),
-            optim.optimizer("sgd", 0.1),
+            optax.sgd(0.1),
             simple_net.train_step,
         )
         layers = [twin_model[0], twin_model[2]]
