@@ -7,20 +7,20 @@ gradient is zero almost everywhere)."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.harness import plots, toy_data
-from experiments.harness.checks import above, all_of, at_least, equal, rises
-from experiments.harness.contract import Experiment, Outcome, Workspace
-from experiments.harness.stats import dist
-from jaxnets import data, losses
-from jaxnets.loop import seed_keys
-from jaxnets.metrics import logit_accuracy
+from jaxnets import data
+from jaxnets.train import seed_keys
+
+ID = "C3"
+TITLE = "Linear 3-vs-7 model from scratch: mnist_loss, jax.grad, p -= lr * g"
+SUMMARY = "784x1 weights + bias ~ N(0,1), mnist_loss, batch 256, lr 1.0, 1 + 20 epochs on MNIST_SAMPLE"
 
 
 @dataclass(frozen=True)
@@ -33,69 +33,80 @@ class Config:
     data_dir: str | None = None
 
 
-def linear1(params: dict, xb: jax.Array) -> jax.Array:
-    """The model: xb @ weights + bias."""
-    return xb @ params["weights"] + params["bias"]
+QUICK = {"epochs": 8}
 
 
-@jax.jit
-def calc_grad_and_step(params: dict, xb: jax.Array, yb: jax.Array, lr: float) -> dict:
-    """The book's ``calc_grad`` and update in one: p ← p − lr · ∂mnist_loss/∂p."""
-    grads = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb).mean())(params)
-    return jax.tree.map(lambda p, g: p - lr * g, params, grads)
-
-
-@jax.jit
-def batch_accuracy(params: dict, xb: jax.Array, yb: jax.Array) -> jax.Array:
-    return logit_accuracy(linear1(params, xb), yb).mean()
-
-
-def validate_epoch(params: dict, valid: tuple, batch_size: int) -> np.ndarray:
-    """The book's validation metric: the mean of the per-batch accuracies, rounded to 4 places
-    (one per seed: ``params`` holds every seed's, stacked)."""
-    xv, yv = valid
-    accs = [
-        jax.vmap(batch_accuracy, (0, None, None))(params, xv[i : i + batch_size], yv[i : i + batch_size])
-        for i in range(0, len(xv), batch_size)
-    ]
-    return np.round(np.asarray(jnp.stack(accs).mean(0)), 4)
-
-
-def init_params(key: jax.Array) -> dict:
-    """Weights 784×1 and a bias, both N(0, 1)."""
+def init_params(key):
+    """``weights = init_params((28*28, 1))``, ``bias = init_params(1)``: both ``torch.randn``."""
     kw, kb = jax.random.split(key)
     return {"weights": jax.random.normal(kw, (28 * 28, 1)), "bias": jax.random.normal(kb, (1,))}
 
 
-def run(cfg: Config, ws: Workspace) -> Outcome:
-    # The 3s and 7s as rows of 784 pixels; each seed's weights and bias ~ N(0, 1), stacked.
-    # The 3s and 7s as the book stacks them: every 3, then every 7.
-    (x, y), (xv, yv) = map(toy_data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
-    x, xv = x.reshape(-1, 28 * 28), xv.reshape(-1, 28 * 28)
-    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
-    params = jax.vmap(init_params)(seed_keys(seeds))
+def linear1(params, xb):
+    """The model: ``xb@weights + bias``."""
+    return xb @ params["weights"] + params["bias"]
 
-    # Accuracy as a loss: a step function of the parameters, so its gradient is zero.
-    first = jax.tree.map(lambda p: p[0], params)
-    xb, yb = x[:256], y[:256]
-    acc_grad = jax.grad(lambda p: 1 - logit_accuracy(linear1(p, xb), yb).mean())(first)
-    loss_grad = jax.grad(lambda p: losses.mnist_loss(linear1(p, xb), yb).mean())(first)
-    max_abs = {
-        name: float(max(jnp.abs(g).max() for g in jax.tree.leaves(grad)))
-        for name, grad in (("accuracy", acc_grad), ("mnist_loss", loss_grad))
+
+def mnist_loss(predictions, targets):
+    """How far sigmoid(prediction) is from the target: 1 − p for a 3, p for a 7, averaged."""
+    predictions = jax.nn.sigmoid(predictions)
+    return jnp.where(targets == 1, 1 - predictions, predictions).mean()
+
+
+def batch_accuracy(xb, yb):
+    """The share of a batch's predictions on the right side of 0.5."""
+    preds = jax.nn.sigmoid(xb)
+    correct = (preds > 0.5) == yb
+    return correct.astype(jnp.float32).mean()
+
+
+def largest_gradient(loss, params, xb, yb):
+    """max |∂loss/∂p| over every parameter p of ``linear1``."""
+    grads = jax.grad(lambda p: loss(linear1(p, xb), yb))(params)
+    return jnp.max(jnp.stack([jnp.abs(g).max() for g in jax.tree.leaves(grads)]))
+
+
+@jax.jit
+def calc_grad_and_step(params, xb, yb, lr):
+    """The book's ``calc_grad`` and the body of ``train_epoch``: the gradient of ``mnist_loss``
+    (``loss.backward()``), then ``p.data -= p.grad*lr`` for every parameter."""
+    grads = jax.grad(lambda p: mnist_loss(linear1(p, xb), yb))(params)
+    return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+
+def run(cfg: Config, ws) -> dict:
+    # train_x, train_y: every 3, then every 7, as rows of 784 pixels, the targets as a column (1 for a 3).
+    (x, y), (xv, yv) = map(toy_data.threes_then_sevens, data.load_float("mnist_sample", cfg.data_dir))
+    x, y, xv, yv = x.reshape(-1, 28 * 28), y[:, None], xv.reshape(-1, 28 * 28), yv[:, None]
+    # dl = DataLoader(dset, batch_size=256): batches in order, not shuffled, the last one partial.
+    bs = cfg.batch_size
+    dl = [(x[i : i + bs], y[i : i + bs]) for i in range(0, len(x), bs)]
+    valid_dl = [(xv[i : i + bs], yv[i : i + bs]) for i in range(0, len(xv), bs)]
+
+    # --seeds N: each seed's weights and bias, stacked on a leading axis, every step vmapped over it.
+    params = jax.vmap(init_params)(seed_keys(range(cfg.seed, cfg.seed + cfg.seeds)))
+    step = jax.jit(jax.vmap(calc_grad_and_step, (0, None, None, None)))
+    accuracy = jax.jit(jax.vmap(lambda p, xb, yb: batch_accuracy(linear1(p, xb), yb), (0, None, None)))
+
+    def validate_epoch(params):
+        """The mean of the batches' accuracies, rounded to 4 places (one per seed)."""
+        accs = [accuracy(params, xb, yb) for xb, yb in valid_dl]
+        return np.round(np.asarray(jnp.stack(accs).mean(0)), 4)
+
+    # Accuracy as a loss: a step function of the parameters, so its gradient is zero (each seed's
+    # parameters before training, on the first batch).
+    max_abs_gradient = {
+        name: np.asarray(jax.vmap(partial(largest_gradient, loss), (0, None, None))(params, *dl[0]))
+        for name, loss in (("accuracy", batch_accuracy), ("mnist_loss", mnist_loss))
     }
 
-    # train_epoch: the book's DataLoader(dset, batch_size=256): batches in order, not shuffled (so
-    # 3s, then 7s), the last one partial, one step each; every seed takes its step at once (the
-    # same step, vmapped over the seeds' parameters).
-    step = jax.jit(jax.vmap(calc_grad_and_step, (0, None, None, None)))
-    accs = [validate_epoch(params, (xv, yv), cfg.batch_size)]
+    # train_epoch, then validate_epoch: one epoch, then `for i in range(20)` more.
+    accs = [validate_epoch(params)]
     for _ in range(1 + cfg.epochs):
-        for i in range(0, len(x), cfg.batch_size):
-            params = step(params, x[i : i + cfg.batch_size], y[i : i + cfg.batch_size], cfg.lr)
-        accs.append(validate_epoch(params, (xv, yv), cfg.batch_size))
-    accs = np.array(accs).T  # seeds × (epochs + 1)
-    exact = dist(jax.vmap(batch_accuracy, (0, None, None))(params, xv, yv))
+        for xb, yb in dl:
+            params = step(params, xb, yb, cfg.lr)
+        accs.append(validate_epoch(params))
+    accs = np.stack(accs, -1)  # (seeds, 1 + 1 + epochs)
 
     plots.curves(
         ws.plots / "linear_scratch.png",
@@ -104,48 +115,35 @@ def run(cfg: Config, ws: Workspace) -> Outcome:
         ylabel="accuracy (mean of batch accuracies)",
         markers=True,
     )
-    before, after_one, last = dist(accs[:, 0]), dist(accs[:, 1]), dist(accs[:, -1])
-    return Outcome(
-        history=[
-            {"seed": s, "epoch": e, "valid_batch_accuracy": a}
-            for s, row in zip(seeds, accs, strict=True)
-            for e, a in enumerate(row)
-        ],
-        metrics={
-            "valid_accuracy_per_epoch": [dist(a) for a in accs.T],
-            "valid_accuracy_exact": exact,
-            "max_abs_gradient": max_abs,
-        },
-        checks=[
-            rises(
-                "valid accuracy: before → epoch 1",
-                before,
-                after_one,
-                notes=[0.4606, 0.6331],
-            ),
-            at_least(f"valid accuracy after 1 + {cfg.epochs} epochs", last, 0.96, notes=0.9681),
-            all_of(
-                "max |gradient| of accuracy-as-loss vs mnist_loss",
-                [max_abs["accuracy"], max_abs["mnist_loss"]],
-                [equal("accuracy", max_abs["accuracy"], 0), above("mnist_loss", max_abs["mnist_loss"], 0)],
-                notes="zero vs non-zero",
-            ),
-        ],
-        log=[" ".join(f"{dist(a):.4f}" for a in accs.T)],
-    )
+    numbers = {
+        "valid_accuracy_per_epoch": accs,
+        "valid_accuracy": {"before": accs[:, 0], "epoch 1": accs[:, 1], "last": accs[:, -1]},
+        "valid_accuracy_exact": np.asarray(accuracy(params, xv, yv)),
+        "max_abs_gradient": max_abs_gradient,
+    }
+    if cfg.seeds == 1:  # one run: its numbers, without the seeds' axis
+        numbers = jax.tree.map(lambda a: a[0], numbers)
+    history = [
+        {"seed": cfg.seed + k, "epoch": e, "valid_batch_accuracy": float(a)}
+        for k, row in enumerate(accs)
+        for e, a in enumerate(row)
+    ]
+    return numbers | {
+        "history": history,
+        "log": [" ".join(f"{a:.4f}" for a in accs.mean(0))],  # what the book prints, epoch by epoch
+    }
 
 
-EXPERIMENT = Experiment(
-    __name__,
-    "C3",
-    "Linear 3-vs-7 model from scratch: mnist_loss, jax.grad, p -= lr * g",
-    "784x1 weights + bias ~ N(0,1), mnist_loss, batch 256, lr 1.0, 1 + 20 epochs on MNIST_SAMPLE",
-    Config,
-    run,
-    quick={"epochs": 8},
-)
-
-if __name__ == "__main__":
-    from experiments.harness.cli import main
-
-    sys.exit(main([EXPERIMENT.id, *sys.argv[1:]]))
+NOTES = {
+    "valid accuracy: before → epoch 1": (
+        ("valid_accuracy/before", "valid_accuracy/epoch 1"),
+        "rises",
+        [0.4606, 0.6331],
+    ),
+    "valid accuracy after 1 + 20 epochs": ("valid_accuracy/last", "≥ 0.96", 0.9681),
+    "max |gradient| of accuracy-as-loss vs mnist_loss": (
+        ("max_abs_gradient/accuracy", "max_abs_gradient/mnist_loss"),
+        ["= 0", "> 0"],
+        "zero vs non-zero",
+    ),
+}

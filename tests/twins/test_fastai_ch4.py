@@ -8,6 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from tests.conftest import needs_mnist
@@ -15,7 +16,8 @@ from tests.helpers import relative, tree_apart
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch: pip install -e '.[twin]'")
 
-from experiments.linear_scratch import calc_grad_and_step  # noqa: E402
+from experiments.linear_scratch import calc_grad_and_step, linear1, mnist_loss  # noqa: E402
+from experiments.simple_net import SimpleNet  # noqa: E402
 from jaxnets import losses, models, optim  # noqa: E402
 from jaxnets.metrics import logit_binary_metrics  # noqa: E402
 from jaxnets.train import create_train_state, train_step  # noqa: E402
@@ -56,9 +58,9 @@ def test_c3_linear_from_scratch_step_for_step():
     for xb, yb in _batches():
         loss = linear_scratch.calc_grad(xb, yb, lambda xb: xb @ weights + bias)
         linear_scratch.step((weights, bias), 1.0)
-        outputs = xb.numpy() @ ours["weights"] + ours["bias"]
-        ours_loss = float(losses.mnist_loss(outputs, yb.numpy()[:, 0]).mean())
-        ours = calc_grad_and_step(ours, jnp.asarray(xb.numpy()), jnp.asarray(yb.numpy()[:, 0]), 1.0)
+        xb_, yb_ = jnp.asarray(xb.numpy()), jnp.asarray(yb.numpy())  # (the book's yb: a column)
+        ours_loss = float(mnist_loss(linear1(ours, xb_), yb_))
+        ours = calc_grad_and_step(ours, xb_, yb_, 1.0)
         worst = max(worst, relative(ours_loss, loss.item()))
         steps += 1
     assert steps >= 100 and worst <= TOL, f"{steps} steps: losses {worst:.1e} apart"
@@ -78,10 +80,10 @@ def test_c4_c5_through_train_step_step_for_step(lab):
             [twin_model],
         )
     else:
-        twin_model, model = simple_net.simple_net_model(), models.MLP((30, 1))
+        twin_model, model = simple_net.simple_net_model(), SimpleNet(30)
         twin_opt, tx, step = (
             torch.optim.SGD(twin_model.parameters(), lr=0.1),
-            optim.optimizer("sgd", 0.1),
+            optax.sgd(0.1),
             simple_net.train_step,
         )
         layers = [twin_model[0], twin_model[2]]

@@ -1,20 +1,21 @@
 """Step for step, the small full-batch labs (A2, A3, A4, B3, B4-B5, C2) in jaxnets and in the notes'
 own PyTorch code (``twins/``): both start from the same parameters (the twin's, converted), train
-on the same data (the twin's literal tensors equal ``experiments.harness.toy_data``'s arrays), and every
-step's loss and the parameters agree within 1e-4 (relative): over the whole run for A2-A4 (20
-epochs) and C2 (30 steps); over the first 2,000 of the 10,001 steps for B3 and B5, 3,000 for B4
-(whose loss leaves the ln 2 plateau at step ~1,500 and is at 0.02 by step 3,000), since the torch
-side alone takes 5-15 s for a whole run on a busy CPU. (Run once over all 10,001 steps, B3 and B4
-agree within 1e-4 too: losses within 8e-6 (AND), 6e-5 (OR: a loss of 9e-4, near float32's
-resolution of log p for p near 1), 2e-7 (XOR), 2e-5 (B4). B5: see its test.)
+on the same data (the twin's literal tensors equal ``experiments.harness.toy_data``'s arrays; C2's
+speeds are the lab's draw), and every step's loss and the parameters agree within 1e-4 (relative):
+over the whole run for A2-A4 (20 epochs) and C2 (30 steps); over the first 2,000 of the 10,001
+steps for B3 and B5, 3,000 for B4 (whose loss leaves the ln 2 plateau at step ~1,500 and is at
+0.02 by step 3,000), since the torch side alone takes 5-15 s for a whole run on a busy CPU. (Run
+once over all 10,001 steps, B3 and B4 agree within 1e-4 too: losses within 8e-6 (AND), 6e-5 (OR:
+a loss of 9e-4, near float32's resolution of log p for p near 1), 2e-7 (XOR), 2e-5 (B4). B5: see
+its test.)
 
-Our side runs as the ports do: ``fit`` (full batch, unshuffled) for A2-A4 and C2; for B3-B5 the
-labs' own models (``Perceptron``, ``XORNet``) stepped by lab 08-1's jitted ``train_step``
-(``experiments.perceptron``) in the lab's loop. Where a run diverges on purpose (A4 on raw
-inputs), the finite part is compared and both overflow to inf, then nan, at the same epoch. (A3
-at lr 1e5 overshoots to ~1e6 and stays finite: all 20 epochs agree.) The A2-A4 runs start from
-the notes' initialisation (``torch.manual_seed(1)``, the notebook's models in its order): there
-our port prints the notes' own costs too."""
+Our side runs as the ports do: ``fit`` (full batch, unshuffled) for A2-A4; the lab's own jitted
+``apply_step`` for C2; for B3-B5 the labs' own models (``Perceptron``, ``XORNet``) stepped by lab
+08-1's jitted ``train_step`` (``experiments.perceptron``) in the lab's loop. Where a run diverges
+on purpose (A4 on raw inputs), the finite part is compared and both overflow to inf, then nan, at
+the same epoch. (A3 at lr 1e5 overshoots to ~1e6 and stays finite: all 20 epochs agree.) The
+A2-A4 runs start from the notes' initialisation (``torch.manual_seed(1)``, the notebook's models
+in its order): there our port prints the notes' own costs too."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from experiments import xor_mlp as b4_b5_port  # noqa: E402
 from experiments.harness import toy_data  # noqa: E402
 from experiments.overfitting import SoftmaxClassifierModel  # noqa: E402
 from experiments.standardization import MultivariateLinearRegressionModel  # noqa: E402
-from jaxnets import losses, models  # noqa: E402
+from jaxnets import losses  # noqa: E402
 from jaxnets.metrics import classification_metrics, no_metrics  # noqa: E402
 from jaxnets.train import create_train_state, evaluate, fit  # noqa: E402
 from twins import (  # noqa: E402
@@ -232,25 +233,25 @@ def test_a4_standardization_step_for_step():
 
 
 def test_c2_quadratic_step_for_step():
-    t, speed = toy_data.speed_curve(0)
+    """The lab's ``apply_step`` beside the notes' from the twin's coefficients, on the lab's speeds."""
+    cfg = c2_port.Config()
+    time = jnp.arange(0, 20).astype(jnp.float32)
+    speed, _ = c2_port.speeds_and_params(jax.random.key(0), time)
     torch.manual_seed(0)
     params = torch.randn(3).requires_grad_()
-    cfg = c2_port.Config()
-    schedule = optax.piecewise_constant_schedule(cfg.slow_lr, {cfg.slow_steps: cfg.lr / cfg.slow_lr})
-    state = _state(
-        models.Polynomial(2), optax.sgd(schedule), t, {"coeffs": convert.array(params)}, losses.rmse
-    )
-    time, target = torch.from_numpy(t), torch.from_numpy(speed)
-    twin_losses, twin_params = [], []
+    ours = jnp.asarray(convert.array(params))
+    twin_time, twin_speed = torch.from_numpy(np.array(time)), torch.from_numpy(np.array(speed))
+    losses_, twin_losses, apart = [], [], 0.0
     for step in range(cfg.slow_steps + cfg.epochs):
         lr = cfg.slow_lr if step < cfg.slow_steps else cfg.lr
-        twin_losses.append(quadratic_sgd.apply_step(params, time, target, lr))
-        twin_params.append({"coeffs": convert.array(params)})
-    fitted, losses_, ours_params = _fit(state, (t, speed), cfg.slow_steps + cfg.epochs)
+        twin_losses.append(quadratic_sgd.apply_step(params, twin_time, twin_speed, lr))
+        ours, loss = c2_port.apply_step(ours, time, speed, lr)
+        losses_.append(float(loss))
+        apart = max(apart, tree_apart({"coeffs": ours}, {"coeffs": convert.array(params)}))
     assert _worst(losses_, twin_losses) <= TOL
-    assert max(tree_apart(o, p) for o, p in zip(ours_params, twin_params, strict=True)) <= TOL
-    final = float(losses.rmse(jnp.polyval(fitted.state.params["coeffs"], t), speed))
-    assert relative(final, quadratic_sgd.mse(quadratic_sgd.f(time, params), target).item()) <= TOL
+    assert apart <= TOL
+    final = float(c2_port.mse(c2_port.f(time, ours), speed))
+    assert relative(final, quadratic_sgd.mse(quadratic_sgd.f(twin_time, params), twin_speed).item()) <= TOL
 
 
 def _full_batch(model, twin, layers, x, y, segments):
