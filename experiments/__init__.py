@@ -37,11 +37,7 @@ MODULES = (
 
 def all_experiments() -> list[Experiment]:
     """Every experiment, in catalog order (each as its lab module declares it)."""
-    return [_experiment(importlib.import_module(f"experiments.{m}")) for m in MODULES]
-
-
-def _experiment(module) -> Experiment:
-    return module.EXPERIMENT if hasattr(module, "EXPERIMENT") else Experiment.of(module)
+    return [Experiment.of(importlib.import_module(f"experiments.{m}")) for m in MODULES]
 
 
 def load(name: str) -> Experiment:

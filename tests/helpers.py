@@ -181,18 +181,13 @@ def untimed(rows):
 
 
 def patch_run(monkeypatch, name: str, run) -> None:
-    """Make experiment ``name`` run ``run`` instead of its own (its module's EXPERIMENT replaced)."""
-    import dataclasses
+    """Make experiment ``name`` run ``run`` instead of its own (its module's ``run`` replaced)."""
     import sys
 
     import experiments
 
     experiment = experiments.load(name)
-    module = sys.modules[experiment.module]
-    if hasattr(module, "EXPERIMENT"):
-        monkeypatch.setattr(module, "EXPERIMENT", dataclasses.replace(experiment, run=run))
-    else:  # a lab module that declares its experiment by its names (ID, Config, run, NOTES, …)
-        monkeypatch.setattr(module, "run", run)
+    monkeypatch.setattr(sys.modules[experiment.module], "run", run)
 
 
 def swallow_a_signal(signum: int) -> None:

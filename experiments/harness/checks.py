@@ -168,29 +168,9 @@ def falls_every_epoch(name: str, curves: np.ndarray, notes: Any = NO_FIGURE) -> 
     return Check(name, shown, notes, "falls every epoch, every seed", passed)
 
 
-def overshoots(name: str, curves: np.ndarray, peak: float, notes: Any = NO_FIGURE) -> Check:
-    """Each seed's curve peaks at ``peak`` or more and rises again somewhere after falling (an
-    oscillating, overshooting run); shown as the peaks over the seeds."""
-    peaks = np.nanmax(curves, axis=1)
-    rises_again = all(_rises_after_falling(c[np.isfinite(c)]) for c in curves)
-    bar = f"peak ≥ {peak:g} and it rises again after falling (overshooting), every seed"
-    return Check(name, stats.dist(peaks), notes, bar, bool(np.all(peaks >= peak)) and rises_again)
-
-
-def _rises_after_falling(curve: np.ndarray) -> bool:
-    steps = np.diff(curve)
-    falls_at = np.flatnonzero(steps < 0)
-    return bool(falls_at.size and np.any(steps[falls_at[0] + 1 :] > 0))
-
-
 def reported(name: str, ours: Any, notes: Any = NO_FIGURE) -> Check:
     """Ours exists (not None, not NaN): an event the run must report, such as a divergence."""
     return Check(name, ours, notes, "reported", _finite(value(ours)))
-
-
-def identical(name: str, ours: Any, again: Any, notes: Any = NO_FIGURE) -> Check:
-    """A second measurement ``again`` equals ``ours`` exactly (a deterministic computation)."""
-    return Check(name, ours, notes, "identical on a second pass", ours == again)
 
 
 def all_of(name: str, ours: Any, parts: Sequence[Check], notes: Any = NO_FIGURE) -> Check:

@@ -9,9 +9,7 @@ from typing import Any
 import numpy as np
 
 from experiments.harness.stats import Dist, dist
-from jaxnets.evaluation import evaluate as evaluate_state
 from jaxnets.record import Divergence, FitResult
-from jaxnets.state import Batch, TrainState
 
 
 def curve(fitted: FitResult, column: str) -> np.ndarray:
@@ -27,13 +25,6 @@ def first(fitted: FitResult, column: str) -> Dist:
 def last(fitted: FitResult, column: str) -> Dist:
     """A history column's value at each run's last recorded epoch, over the runs."""
     return dist([r.history[column][-1] if r.rows else np.nan for r in fitted.per_run()])
-
-
-def evaluate(fitted: FitResult | TrainState, data: Batch, *, batch_size: int = 1000) -> dict[str, Dist]:
-    """``evaluation.evaluate`` of the final state(s), each metric over the runs (one value for a
-    single run)."""
-    state = fitted.state if isinstance(fitted, FitResult) else fitted
-    return {k: dist(np.reshape(v, -1)) for k, v in evaluate_state(state, data, batch_size=batch_size).items()}
 
 
 def run_name(name: str, seed: int, seeds: int) -> str:

@@ -148,9 +148,7 @@ def _train_together(
     workspace = Workspace(plots=work, checkpoints=checkpoints, checkpoint_every=checkpoint_every or 1)
     with jax.default_matmul_precision(PRECISION):
         returned = experiment.run(config, workspace)
-    outcome = (
-        returned if isinstance(returned, Outcome) else measured.outcome(experiment, config, returned, work)
-    )
+    outcome = measured.outcome(experiment, config, returned, work)
     job.barrier(f"jaxnets {experiment.name}: trained")
     return outcome, time.perf_counter() - start
 

@@ -70,15 +70,9 @@ def test_each_check_writes_its_bar_from_what_it_tests():
     assert (
         checks.falls_every_epoch("f", curves[:1]).passed and not checks.falls_every_epoch("f", curves).passed
     )
-    over = checks.overshoots("o", np.array([[1.0, 2e4, 5e3, 3e4], [1.0, 3e4, 2e4, 2.5e4]]), 1e4)
-    assert over.passed and over.bar.startswith("peak ≥ 10000")
-    assert not checks.overshoots("o", np.array([[1.0, 2e4, 5e3, 1e3]]), 1e4).passed  # never rises again
     assert checks.reported("r", 6).passed and not checks.reported("r", None).passed
     both = checks.all_of(
         "xor", [0.5, 0.7], [checks.at_most("accuracy", 0.5, 0.75), checks.above("loss", 0.7, 0.69)]
     )
     assert both.bar == "accuracy ≤ 0.75 and loss > 0.69" and both.passed
     assert not checks.all_of("xor", 0, [checks.at_most("a", 0.8, 0.75), checks.above("b", 0.7, 0.69)]).passed
-    assert (
-        checks.identical("e", {"a": 1}, {"a": 1}).passed and not checks.identical("e", 1.0, 1.0 + 1e-9).passed
-    )

@@ -18,8 +18,8 @@ def test_every_module_has_a_well_formed_record():
         fields = {f.name for f in dataclasses.fields(e.config)}
         assert set(e.quick) <= fields, f"{e.id}: --quick sets settings its Config lacks"
         e.config()  # the notes' settings are the defaults
-        module = sys.modules[e.module]
-        assert (module.EXPERIMENT if hasattr(module, "EXPERIMENT") else Experiment.of(module)) == e
+        assert Experiment.of(sys.modules[e.module]) == e
+        assert e.notes, f"{e.id}: NOTES, the notes' numbers and bars, is empty"
 
 
 @pytest.mark.parametrize("name", ["B7-B9", "b8", "B9", "weight_init", "b7_b9"])

@@ -29,3 +29,34 @@ def test_a_lab_without_seeds_keeps_its_numbers_as_numbers():
         "theta": 0.25,
         "path": [0.5, 0.25],
     }
+
+
+def test_get_one_and_predict_draws_one_test_image_by_seed_and_each_models_class(tmp_path):
+    import jax.numpy as jnp
+
+    from experiments import dropout
+    from experiments.harness.contract import Experiment
+    from experiments.harness.outcome import get_one_and_predict, outcome
+    from jaxnets import models, optim
+    from jaxnets.train import classification_metrics, predict, train_model
+    from tests.helpers import blobs
+
+    x, y = blobs(200)
+    x = jnp.repeat(x[:, :, None], 2, axis=2)  # "images" of 2 × 2
+    fit = train_model(
+        models.MLP((4, 2)), optim.optimizer("sgd", 0.1), (x, y), epochs=1, metrics_fn=classification_metrics
+    )
+    sample = get_one_and_predict((x, y), {"net": fit}, seed=3)
+    i = sample["index"]
+    assert sample["label"] == int(y[i]) and sample["predictions"]["net"] == int(
+        jnp.argmax(predict(fit.state, x[i : i + 1]))
+    )
+    assert get_one_and_predict((x, y), {"net": fit}, seed=3)["index"] == i  # the same seed, the same image
+    done = outcome(Experiment.of(dropout), dropout.Config(), {"get_one_and_predict": sample}, tmp_path)
+    assert done.metrics["get_one_and_predict"] == {
+        "index": i,
+        "label": sample["label"],
+        "predictions": sample["predictions"],
+        "plot": "get_one_and_predict.png",
+    }
+    assert (tmp_path / "get_one_and_predict.png").stat().st_size > 1000 and f"#{i}" in done.log[0]

@@ -4,7 +4,7 @@ the verdict, the time and the plots; divergences and skipped experiments listed.
 import dataclasses
 
 from experiments.harness import report, results, stats
-from experiments.harness.checks import at_least, falls, identical
+from experiments.harness.checks import at_least, equal, falls
 from experiments.harness.results import Result
 
 
@@ -34,7 +34,7 @@ def test_report_lists_each_check_with_its_difference_time_and_plots():
         checks=[
             at_least("accuracy", 0.97, 0.95, notes=0.98),
             falls("costs", 1.0, 2.0, notes=[1.5, 2.0]),
-            identical("words", "yes", "yes", notes="no"),
+            equal("words", "yes", "yes", notes="no"),
         ]
     )
     text = report.report_markdown([run], {"Y1": "mnist not found; set JAXNETS_DATA_DIR"})
