@@ -33,8 +33,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # Orbax logs every save and restore through absl, and a failed background save (a full disk)
     # as thread tracebacks; the failure itself comes back to the run as an error, which is
-    # reported in one line. A run's output is ours to print.
-    logging.getLogger("absl").setLevel(logging.CRITICAL)
+    # reported in one line. A run's output is ours to print; the logger is put back after it.
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.CRITICAL)
+    try:
+        return _main(args, argv)
+    finally:
+        absl.setLevel(level)
+
+
+def _main(args: Any, argv: list[str]) -> int:
     try:
         experiments, configs = plan.plan(args)
     except InputError as e:
@@ -58,10 +67,8 @@ def _start(args: Any, argv: list[str], experiments: list[Experiment], configs: l
         print(f"error: {problem}", file=sys.stderr)
         session.leave_job(f"could not write its results ({problem})", 2)
         return 2
-    if args.no_cache:
-        jax.config.update(
-            "jax_enable_compilation_cache", False
-        )  # even where $JAX_COMPILATION_CACHE_DIR is set
+    if args.no_cache:  # (even where $JAX_COMPILATION_CACHE_DIR is set)
+        jax.config.update("jax_enable_compilation_cache", False)
     else:
         session.enable_compilation_cache(args.cache_dir)
     with contextlib.ExitStack() as stack:
@@ -92,7 +99,7 @@ def _run(args: Any, argv: list[str], experiments: list[Experiment], configs: lis
             )
         try:
             every = None if args.no_checkpoint else args.checkpoint_every
-            result = _run_one(experiment, config, out_root, args.resume, every)
+            result = runner.run_or_keep(experiment, config, out_root, args.resume, every)
         except data.MissingData as e:
             print(f"{'skipped' if run_all else f'error: {experiment.id}'}: {e}", file=sys.stderr)
             _leave_if_shared(experiment, "found no data", 2)
@@ -171,25 +178,6 @@ def _again(argv: list[str], args: Any) -> str:
 
 
 def _leave_if_shared(experiment: Experiment, what: str, code: int) -> None:
-    """A process of a multi-process job cannot skip what its peers run (they would wait for it in
-    their collectives): it leaves the job with ``code``, and they stop too. Nothing in one process."""
+    """A process of a job cannot skip what its peers run (they would wait for it): it leaves the
+    job with ``code``, and they stop too. Nothing in one process."""
     session.leave_job(f"stopped: {experiment.id} {what} there (see its output)", code)
-
-
-def _run_one(
-    experiment: Experiment, config: Any, out_root: Path, resume: bool, checkpoint_every: int | None
-) -> Result:
-    """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings
-    (or say that there is nothing to go on from)."""
-    result = runner.finished_earlier(experiment, config, out_root) if resume else None
-    if job.agree(result is not None):  # process 0 decides for a multi-process job
-        if result is None:
-            raise InputError(
-                f"process 0 found a finished result in {out_root} that this process cannot read: give "
-                f"every process the same --out, on a file system they share"
-            )
-        print(f"finished earlier with these settings (kept, --resume): {out_root / result.name}/")
-        return result
-    if resume and (nothing := runner.nothing_to_resume(out_root, experiment)):
-        print(nothing)
-    return runner.run_experiment(experiment, config, out_root, resume, checkpoint_every)

@@ -265,3 +265,22 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def run_or_keep(
+    experiment: Experiment, config: Any, out_root: Path, resume: bool, checkpoint_every: int | None
+) -> Result:
+    """Run ``experiment``, or with ``resume`` keep its result if it finished with these settings
+    (or say that there is nothing to go on from)."""
+    result = finished_earlier(experiment, config, out_root) if resume else None
+    if job.agree(result is not None):  # process 0 decides for a multi-process job
+        if result is None:
+            raise InputError(
+                f"process 0 found a finished result in {out_root} that this process cannot read: give "
+                f"every process the same --out, on a file system they share"
+            )
+        print(f"finished earlier with these settings (kept, --resume): {out_root / result.name}/")
+        return result
+    if resume and (nothing := nothing_to_resume(out_root, experiment)):
+        print(nothing)
+    return run_experiment(experiment, config, out_root, resume, checkpoint_every)

@@ -3,6 +3,7 @@ in the main thread, and where the command has not stopped within its grace perio
 interrupt dropped on its way, a main thread waiting in C) or at a second signal, a watchdog that
 ends it; everything set is put back afterwards."""
 
+import logging
 import os
 import signal
 import subprocess
@@ -126,6 +127,7 @@ def test_the_command_run_from_a_notebook_leaves_the_kernels_handlers_as_they_wer
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert os.environ.get("JAXNETS_ACCEPT_DATA") is None
+    assert logging.getLogger("absl").level == logging.NOTSET
 
 
 def test_sigterm_to_a_process_stuck_in_a_collective_ends_it_within_its_bound(tmp_path):
