@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from jaxnets import losses
 from jaxnets.errors import InputError
+from jaxnets.parallel import to_host
 from jaxnets.state import Batch, TrainState, apply, one_run, variables
 
 # The keys a dict batch names its inputs and its targets by (tensorflow-datasets and Grain give
@@ -65,7 +66,7 @@ def check_data(state: TrainState, data: Batch, what: str = "the data") -> None:
     except InputError as e:
         raise InputError(f"{what}: {e}") from None
     if classes is not None:
-        losses.check_labels(y, classes, f"the labels of {what}")
+        losses.check_labels(to_host(y), classes, f"the labels of {what}")  # (gathered from every process)
 
 
 def class_count(state: TrainState, x: jax.Array) -> int | None:

@@ -5,6 +5,7 @@ report a divergence, call the user's, save a checkpoint, move the progress bar."
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -140,11 +141,21 @@ def saving(saver: Any, epochs: int, every: int) -> AfterEpoch:
 def progress_bar(done: int, epochs: int, show: bool | None, desc: str) -> Iterator[AfterEpoch]:
     """A progress bar over the epochs, with the last epoch's mean training loss; ``show=None``
     shows it on a terminal only, and only process 0 of a multi-process job shows one."""
-    disable = (None if show is None else not show) if jax.process_index() == 0 else True
-    with tqdm(desc=desc, initial=done, total=epochs, disable=disable, leave=False) as bar:
+    on_terminal = getattr(sys.stderr, "isatty", lambda: False)()
+    show = (on_terminal if show is None else show) and jax.process_index() == 0
+    if not show:
+        yield lambda epoch, state, record: None
+        return
+    with _Bar(desc=desc, initial=done, total=epochs, leave=False) as bar:
 
         def callback(epoch: int, state: TrainState, record: Record) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(record.epoch_row['train_loss']):.4g}")
 
         yield callback
+
+
+class _Bar(tqdm):
+    """tqdm without its monitor thread (a bar is updated once an epoch: nothing to watch for)."""
+
+    monitor_interval = 0

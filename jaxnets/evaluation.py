@@ -20,11 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnets.batch import as_pair, check_batch, check_data
-from jaxnets.errors import InputError
+from jaxnets.errors import InputError, whole_number
+from jaxnets.losses import per_example
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, constrain_batch, mesh_of, replicate, to_host
 from jaxnets.state import Batch, TrainState, apply, one_run, variables
-from jaxnets.steps import _per_run, eval_step
+from jaxnets.steps import eval_step, per_run
 
 
 def evaluate(
@@ -36,16 +37,15 @@ def evaluate(
     batch counting once (the fastai book's ``validate_epoch``), instead of each example.
     ``data`` is checked first (``batch.check_data``: shapes, and labels that are class ids);
     ``checked=False`` skips that for data checked already (``fit``'s validation set)."""
-    mesh = mesh_of(state.params)
+    placed = mesh_of(state.params)
+    mesh = None if state.runs else placed  # (stacked runs are split over the devices run by run)
     data = as_pair(data)
     if checked:
         check_data(state, data, "the evaluated data")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise InputError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-    x, y = data if mesh is None else replicate(data, mesh)
+    size = whole_number("batch_size", batch_size, 1)
+    x, y = data if placed is None else replicate(data, placed)
     n = len(x)
-    size = int(batch_size)
-    masked = per_example(state, (x[:1], y[:1]))
+    masked = gives_one_per_example(state, x, y)
     batches = (
         (_rows((x, y), start, size if masked else min(size, n - start)), min(size, n - start))
         for start in range(0, n, size)
@@ -53,17 +53,36 @@ def evaluate(
     return mean_over(state, batches, mesh, masked=masked, batch_mean=batch_mean)
 
 
-def per_example(state: TrainState, sample: Batch) -> bool:
-    """Whether the state's loss and metrics give one value per example (for a batch like
-    ``sample``), so that a padded batch can be masked; shapes only, nothing computed."""
+def gives_one_per_example(state: TrainState, x: Any, y: Any) -> bool:
+    """Whether the state's loss and metrics give one value per example for batches of inputs like
+    ``x`` and targets like ``y`` (so that a padded batch can be masked): tried on batches of 2 and
+    3 rows, shapes only, nothing computed; found once per model, loss and shapes."""
+    run = one_run(state)
+    leaves, tree = jax.tree.flatten(run.params)
+    key = (run.apply_fn, run.loss_fn, run.metrics_fn, tree, tuple((a.shape, a.dtype) for a in leaves))
+    key += (tuple(jnp.shape(x)[1:]), jnp.result_type(x), tuple(jnp.shape(y)[1:]), jnp.result_type(y))
+    try:
+        if key not in _FOUND:
+            _FOUND[key] = _one_per_example(run, *key[-4:])
+        return _FOUND[key]
+    except TypeError:  # something unhashable in the key
+        return _one_per_example(run, *key[-4:])
 
+
+_FOUND: dict[tuple, bool] = {}
+
+
+def _one_per_example(state: TrainState, x_shape: tuple, x_dtype: Any, y_shape: tuple, y_dtype: Any) -> bool:
     def values(state: TrainState, x: jax.Array, y: jax.Array) -> Metrics:
         outputs = apply(state, variables(state, state.params), x, train=False)
         return {"loss": state.loss_fn(outputs, y), **state.metrics_fn(outputs, y)}
 
-    x, y = sample
-    shapes = jax.eval_shape(values, one_run(state), jnp.concatenate([x, x]), jnp.concatenate([y, y]))
-    return all(len(v.shape) >= 1 and v.shape[0] == 2 for v in shapes.values())
+    for n in (2, 3):
+        rows = jax.ShapeDtypeStruct((n, *x_shape), x_dtype), jax.ShapeDtypeStruct((n, *y_shape), y_dtype)
+        shapes = jax.eval_shape(values, state, *rows)
+        if not all(len(v.shape) >= 1 and v.shape[0] == n for v in shapes.values()):
+            return False
+    return True
 
 
 def mean_over(
@@ -115,11 +134,8 @@ def _batch_sums(state: TrainState, batch: Batch, count: jax.Array, mesh: Mesh | 
     def one(state: TrainState) -> Metrics:
         outputs = apply(state, variables(state, state.params), x, train=False)
         values = {"loss": state.loss_fn(outputs, y), **state.metrics_fn(outputs, y)}
-        return {k: jnp.sum(jnp.where(valid, _flat(v), 0.0), dtype=jnp.float32) for k, v in values.items()}
+        return {
+            k: jnp.sum(jnp.where(valid, per_example(v), 0.0), dtype=jnp.float32) for k, v in values.items()
+        }
 
-    return _per_run(state, one)
-
-
-def _flat(values: jax.Array) -> jax.Array:
-    """One value per example: the mean over any axes after the first."""
-    return values.reshape(values.shape[0], -1).mean(-1) if values.ndim > 1 else values
+    return per_run(state, one)

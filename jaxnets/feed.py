@@ -176,7 +176,8 @@ def epoch_strategy(
     compiled loop (jax-ml/jax#12868; ``python -m benchmarks.bench``). A model that convolves
     with ``xla_cpu.conv_as_matmul`` holds none, and scans."""
     if epoch_as is not None:
-        unroll = isinstance(epoch_as, int) and not isinstance(epoch_as, bool) and epoch_as >= 1
+        unroll = isinstance(epoch_as, int | np.integer) and not isinstance(epoch_as, bool) and epoch_as >= 1
+        epoch_as = int(epoch_as) if unroll else epoch_as
         if epoch_as not in EPOCH_AS and not unroll:
             raise InputError(
                 f"epoch_as must be 'scan', 'loop' or a number of steps to unroll (>= 1), got {epoch_as!r}"

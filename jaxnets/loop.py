@@ -7,7 +7,7 @@ History rows hold ``epoch`` (1-based), ``train_<metric>`` (mean of the epoch's s
 measured before its update, as the labs print it), ``valid_<metric>`` and ``time_s``. Metrics
 reach the host once per epoch. ``progress=None`` shows a bar on a terminal only.
 
-Training is data parallel over ``mesh`` (default: all local devices): state and data are
+Training is data parallel over ``mesh`` (default: every device of every process): state and data are
 replicated on it and each batch is split over its devices. A stacked state
 (``create_train_states``, N seeds) takes one key per run and trains all runs as one program,
 split over the devices run by run (``parallel.place``). Each run keeps its own rows and
@@ -48,7 +48,7 @@ from flax import linen as nn
 from jaxnets import callbacks, losses, parallel
 from jaxnets.batch import as_pair
 from jaxnets.checkpoint import Checkpointer, run_signature
-from jaxnets.errors import InputError
+from jaxnets.errors import InputError, whole_number
 from jaxnets.feed import Feed, checked, feeds
 from jaxnets.metrics import MetricsFn, batch_values, no_metrics, step_sizes
 from jaxnets.parallel import Mesh, place, to_host
@@ -97,12 +97,12 @@ def fit(
     ``checkpoint_every`` epochs and resumed from there. ``epoch_as`` ("scan", "loop", or steps
     to unroll; None: chosen for the backend and model, ``feed.epoch_strategy``) says how an
     epoch over data on the devices runs. See the module's docstring."""
-    epochs = whole("epochs", epochs, 0)
-    checkpoint_every = whole("checkpoint_every", checkpoint_every, 1)
+    epochs = whole_number("epochs", epochs, 0)
+    checkpoint_every = whole_number("checkpoint_every", checkpoint_every, 1)
     key = run_keys(state, key)
     train, valid = checked(state, train, "the training data"), checked(state, valid, "the validation data")
     n = len(train[0]) if isinstance(train, tuple) else len(train)
-    batch_size = n if batch_size is None else whole("batch_size", batch_size, 1)
+    batch_size = n if batch_size is None else whole_number("batch_size", batch_size, 1)
     check_batch_size(batch_size, n)
     state, key, mesh = place(state, key, mesh)
     train, valid = feeds(state, train, valid, mesh, stream, drop_last, epoch_as)
@@ -124,14 +124,6 @@ def fit(
                 if record.done:
                     break
     return record.result(state, train.path)
-
-
-def whole(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int if it is a whole number (NumPy's too) of at least ``minimum``; else
-    ``InputError`` naming the argument, the value and what it must be."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _saver(checkpoint_dir: str | os.PathLike | None, *signature_of: Any) -> Checkpointer | nullcontext:

@@ -80,10 +80,17 @@ def _paired(outputs: jax.Array, targets: jax.Array) -> None:
         )
 
 
+def per_example(values: jax.Array) -> jax.Array:
+    """One value per example: the mean over any axes after the first (the batch)."""
+    return values.reshape(values.shape[0], -1).mean(-1) if values.ndim > 1 else values
+
+
 def flat_pair(outputs: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Outputs of shape (N, 1) against targets of shape (N,) or (N, 1)."""
+    """Outputs and targets as (N, k), one row per example: (N, 1) outputs against (N,) or (N, 1)
+    targets, or k outputs per example against as many targets."""
     _paired(outputs, targets)
-    return outputs.reshape(-1), targets.reshape(-1).astype(outputs.dtype)
+    n = jnp.shape(outputs)[0] if jnp.ndim(outputs) else 1
+    return outputs.reshape(n, -1), targets.reshape(n, -1).astype(outputs.dtype)
 
 
 @jax.custom_vjp
@@ -111,24 +118,19 @@ def binary_cross_entropy(probs: jax.Array, targets: jax.Array) -> jax.Array:
     """BCE on probabilities (``nn.BCELoss``: logs clamped at -100, and PyTorch's gradient, which
     stays finite when a probability has saturated to exactly 0 or 1)."""
     p, y = flat_pair(probs, targets)
-    return _bce(p, y)
+    return per_example(_bce(p, y))
 
 
 def binary_cross_entropy_with_logits(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """BCE on logits, the numerically stable form (``nn.BCEWithLogitsLoss``)."""
     z, y = flat_pair(logits, targets)
-    return optax.sigmoid_binary_cross_entropy(z, y)
-
-
-def _per_example(values: jax.Array) -> jax.Array:
-    """One value per example: the mean over any axes after the first (the batch)."""
-    return values.reshape(values.shape[0], -1).mean(-1) if values.ndim > 1 else values
+    return per_example(optax.sigmoid_binary_cross_entropy(z, y))
 
 
 def mse(preds: jax.Array, targets: jax.Array) -> jax.Array:
     """Squared error per example (its mean is ``F.mse_loss``)."""
     _paired(preds, targets)
-    return _per_example((preds - targets.reshape(preds.shape)) ** 2)
+    return per_example((preds - targets.reshape(preds.shape)) ** 2)
 
 
 def rmse(preds: jax.Array, targets: jax.Array) -> jax.Array:
@@ -140,14 +142,14 @@ def rmse(preds: jax.Array, targets: jax.Array) -> jax.Array:
 def l1(preds: jax.Array, targets: jax.Array) -> jax.Array:
     """Absolute error per example (its mean is the mean absolute error)."""
     _paired(preds, targets)
-    return _per_example(jnp.abs(preds - targets.reshape(preds.shape)))
+    return per_example(jnp.abs(preds - targets.reshape(preds.shape)))
 
 
 def mnist_loss(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """fastai's ``mnist_loss`` per example (its mean is the book's): the distance of
     sigmoid(logits) from the 0/1 target."""
     p, y = flat_pair(jax.nn.sigmoid(logits), targets)
-    return jnp.where(y == 1, 1 - p, p)
+    return per_example(jnp.where(y == 1, 1 - p, p))
 
 
 def binomial_log_likelihood(theta: jax.Array, n: int, k: int) -> jax.Array:

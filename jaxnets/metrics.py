@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnets.losses import class_ids, flat_pair
+from jaxnets.losses import class_ids, flat_pair, per_example
 
 Metrics = dict[str, jax.Array]
 MetricsFn = Callable[[jax.Array, jax.Array], Metrics]
@@ -24,7 +24,7 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 def binary_accuracy(outputs: jax.Array, targets: jax.Array, threshold: float = 0.5) -> jax.Array:
     """1 where (output > threshold) equals the 0/1 target (0.5 for probabilities), else 0."""
     p, y = flat_pair(outputs, targets)
-    return ((p > threshold) == (y > 0.5)).astype(jnp.float32)
+    return per_example(((p > threshold) == (y > 0.5)).astype(jnp.float32))
 
 
 def logit_accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
@@ -49,11 +49,15 @@ def logit_binary_metrics(logits: jax.Array, targets: jax.Array) -> Metrics:
 
 def batch_values(name: str, means: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Each batch's ``name`` metric on the host in float64, batches on the last axis. A metric
-    named ``*accuracy`` is a fraction of its batch: it is taken as its exact count over the batch
-    size (a float32 mean is within 2^-24 of one), so 966 of 1000 is reported as 0.966, not
-    0.96600002."""
+    named ``*accuracy`` whose float32 mean is a count over the batch size, to float32's rounding,
+    is taken as that count's exact fraction: 966 of 1000 is reported as 0.966, not 0.96600002
+    (an accuracy that is no count, a soft one, is left as it is)."""
     means = np.asarray(means, np.float64)
-    return np.rint(means * sizes) / sizes if name.endswith("accuracy") else means
+    if not name.endswith("accuracy"):
+        return means
+    counts = means * sizes
+    whole = np.abs(counts - np.rint(counts)) <= 4 * np.finfo(np.float32).eps * np.maximum(sizes, 1)
+    return np.where(whole, np.rint(counts) / sizes, means)
 
 
 def step_sizes(examples: int, batch_size: int, steps: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from flax.training import train_state
 from jaxnets import adapter, losses
 from jaxnets.errors import InputError
 from jaxnets.metrics import MetricsFn, no_metrics
+from jaxnets.parallel import is_key
 
 Batch = tuple[jax.Array, jax.Array]
 COLLECTIONS = ("params", "batch_stats")  # the variable collections a state carries
@@ -58,15 +59,18 @@ class TrainState(train_state.TrainState):
         """Run ``k`` of a stacked state, as a single-run state."""
         if self.runs is None:
             raise InputError("run(k) picks one run of a stacked state; this state holds a single run")
+        if not -self.runs <= k < self.runs:  # (an index past the end would be clamped, silently)
+            raise InputError(f"run({k}) of a state of {self.runs} runs: k must be from 0 to {self.runs - 1}")
         return jax.tree.map(lambda a: a[k], self).replace(runs=None)
 
 
 def as_key(key: Any, what: str = "key") -> jax.Array:
     """``key`` as a typed PRNG key array: a key of ``jax.random.key`` as it is, one of
     ``jax.random.PRNGKey`` (uint32 raw data, last axis 2) wrapped; stacks of either alike."""
-    if jax.dtypes.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
+    if is_key(key):
         return key
-    if getattr(key, "dtype", None) == jnp.uint32 and jnp.shape(key)[-1:] == (2,):
+    raw = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0))).shape  # (2,) for threefry
+    if getattr(key, "dtype", None) == jnp.uint32 and jnp.shape(key)[-len(raw) :] == raw:
         return jax.random.wrap_key_data(key)
     raise InputError(
         f"{what} must be a JAX PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed), or a stack of "
@@ -206,6 +210,8 @@ def create_train_states(
     """One state per key in ``keys``, stacked along a leading run axis (``state.runs``): run k is
     what ``create_train_state(..., keys[k])`` makes, so N seeds train as one program."""
     keys = as_key(keys, "keys")
+    if keys.ndim != 1 or keys.shape[0] < 1:
+        raise InputError(f"keys must be a stack of one or more keys (one per run), got shape {keys.shape}")
 
     def one(key: jax.Array) -> TrainState:
         return create_train_state(
@@ -245,11 +251,6 @@ def run_keys(state: TrainState, key: jax.Array) -> jax.Array:
             f"a state of {run_count(state)} run(s) needs {want}, got keys of shape {jnp.shape(key)}"
         )
     return key
-
-
-def each_run(state: TrainState) -> list[TrainState]:
-    """The runs of a stacked state one by one (``[state]`` for a single run)."""
-    return [state] if state.runs is None else [state.run(k) for k in range(state.runs)]
 
 
 def one_run(state: TrainState) -> TrainState:

@@ -70,9 +70,9 @@ def _means(metrics: Metrics, n: int) -> Metrics:
 
 
 def _train_step(state: TrainState, batch: Batch, rng: jax.Array | None = None) -> tuple[TrainState, Metrics]:
-    if state.runs and rng is not None:
-        return _per_run(state, lambda s, r: _step(s, batch, r), run_keys(state, rng))
-    return _per_run(state, lambda s: _step(s, batch, rng))
+    if rng is None:
+        return per_run(state, lambda s: _step(s, batch))
+    return per_run(state, lambda s, r: _step(s, batch, r), run_keys(state, rng))
 
 
 train_step = jax.jit(_train_step, donate_argnums=0)
@@ -101,17 +101,17 @@ def eval_step(state: TrainState, batch: Batch, mesh: Mesh | None = None) -> Metr
             **_means(state.metrics_fn(outputs, y), n),
         }
 
-    return _per_run(state, one)
+    return per_run(state, one)
 
 
 @jax.jit
 def predict(state: TrainState, x: jax.Array) -> jax.Array:
     """Model outputs for ``x`` in evaluation mode (one set per run for a stacked state)."""
     x = check_inputs(x, state)
-    return _per_run(state, lambda s: apply(s, variables(s, s.params), x, train=False))
+    return per_run(state, lambda s: apply(s, variables(s, s.params), x, train=False))
 
 
-def _per_run(state: TrainState, fn, *per_run_args: jax.Array):
+def per_run(state: TrainState, fn, *per_run_args: jax.Array):
     """``fn(state, *per_run_args)``, vmapped over the run axis of a stacked state."""
     return jax.vmap(fn)(state, *per_run_args) if state.runs else fn(state, *per_run_args)
 
@@ -181,7 +181,7 @@ def train_epoch(
             )
         return state, metrics
 
-    state, metrics = _per_run(state, epoch, key)
+    state, metrics = per_run(state, epoch, key)
     chex.assert_tree_shape_suffix(metrics, (steps + last,))
     return state, metrics
 
@@ -199,7 +199,8 @@ def loop_epoch(
     """``train_epoch`` as a loop on the host over one compiled step (the state donated, nothing
     brought to the host): the same batches, keys and numbers, for where a step runs slower inside
     a compiled loop than called on its own (convolutions on XLA:CPU, see ``fit``'s ``epoch_as``)."""
-    n = len(as_pair(data)[0])
+    data = jax.tree.map(jnp.asarray, tuple(as_pair(data)))  # on the device once, not at every step
+    n = len(data[0])
     check_batch_size(batch_size, n)
     steps, rest = divmod(n, batch_size)
     orders = _orders(state, run_keys(state, key), n, shuffle)  # (runs, n) for a stacked state, else (n,)
@@ -217,7 +218,7 @@ def loop_epoch(
 @partial(jax.jit, static_argnames=("n", "shuffle"))
 def _orders(state: TrainState, key: jax.Array, n: int, shuffle: bool) -> jax.Array:
     """Each run's order of the epoch's examples, as ``train_epoch`` draws it."""
-    return _per_run(state, lambda _, k: epoch_order(n, k, shuffle), key)
+    return per_run(state, lambda _, k: epoch_order(n, k, shuffle), key)
 
 
 @partial(jax.jit, static_argnames=("mesh",), donate_argnames=("state",))
@@ -226,7 +227,7 @@ def _batch_step(
 ) -> tuple[TrainState, Metrics]:
     """The optimizer step on batch ``i`` of ``batches`` (example indices; one set per run)."""
     x, y = as_pair(data)
-    return _per_run(state, lambda s, b: _step_on_rows(s, b[i], x=x, y=y, mesh=mesh), batches)
+    return per_run(state, lambda s, b: _step_on_rows(s, b[i], x=x, y=y, mesh=mesh), batches)
 
 
 def _step_on_rows(
@@ -247,4 +248,4 @@ def train_full_batch(state: TrainState, data: Batch, steps: int) -> tuple[TrainS
     def run(state: TrainState) -> tuple[TrainState, Metrics]:
         return jax.lax.scan(lambda s, _: _step(s, batch), state, length=steps)
 
-    return _per_run(state, run)
+    return per_run(state, run)

@@ -27,7 +27,7 @@ import numpy as np
 from jaxnets import losses
 from jaxnets.batch import class_count
 from jaxnets.errors import InputError
-from jaxnets.evaluation import mean_over, per_example
+from jaxnets.evaluation import gives_one_per_example, mean_over
 from jaxnets.metrics import Metrics
 from jaxnets.parallel import Mesh, mesh_of, replicate, shard_batch
 from jaxnets.state import Batch, TrainState
@@ -229,7 +229,7 @@ def evaluate(state: TrainState, source: Source, batch_size: int = 1000) -> dict[
     n, mesh = len(source), mesh_of(state.params)
     starts = range(0, n, batch_size)
     classes = _classes(state, source)
-    masked = per_example(state, read_rows(source, np.arange(min(n, 1))))
+    masked = gives_one_per_example(state, *read_rows(source, np.arange(min(n, 1))))
 
     def batch(i: int) -> tuple[Batch, int]:
         rows = np.arange(starts[i], min(starts[i] + batch_size, n))

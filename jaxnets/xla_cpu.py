@@ -85,10 +85,11 @@ def _plain_conv(lhs, rhs, padding, lhs_dilation, rhs_dilation, dimension_numbers
     """True for a convolution ``conv_as_matmul`` takes; else why not."""
     if lhs.ndim != 4 or rhs.ndim != 4:
         return f"a {lhs.ndim - 2}-D convolution (it takes 2-D ones)"
-    if dimension_numbers is not None:
-        dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-        if (tuple(dn.lhs_spec), tuple(dn.rhs_spec), tuple(dn.out_spec)) != _NHWC:
-            return "dimensions other than NHWC/HWIO (nn.Conv's)"
+    if dimension_numbers is None:  # lax's default: NCHW/OIHW
+        return "dimension_numbers not given (lax's default is NCHW/OIHW; nn.Conv gives NHWC/HWIO)"
+    dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+    if (tuple(dn.lhs_spec), tuple(dn.rhs_spec), tuple(dn.out_spec)) != _NHWC:
+        return "dimensions other than NHWC/HWIO (nn.Conv's)"
     if groups != 1:
         return f"feature_group_count={groups}"
     if any(d != 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ()))):

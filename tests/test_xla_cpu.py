@@ -33,7 +33,10 @@ def test_conv_as_matmul_equals_xla_convolution(shape, kernel, stride, padding):
     dims = ("NHWC", "HWIO", "NHWC")
     want = jax.lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=dims)
     # jitted, as in a model (op by op, each of its many slices would be compiled on its own)
-    got = jax.jit(xla_cpu.conv_as_matmul, static_argnums=(2, 3))(x, w, (stride, stride), padding)
+    conv = jax.jit(
+        lambda x, w: xla_cpu.conv_as_matmul(x, w, (stride, stride), padding, dimension_numbers=dims)
+    )
+    got = conv(x, w)
     chex.assert_trees_all_close(got, want, atol=1e-4, rtol=1e-4)
 
 

@@ -141,7 +141,7 @@ def _pair(ours: Any, bar: str) -> tuple[Any, Any]:
 
 
 def _shown(ours: Any) -> Any:
-    """A curve shown as its last epoch over the seeds; anything else as it is."""
+    """A curve shown as each seed's last epoch; anything else as it is."""
     if isinstance(ours, np.ndarray) and ours.ndim == 2:
-        return dist(ours[:, -1])
+        return _pair(ours, "")[1]
     return ours

@@ -44,7 +44,7 @@ def outcome(experiment: Experiment, config: Any, returned: Mapping[str, Any], fo
         metrics["get_one_and_predict"], line = _get_one_and_predict(sample, folder)
         log.append(line)
     log += list(returned.get("log", []))
-    if fits:
+    if any(f.rows for f in fits.values()):  # (a fit of 0 epochs has no curve)
         _draw(folder / f"{experiment.name}.png", fits, experiment.title)
     tag = len(fits) > 1
     history = [

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from experiments.harness.stats import Dist, dist
+from jaxnets.loop import seed_plus
 from jaxnets.record import Divergence, FitResult
 
 
@@ -34,11 +35,11 @@ def run_name(name: str, seed: int, seeds: int) -> str:
 
 def rows(fitted: FitResult, seed: int) -> list[dict[str, Any]]:
     """The history as one table, each row with its run's seed (run k has seed ``seed + k``)."""
-    return [{"seed": seed + k, **row} for k, r in enumerate(fitted.per_run()) for row in r.rows]
+    return [{"seed": seed_plus(seed, k), **row} for k, r in enumerate(fitted.per_run()) for row in r.rows]
 
 
 def divergences(fitted: FitResult, name: str, seed: int) -> dict[str, Divergence | None]:
     """Each run's divergence under its name: ``name`` for a single run, ``name (seed s)``
     for the runs of several seeds (see ``run_name``)."""
     runs = fitted.per_run()
-    return {run_name(name, seed + k, len(runs)): r.diverged for k, r in enumerate(runs)}
+    return {run_name(name, seed_plus(seed, k), len(runs)): r.diverged for k, r in enumerate(runs)}

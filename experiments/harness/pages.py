@@ -7,7 +7,6 @@ with ``python -m experiments.harness.pages``."""
 from __future__ import annotations
 
 import ast
-import importlib
 import sys
 from pathlib import Path
 
@@ -42,11 +41,12 @@ def _definitions(path: Path) -> str:
     )
 
 
-def _twin(experiment: Experiment):
-    """The twin module of ``experiment``, or None (A1, A5, B6, B13, C1, D1 have none)."""
+def _twin(experiment: Experiment) -> Path | None:
+    """The twin module's file of ``experiment`` (read, not imported: it needs PyTorch), or None
+    (A1, A5, B6, B13, C1, D1 have none)."""
     for i in (experiment.id, *experiment.ids):
         if i in twins.TWINS:
-            return importlib.import_module(f"twins.{twins.TWINS[i]}")
+            return Path(twins.__file__).parent / f"{twins.TWINS[i]}.py"
     return None
 
 
@@ -85,7 +85,7 @@ def markdown(experiment: Experiment) -> str:
         f"# {experiment.id}: {experiment.title}",
         "",
         f"Written from `experiments/{module.name}`"
-        + (f" and `twins/{Path(twin.__file__).name}`" if twin else "")
+        + (f" and `twins/{twin.name}`" if twin else "")
         + " by `python -m experiments.harness.pages`. All labs: [the catalog](../experiments.md).",
         "",
         "## The lab",
@@ -113,7 +113,7 @@ def markdown(experiment: Experiment) -> str:
             "runs it.",
             "",
             "```python",
-            _definitions(Path(twin.__file__)),
+            _definitions(twin),
             "```",
         ]
     if images := _images(experiment):

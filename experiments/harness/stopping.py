@@ -40,9 +40,9 @@ def bounded(on_stuck: Callable[[str], object], grace_s: float | None = None) -> 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
     read, write = os.pipe()
     os.set_blocking(write, False)
-    previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, _interrupt)
     previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
