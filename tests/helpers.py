@@ -2,9 +2,14 @@
 
 import contextlib
 import gzip
+import os
 import signal
 import socket
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -140,6 +145,37 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def training_job(out) -> list[subprocess.Popen]:
+    """A 2-process job (D1, one device each, training on and on into ``out``), both processes
+    under way: process 0 printed its header 2 s ago. Text pipes for stdout and stderr."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    env.pop("JAX_PLATFORMS", None)
+    job = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--out", str(out)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "experiments", "D1", "--epochs", "1000000", *job, "--process-id", i],
+            cwd=Path(__file__).parents[1],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in ("0", "1")
+    ]
+    for line in procs[0].stdout:  # training is under way shortly after the header
+        if line.startswith("=== D1"):
+            break
+    time.sleep(2)
+    return procs
+
+
+def one_line(err: str) -> str:
+    """The one line a refused command printed (no traceback, nothing else)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

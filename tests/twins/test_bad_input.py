@@ -8,13 +8,8 @@ import json
 
 import pytest
 
+from tests.helpers import one_line
 from twins import __main__ as twins_cli
-
-
-def one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.mark.parametrize(

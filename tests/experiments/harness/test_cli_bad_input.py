@@ -16,7 +16,7 @@ import experiments
 from experiments.harness import cli, flags, plan, runner
 from jaxnets import data
 from tests.conftest import needs_fashion, needs_mnist
-from tests.helpers import free_port, make_dataset, patch_run
+from tests.helpers import free_port, make_dataset, one_line, patch_run, training_job
 
 
 @pytest.fixture
@@ -41,12 +41,6 @@ def untouched(tmp_path):
     files = lambda: {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}  # noqa: E731
     before = files()
     return out, lambda: files() == before
-
-
-def one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -447,24 +441,8 @@ def test_a_job_that_loses_a_process_stops_on_every_process_in_one_line(tmp_path,
     """A 2-process job (D1, training on and on) whose process ``victim`` is interrupted, killed or
     frozen: the other stops too, with one line saying which process and why and how to go on
     (exit 1), within the bounds stated in docs/devices.md; no traceback, no JAX abort dump."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    env.pop("JAX_PLATFORMS", None)
-    job = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--out", str(tmp_path)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "experiments", "D1", "--epochs", "1000000", *job, "--process-id", i],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in ("0", "1")
-    ]
+    procs = training_job(tmp_path)
     try:
-        for line in procs[0].stdout:  # training is under way shortly after the header
-            if line.startswith("=== D1"):
-                break
-        time.sleep(2)
         procs[victim].send_signal(sig)
         sent = time.monotonic()
         other = procs[1 - victim]

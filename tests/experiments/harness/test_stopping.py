@@ -135,27 +135,10 @@ def test_sigterm_to_a_process_stuck_in_a_collective_ends_it_within_its_bound(tmp
     where no Python handler runs. SIGTERM to it ends it all the same, GRACE_S (10 s) after the
     signal and a few seconds of telling the others, with one line and exit 130 (before its watch
     of process 1's heartbeat, 15 s, would have)."""
-    from tests.helpers import free_port
+    from tests.helpers import training_job
 
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    env.pop("JAX_PLATFORMS", None)
-    job = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--out", str(tmp_path)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "experiments", "D1", "--epochs", "1000000", *job, "--process-id", i],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in ("0", "1")
-    ]
+    procs = training_job(tmp_path)
     try:
-        for line in procs[0].stdout:  # training is under way shortly after the header
-            if line.startswith("=== D1"):
-                break
-        time.sleep(2)
         procs[1].send_signal(signal.SIGSTOP)
         time.sleep(1)  # process 0 now waits for process 1 in its next collective
         procs[0].send_signal(signal.SIGTERM)
