@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import jax
 import numpy as np
@@ -267,11 +267,7 @@ def lost_peer(error: BaseException | None = None) -> str | None:
     comes back as an error before any heartbeat is missed). None otherwise, and in one process."""
     if jax.process_count() == 1:
         return None
-    try:
-        stop = coordination.client().key_value_try_get(_STOP)
-    except Exception:  # no such key (or no coordinator to ask)
-        stop = None
-    if message := _peer_stop(stop, jax.process_index()):
+    if message := _peer_stop(_said(coordination.client()), jax.process_index()):
         return message
     text = str(error or "")  # (a JaxRuntimeError, or a ValueError where JAX dispatches the program)
     if any(w in text for w in _GONE):
@@ -280,17 +276,27 @@ def lost_peer(error: BaseException | None = None) -> str | None:
     return None
 
 
+def _said(client: Any) -> str:
+    """The stop key's value ("K\treason"), or "" where no process has left."""
+    try:
+        return client.key_value_try_get(_STOP)
+    except Exception:  # no such key (or no coordinator to ask)
+        return ""
+
+
 def leave(reason: str, code: int, wait_s: float = SILENT_S) -> None:
     """End this process of the job now with exit ``code``, telling the others why (``reason``
     completes "process K of the job …"): a process that stops alone would otherwise wait at the
     job's exit barrier for peers still training, and they for it. Process 0 waits up to
     ``wait_s`` for the others to have left (the coordination service ends with it, and JAX
-    aborts a process still connected to it). Nothing happens in a single process."""
+    aborts a process still connected to it). A process that leaves twice (a Ctrl-C being handled,
+    then the watchdog's stop) keeps its first reason. Nothing happens in a single process."""
     if jax.process_count() == 1:
         return
     client, me = coordination.client(), jax.process_index()
     try:
-        client.key_value_set(_STOP, f"{me}\t{reason}", allow_overwrite=True)
+        if not _said(client).startswith(f"{me}\t"):
+            client.key_value_set(_STOP, f"{me}\t{reason}", allow_overwrite=True)
         if me == 0:
             deadline = time.monotonic() + wait_s
             for peer in range(1, jax.process_count()):

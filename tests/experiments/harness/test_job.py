@@ -31,3 +31,35 @@ def test_one_process_needs_no_coordination() -> None:
     job.barrier("nothing to wait for")
     assert job.watch_peers() is None and job.lost_peer(RuntimeError("Gloo")) is None
     job.leave("was interrupted", 130)  # returns: there is no job to leave
+
+
+class _Store:
+    """The coordination service's key-value store, as ``leave`` uses it."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def key_value_try_get(self, key: str) -> str:
+        return self.values[key]
+
+    def key_value_set(self, key: str, value: str, allow_overwrite: bool = False) -> None:
+        self.values[key] = value
+
+    def blocking_key_value_get(self, key: str, timeout_ms: int) -> str:
+        return "1"  # every peer has left
+
+
+def test_a_process_that_leaves_twice_keeps_its_first_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C being handled (its orderly ``leave``), then the watchdog's stop: the other processes
+    read why the job ended first, not the watchdog's later word; another process's reason is
+    overwritten by this one's."""
+    store, exits = _Store(), []
+    monkeypatch.setattr(job.jax, "process_count", lambda: 2)
+    monkeypatch.setattr(job.jax, "process_index", lambda: 0)
+    monkeypatch.setattr(job.coordination, "client", lambda: store)
+    monkeypatch.setattr(job, "exit_now", exits.append)
+    monkeypatch.setattr(job, "_GRACE_S", 0.0)
+    store.values[job._STOP] = "1\twas given bad input"
+    job.leave("was interrupted (Ctrl-C or SIGTERM)", 130)
+    job.leave("was stopped (SIGINT, and it had not stopped 10 s later)", 130, wait_s=2.0)
+    assert store.values[job._STOP] == "0\twas interrupted (Ctrl-C or SIGTERM)" and exits == [130, 130]
