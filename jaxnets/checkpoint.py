@@ -9,11 +9,15 @@ from ``fold_in(state.key, state.step)``, both restored.
 
 Saving is asynchronous (Orbax writes while the next epoch trains) and atomic (it writes into a
 temporary folder and renames it when complete), so a run killed at any moment leaves the last
-complete checkpoint; only the latest one is kept.
+complete checkpoint; only the latest one is kept. A Ctrl-C (KeyboardInterrupt) that arrives while
+Orbax starts a save or closes waits for that call to end: Python raises it between any two
+bytecodes, and raised inside Orbax's ``save`` it left Orbax's threads waiting for a signal that
+never came, and the process hanging at exit.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import dataclasses
@@ -22,6 +26,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -33,6 +38,13 @@ from flax import linen as nn
 from jaxnets.errors import InputError
 from jaxnets.parallel import is_key, to_host
 from jaxnets.state import module_of
+
+
+def _to_its_end(call: Callable[[], Any]) -> Any:
+    """``call()`` run to its end, its result or error returned or raised here: in a thread of its
+    own, so that a KeyboardInterrupt raised meanwhile (in this thread) comes after it ends."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # leaving it waits for the call
+        return pool.submit(call).result()
 
 
 def saved_fields(state: Any) -> dict[str, Any]:
@@ -169,7 +181,7 @@ class Checkpointer:
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if exc_type is None:
-            self.manager.close()  # waits for the save in flight
+            _to_its_end(self.manager.close)  # waits for the save in flight
             return
         # Left on an error (Ctrl-C, SIGTERM, a full disk): that error is what to report. The save
         # in flight is still waited for, but what it fails with, and Orbax's thread tracebacks
@@ -179,7 +191,7 @@ class Checkpointer:
         absl.setLevel(logging.CRITICAL)
         try:
             with contextlib.suppress(Exception):
-                self.manager.close()
+                _to_its_end(self.manager.close)
         finally:
             absl.setLevel(level)
 
@@ -198,14 +210,12 @@ class Checkpointer:
                 "layout": _layout(arrays),
             }
         )
-        self.manager.save(
-            epoch,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(arrays),
-                steps=ocp.args.StandardSave(steps),
-                meta=ocp.args.JsonSave(meta),
-            ),
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(arrays),
+            steps=ocp.args.StandardSave(steps),
+            meta=ocp.args.JsonSave(meta),
         )
+        _to_its_end(lambda: self.manager.save(epoch, args=args))
 
     def restore(self, like: Any) -> tuple[int, Any, dict[str, Any]] | None:
         """The latest checkpoint as ``(epoch, state, record)``, or None when there is none.

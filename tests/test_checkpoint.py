@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +323,25 @@ def test_leaving_on_an_error_reports_that_error_not_the_save_in_flight(tmp_path,
         raise KeyboardInterrupt
     with pytest.raises(OSError, match="No space left"), saver:  # leaving normally: its failure is the error
         pass
+
+
+def test_a_ctrl_c_while_orbax_starts_a_save_comes_after_the_save_call(tmp_path, monkeypatch):
+    """Python raises a KeyboardInterrupt between any two bytecodes; raised inside Orbax's ``save``,
+    it left Orbax's threads waiting for a signal that never came (the process hung at its exit).
+    A Ctrl-C that lands while the save call runs (here: made slow) comes after it, and the save
+    is kept."""
+    state, _ = _setup()
+    record = {"history": [], "steps": {"loss": np.ones(3)}, "diverged": None, "stopped": False}
+    with checkpoint.Checkpointer(tmp_path, {"run": 1}) as saver:
+        save = saver.manager.save
+
+        def slow_save(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(1.0)  # the Ctrl-C lands meanwhile
+            return save(*args, **kwargs)
+
+        monkeypatch.setattr(saver.manager, "save", slow_save)
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            saver.save(1, state, record)
+            time.sleep(5.0)  # (where the save call ended before the Ctrl-C came)
+    assert checkpoint.latest_epoch(tmp_path) == 1
