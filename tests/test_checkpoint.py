@@ -340,8 +340,13 @@ def test_a_ctrl_c_while_orbax_starts_a_save_comes_after_the_save_call(tmp_path, 
             return save(*args, **kwargs)
 
         monkeypatch.setattr(saver.manager, "save", slow_save)
-        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
-        with pytest.raises(KeyboardInterrupt):
-            saver.save(1, state, record)
-            time.sleep(5.0)  # (where the save call ended before the Ctrl-C came)
+        # Python's Ctrl-C handler, also where the tests run as a background job (SIGINT ignored).
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+            with pytest.raises(KeyboardInterrupt):
+                saver.save(1, state, record)
+                time.sleep(5.0)  # (where the save call ended before the Ctrl-C came)
+        finally:
+            signal.signal(signal.SIGINT, previous)
     assert checkpoint.latest_epoch(tmp_path) == 1
