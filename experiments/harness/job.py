@@ -207,15 +207,14 @@ def watch_peers(
     print it and end this process with exit 1) when one ``leave``s the job, stops beating for
     ``silent_s`` (killed, frozen, its machine gone), or the job's coordinator (process 0) does
     not answer for as long. Without it, such peers wait in their next collective until JAX
-    aborts them. Start it after ``initialize``; at the job's normal end (interpreter exit) it
-    stops judging."""
+    aborts them. Start it after ``initialize``; at this process's normal end (interpreter exit)
+    it tells the others so and stops."""
     if jax.process_count() == 1:
         return None
     client, me = coordination.client(), jax.process_index()
     if client is None:  # (a jax that keeps it elsewhere: said once by ``coordination.client``)
         return None
     ending = threading.Event()
-    atexit.register(ending.set)  # processes that finish wait for each other at JAX's exit barrier
     answered = [time.monotonic()]  # when the coordinator last answered
 
     def lost(message: str) -> None:
@@ -225,6 +224,8 @@ def watch_peers(
     def watch() -> None:
         heard: dict[str, tuple[str, float]] = {}
         for beat in range(1, sys.maxsize):
+            if ending.is_set():
+                return
             try:
                 client.key_value_set(f"{_BEATS}{me}", str(beat), allow_overwrite=True)
                 entries = dict(client.key_value_dir_get("jaxnets/"))
@@ -236,20 +237,36 @@ def watch_peers(
             for key, value in entries.items():
                 if not key.startswith(_BEATS) or key == f"{_BEATS}{me}":
                     continue
+                if f"{_LEFT}{key.removeprefix(_BEATS)}" in entries:  # it finished: it beats no more
+                    continue
                 if heard.get(key, ("",))[0] != value:
                     heard[key] = (value, now)
                 elif now - heard[key][1] > silent_s:
                     return lost(f"process {key.removeprefix(_BEATS)} of the job {_SILENT.format(silent_s)}")
-            time.sleep(every_s)
+            ending.wait(every_s)
 
     def judge() -> None:  # the coordinator itself frozen: the watcher's call never returns
-        while time.monotonic() - answered[0] <= silent_s:
-            time.sleep(every_s)
+        while time.monotonic() - answered[0] <= silent_s and not ending.is_set():
+            ending.wait(every_s)
         lost(f"process 0 of the job (its coordinator) {_SILENT.format(silent_s)}")
 
     threading.Thread(target=judge, name="jaxnets-judge-coordinator", daemon=True).start()
     thread = threading.Thread(target=watch, name="jaxnets-watch-peers", daemon=True)
     thread.start()
+
+    def end() -> None:
+        # At this process's normal end (before JAX's exit barrier, whose handler was registered
+        # earlier and so runs later): it tells the others it finished (they stop judging its
+        # beats), and its watcher stops, so that no call of it into the coordination client is on
+        # its way when the interpreter finalizes (a daemon thread coming back from C++ then is
+        # ended by a forced unwind, which a C++ catch-all turns into an abort: "FATAL: exception
+        # not rethrown").
+        with contextlib.suppress(Exception):
+            client.key_value_set(f"{_LEFT}{me}", "1", allow_overwrite=True)
+        ending.set()
+        thread.join(timeout=5.0)
+
+    atexit.register(end)
     return thread
 
 

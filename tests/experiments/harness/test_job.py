@@ -3,6 +3,8 @@ settings checked before anything starts, and nothing to coordinate in one proces
 processes run end to end in ``test_cli_bad_input.py``; the engine's training across processes in
 ``tests/test_distributed.py``.)"""
 
+import time
+
 import pytest
 
 from experiments.harness import job
@@ -63,3 +65,22 @@ def test_a_process_that_leaves_twice_keeps_its_first_reason(monkeypatch: pytest.
     job.leave("was interrupted (Ctrl-C or SIGTERM)", 130)
     job.leave("was stopped (SIGINT, and it had not stopped 10 s later)", 130, wait_s=2.0)
     assert store.values[job._STOP] == "0\twas interrupted (Ctrl-C or SIGTERM)" and exits == [130, 130]
+
+
+def test_a_peer_that_finished_is_not_judged_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that finished says so (``jaxnets/left/K``) and beats no more; the others stop
+    judging it, while a peer that stops beating without a word is taken for dead."""
+    store = _Store()
+    store.key_value_dir_get = lambda prefix: [(k, v) for k, v in store.values.items() if k.startswith(prefix)]
+    monkeypatch.setattr(job.jax, "process_count", lambda: 2)
+    monkeypatch.setattr(job.jax, "process_index", lambda: 0)
+    monkeypatch.setattr(job.coordination, "client", lambda: store)
+    store.values[f"{job._BEATS}1"] = "7"  # process 1's last beat, never to change
+    for finished, expected in ((True, []), (False, ["process 1 of the job stopped answering 0 s ago"])):
+        store.values.pop(f"{job._LEFT}1", None)
+        if finished:
+            store.values[f"{job._LEFT}1"] = "1"
+        lost: list[str] = []
+        job.watch_peers(lost.append, silent_s=0.2, every_s=0.02)
+        time.sleep(0.6)
+        assert [m.split(" (")[0] for m in lost[:1]] == expected
