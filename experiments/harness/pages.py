@@ -7,6 +7,7 @@ with ``python -m experiments.harness.pages``."""
 from __future__ import annotations
 
 import ast
+import itertools
 import sys
 from pathlib import Path
 
@@ -60,12 +61,14 @@ def _notes_table(experiment: Experiment) -> list[str]:
 
 
 def _fidelity_rows(experiment: Experiment) -> list[str]:
-    """This lab's rows of ``docs/FIDELITY.md``, under its header."""
+    """This lab's rows of the table ``python -m twins fidelity`` writes at the top of
+    ``docs/FIDELITY.md``, under its header (not those of the tables below it, at more seeds)."""
     lines = (DOCS / "FIDELITY.md").read_text().splitlines()
     header = next((i for i, line in enumerate(lines) if line.startswith("| id |")), None)
     if header is None:
         return []
-    rows = [line for line in lines if line.startswith(f"| {experiment.id} |")]
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), lines[header + 2 :]))
+    rows = [line for line in table if line.startswith(f"| {experiment.id} |")]
     return [lines[header], lines[header + 1], *rows] if rows else []
 
 
