@@ -60,16 +60,34 @@ def _notes_table(experiment: Experiment) -> list[str]:
     return rows
 
 
+def _tables(path: Path) -> list[tuple[list[str], list[str]]]:
+    """Each table of a Markdown file whose header starts with ``| id |``: (its two header lines, its rows)."""
+    lines = path.read_text().splitlines()
+    tables = []
+    for i, line in enumerate(lines):
+        if line.startswith("| id |") and (i == 0 or not lines[i - 1].startswith("|")):
+            rows = list(itertools.takewhile(lambda row: row.startswith("|"), lines[i + 2 :]))
+            tables.append((lines[i : i + 2], rows))
+    return tables
+
+
 def _fidelity_rows(experiment: Experiment) -> list[str]:
-    """This lab's rows of the table ``python -m twins fidelity`` writes at the top of
-    ``docs/FIDELITY.md``, under its header (not those of the tables below it, at more seeds)."""
-    lines = (DOCS / "FIDELITY.md").read_text().splitlines()
-    header = next((i for i, line in enumerate(lines) if line.startswith("| id |")), None)
-    if header is None:
+    """This lab's rows of ``docs/FIDELITY.md``: of the table ``python -m twins fidelity`` writes (10
+    seeds), then of the tables below it, at more seeds, that decide what 10 seeds leave open, each
+    under its own header (their columns differ)."""
+    mine = [
+        (header, [row for row in rows if row.startswith(f"| {experiment.id} |")])
+        for header, rows in _tables(DOCS / "FIDELITY.md")
+    ]
+    if not mine or not mine[0][1]:
         return []
-    table = list(itertools.takewhile(lambda line: line.startswith("|"), lines[header + 2 :]))
-    rows = [line for line in table if line.startswith(f"| {experiment.id} |")]
-    return [lines[header], lines[header + 1], *rows] if rows else []
+    (header, rows), *more = mine
+    lines = [*header, *rows]
+    if more := [(header, rows) for header, rows in more if rows]:
+        lines += ["", "Where 10 seeds leave a number open, more seeds of both decide it:"]
+        for header, rows in more:
+            lines += ["", *header, *rows]
+    return lines
 
 
 def _images(experiment: Experiment) -> list[str]:
