@@ -168,6 +168,13 @@ def barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
+def _write_left(client: Any, me: int) -> None:
+    """Write ``jaxnets/left/<me>``: this process is leaving (a failure ignored: the coordinator may
+    be gone)."""
+    with contextlib.suppress(Exception):
+        client.key_value_set(f"{_LEFT}{me}", "1", allow_overwrite=True)
+
+
 def _say_left() -> None:
     """Tell process 0 this process is leaving (so that it does not end the coordination service
     first: JAX aborts a process whose coordinator is gone). Bounded: the coordinator may be
@@ -176,8 +183,7 @@ def _say_left() -> None:
         return
 
     def say() -> None:
-        with contextlib.suppress(Exception):
-            coordination.client().key_value_set(f"{_LEFT}{jax.process_index()}", "1", allow_overwrite=True)
+        _write_left(coordination.client(), jax.process_index())
 
     thread = threading.Thread(target=say, daemon=True)
     thread.start()
@@ -261,8 +267,7 @@ def watch_peers(
         # its way when the interpreter finalizes (a daemon thread coming back from C++ then is
         # ended by a forced unwind, which a C++ catch-all turns into an abort: "FATAL: exception
         # not rethrown").
-        with contextlib.suppress(Exception):
-            client.key_value_set(f"{_LEFT}{me}", "1", allow_overwrite=True)
+        _write_left(client, me)
         ending.set()
         thread.join(timeout=5.0)
 

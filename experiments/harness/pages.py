@@ -81,9 +81,10 @@ def _fidelity_rows(experiment: Experiment) -> list[str]:
     ]
     if not mine or not mine[0][1]:
         return []
-    (header, rows), *more = mine
+    (header, rows), *below = mine
     lines = [*header, *rows]
-    if more := [(header, rows) for header, rows in more if rows]:
+    more = [(header, rows) for header, rows in below if rows]
+    if more:
         lines += ["", "Where 10 seeds leave a number open, more seeds of both decide it:"]
         for header, rows in more:
             lines += ["", *header, *rows]

@@ -27,7 +27,8 @@ def test_a_labs_page_holds_each_fidelity_table_apart():
     """FIDELITY.md's tables at 20, 100 or 1,000 seeds below the generated one have other columns: a
     lab's page shows its rows of each under that table's own header, every row as wide as its header,
     no number twice in one table."""
-    for path, text in pages.pages().items():
+    written = pages.pages()
+    for path, text in written.items():
         section = text.split("## Ours beside the twin, over seeds", 1)
         if len(section) == 1:
             continue
@@ -37,5 +38,5 @@ def test_a_labs_page_holds_each_fidelity_table_apart():
             assert len({line.count(" | ") for line in table}) == 1, f"{path.name}: rows of other tables"
             numbers = [line.split(" | ")[1] for line in table[2:]]
             assert len(numbers) == len(set(numbers)), f"{path.name}: a number twice in one table"
-    b11 = pages.pages()[pages.FOLDER / "B11.md"]
+    b11 = written[pages.FOLDER / "B11.md"]
     assert "more seeds of both decide it" in b11 and "ours (20 seeds)" in b11
